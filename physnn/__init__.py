@@ -1,0 +1,25 @@
+"""physnn: physical neural substrates as differentiable differential equations, on JAX.
+
+The public API is re-exported here; see DESIGN.md for the architecture.
+"""
+
+__version__ = "0.1.0"
+
+from . import drives  # readout, train: added below once present
+from .devices import AbstractDelayDevice, AbstractDevice, STONetwork
+from .drives import Constant, Masked, SampleAndHold, Tones
+from .simulate import SimulationError, Trajectory, simulate
+
+__all__ = [
+    "AbstractDevice",
+    "AbstractDelayDevice",
+    "STONetwork",
+    "Constant",
+    "Masked",
+    "SampleAndHold",
+    "Tones",
+    "SimulationError",
+    "Trajectory",
+    "simulate",
+    "drives",
+]

@@ -1,0 +1,348 @@
+r"""Spin-torque nano-oscillators: the Slavin–Tiberkevich universal auto-oscillator model.
+
+For $M$ oscillators with complex amplitudes $c_j$ (dimensionless, $p_j = |c_j|^2$ the normalised
+oscillation power), driven by DC currents $I_j$ and RF tones $A_a e^{-i\omega_a t}$:
+
+$$\frac{dc_j}{dt} = -i\omega_j(p_j)c_j - \Gamma_j(1 + Q_j p_j)c_j + \sigma_j I_j (1 - p_j) c_j
+   + \sum_k W_{jk} e^{i\beta_{jk}} c_k + \sum_a F_{ja} A_a e^{-i\omega_a t} + \xi_j(t),$$
+
+$$\omega_j(p) = \omega_{0,j} + N_j p,\qquad \sigma_j = \Gamma_j / I_{\mathrm{th},j},\qquad
+  \langle \xi_j(t)\xi_k^*(t')\rangle = 2 D_j \delta_{jk}\delta(t - t'),\quad
+  D_j = \Gamma_j k_B T / E_{0,j}.$$
+
+Sources: A. Slavin & V. Tiberkevich, IEEE Trans. Magn. 45, 1875 (2009) (the model, the steady
+state, the relaxation rate and the locking range); J.-V. Kim, V. Tiberkevich & A. Slavin,
+Phys. Rev. Lett. 100, 017207 (2008) (thermal noise and the generation linewidth).
+
+Closed-form results the tests check (with supercriticality $\zeta = I/I_{\mathrm{th}}$):
+
+- free-running power $p_0 = (\zeta - 1)/(\zeta + Q)$ above threshold, 0 below;
+- frequency $\omega_g = \omega_0 + N p_0$;
+- power deviations relax as $e^{-2\Gamma_p t}$ with $\Gamma_p = \Gamma(\zeta - 1)$ (Slavin's
+  "amplitude relaxation rate"; the factor 2 is because $\delta p$ and $\delta|c|$ both obey
+  $\dot{\delta p} = -2\Gamma_p\delta p$); below threshold $p$ decays as $e^{-2\Gamma(1-\zeta)t}$;
+- injection-locking half-range $\Delta\omega = (F A/\sqrt{p_0})\sqrt{1 + \nu^2}$ with the
+  amplitude–phase coupling $\nu = N p_0 / \Gamma_p$ (weak forcing);
+- linewidth (FWHM, rad/ns) $\Delta\omega_{\mathrm{gen}} = (1 + \nu^2) D / p_0$.
+
+Units: time in ns, frequencies in GHz (cycles per ns), rates in 1/ns, currents in mA,
+resistances in ohm, temperature in K, energies in J.
+
+Default parameters are representative of vortex magnetic tunnel junctions (FeB free layer,
+a few hundred nm wide): gyrotropic frequency about 300 MHz (Romera et al., Nature 563, 230 (2018);
+Torrejon et al., Nature 547, 428 (2017)); damping rate $\Gamma \approx \alpha\omega_0 \approx
+0.02$/ns for $\alpha \approx 0.01$ (Grimaldi et al., PRB 89, 104404 (2014)); threshold current a few
+mA; a tunability of a few MHz/mA; amplitude–phase coupling $\nu$ of order 5; MTJ resistance about
+50 ohm; linewidths below 1 MHz at room temperature. They are order-of-magnitude values for these
+devices, not a fit to one sample: set your own for quantitative work.
+
+The state is held as real numbers, ``y[..., 0, :] = Re c`` and ``y[..., 1, :] = Im c`` (diffrax
+warns that complex states may be wrong). ``frame="rotating"`` integrates the slowly varying
+envelope $a = c\,e^{i\omega_r t}$ at a common frame frequency $\omega_r$ (default: the mean
+free-running frequency), which needs steps set by detunings and relaxation rates, not by the
+carrier; ``frame="lab"`` resolves the carrier. Both describe the same physics (tested).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+from .. import _validate as V
+from ._base import AbstractDevice
+
+K_B = 1.380649e-23  # J/K
+TWO_PI = 2 * np.pi
+
+
+class STONetwork(AbstractDevice):
+    r"""$M$ coupled spin-torque oscillators in the universal auto-oscillator model.
+
+    **Arguments** (all per oscillator, shape ``(M,)`` or with leading ensemble axes, unless noted):
+
+    - `f0_ghz`: linear (small-amplitude) frequency $\omega_0/2\pi$, GHz. Default 0.3.
+    - `nonlinear_shift_ghz`: $N/2\pi$, the frequency shift at $p = 1$, GHz. Default 0.05.
+    - `damping`: $\Gamma$, the linear damping rate, 1/ns. Default 0.02.
+    - `nonlinear_damping`: $Q$, dimensionless, >= 0. Default 1.5.
+    - `threshold_ma`: $I_{\mathrm{th}} = \Gamma/\sigma$, mA. Default 5.
+    - `current_ma`: DC currents $I_j$, mA (trainable). Default 7.5 (supercriticality 1.5).
+    - `coupling`: $W$, shape ``(M, M)``, 1/ns; diagonal ignored. Default 0 (uncoupled).
+    - `coupling_phase`: $\beta$, shape ``(M, M)``, rad. Default 0.
+    - `rf_coupling`: $F$, shape ``(M, n_tones)``, 1/(ns mA): how strongly tone $a$ (amplitude in
+      mA of RF current) reaches oscillator $j$. Default 0.002 for every pair, one tone.
+    - `temperature_k`: $T$, K (0 = no thermal noise). Default 300.
+    - `mode_energy_j`: $E_0$, the oscillator energy at $p = 1$, J. Default 4e-18.
+    - `resistance_ohm`: MTJ resistance, for the dissipated DC power. Default 50.
+    - `delta_r_ohm`: resistance oscillation amplitude at $p = 1$, for the emitted voltage. Default 3.
+    - `frame`: "rotating" (default) or "lab".
+    - `frame_ghz`: frame frequency of the rotating frame, GHz; default the mean free-running
+      frequency.
+    - `n_oscillators`: $M$, when all per-oscillator arguments are scalars. Default 1.
+    """
+
+    f0_ghz: Float[Array, "*e m"]
+    nonlinear_shift_ghz: Float[Array, "*e m"]
+    damping: Float[Array, "*e m"]
+    nonlinear_damping: Float[Array, "*e m"]
+    threshold_ma: Float[Array, "*e m"]
+    current_ma: Float[Array, "*e m"]
+    coupling: Float[Array, "*e m m"]
+    coupling_phase: Float[Array, "*e m m"]
+    rf_coupling: Float[Array, "*e m tones"]
+    temperature_k: Float[Array, "*e m"]
+    mode_energy_j: Float[Array, "*e m"]
+    resistance_ohm: Float[Array, "*e m"]
+    delta_r_ohm: Float[Array, "*e m"]
+    frame: str = eqx.field(static=True)
+    frame_ghz: float = eqx.field(static=True)
+
+    time_unit: ClassVar[str] = "ns"
+
+    def __init__(
+        self,
+        f0_ghz=0.3,
+        nonlinear_shift_ghz=0.05,
+        damping=0.02,
+        nonlinear_damping=1.5,
+        threshold_ma=5.0,
+        current_ma=7.5,
+        coupling=None,
+        coupling_phase=None,
+        rf_coupling=None,
+        temperature_k=300.0,
+        mode_energy_j=4e-18,
+        resistance_ohm=50.0,
+        delta_r_ohm=3.0,
+        *,
+        frame: str = "rotating",
+        frame_ghz: float | None = None,
+        n_oscillators: int | None = None,
+    ):
+        own = "STONetwork"
+        per = {
+            "f0_ghz": V.positive("f0_ghz", f0_ghz, owner=own),
+            "nonlinear_shift_ghz": V.as_float("nonlinear_shift_ghz", nonlinear_shift_ghz, owner=own),
+            "damping": V.positive("damping", damping, owner=own),
+            "nonlinear_damping": V.positive("nonlinear_damping", nonlinear_damping, owner=own,
+                                            allow_zero=True),
+            "threshold_ma": V.positive("threshold_ma", threshold_ma, owner=own),
+            "current_ma": V.positive("current_ma", current_ma, owner=own, allow_zero=True),
+            "temperature_k": V.positive("temperature_k", temperature_k, owner=own, allow_zero=True),
+            "mode_energy_j": V.positive("mode_energy_j", mode_energy_j, owner=own),
+            "resistance_ohm": V.positive("resistance_ohm", resistance_ohm, owner=own),
+            "delta_r_ohm": V.positive("delta_r_ohm", delta_r_ohm, owner=own, allow_zero=True),
+        }
+        sizes = {v.shape[-1] for v in per.values() if v.ndim > 0 and v.shape[-1] != 1}
+        for name, mat in (("coupling", coupling), ("coupling_phase", coupling_phase)):
+            if mat is not None and jnp.ndim(mat) >= 1:
+                sizes.add(jnp.shape(mat)[-1])
+        if n_oscillators is not None:
+            sizes.add(int(n_oscillators))
+        if len(sizes) > 1:
+            raise ValueError(
+                f"STONetwork: per-oscillator parameters disagree on the number of oscillators "
+                f"(last-axis sizes {sorted(sizes)}); give every per-oscillator array shape (M,)"
+            )
+        m = sizes.pop() if sizes else 1
+        for name, v in per.items():
+            v = v[None] if v.ndim == 0 else v
+            setattr(self, name, jnp.broadcast_to(v, v.shape[:-1] + (m,)))
+        self.coupling = V.shape_is("coupling", V.as_float(
+            "coupling", jnp.zeros((m, m)) if coupling is None else coupling, owner=own), (m, m),
+            owner=own)
+        self.coupling_phase = V.shape_is("coupling_phase", V.as_float(
+            "coupling_phase", jnp.zeros((m, m)) if coupling_phase is None else coupling_phase,
+            owner=own), (m, m), owner=own)
+        rf = jnp.full((m, 1), 0.002) if rf_coupling is None else rf_coupling
+        rf = V.as_float("rf_coupling", rf, owner=own)
+        if rf.ndim < 2 or rf.shape[-2] != m:
+            raise ValueError(
+                f"STONetwork: rf_coupling has shape {tuple(rf.shape)}; expected (M, n_tones) "
+                f"with M = {m}"
+            )
+        self.rf_coupling = rf
+        if frame not in ("rotating", "lab"):
+            raise ValueError(f"STONetwork: frame={frame!r}; expected 'rotating' or 'lab'")
+        self.frame = frame
+        if frame == "lab":
+            self.frame_ghz = 0.0
+        elif frame_ghz is None:
+            self.frame_ghz = float(np.mean(np.asarray(self.free_running_frequency_ghz())))
+        else:
+            self.frame_ghz = float(V.positive("frame_ghz", frame_ghz, owner=own))
+
+    # ---------------------------------------------------------------- closed-form results
+    @property
+    def n_oscillators(self) -> int:
+        return self.f0_ghz.shape[-1]
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        shapes = [getattr(self, n).shape[:-1] for n in (
+            "f0_ghz", "nonlinear_shift_ghz", "damping", "nonlinear_damping", "threshold_ma",
+            "current_ma", "temperature_k", "mode_energy_j", "resistance_ohm", "delta_r_ohm")]
+        shapes += [self.coupling.shape[:-2], self.coupling_phase.shape[:-2],
+                   self.rf_coupling.shape[:-2]]
+        return tuple(np.broadcast_shapes(*shapes))
+
+    def supercriticality(self) -> Array:
+        r"""$\zeta = I / I_{\mathrm{th}}$."""
+        return self.current_ma / self.threshold_ma
+
+    def free_running_power(self) -> Array:
+        r"""$p_0 = (\zeta - 1)/(\zeta + Q)$ above threshold, 0 below."""
+        z = self.supercriticality()
+        return jnp.maximum(z - 1.0, 0.0) / (z + self.nonlinear_damping)
+
+    def free_running_frequency_ghz(self) -> Array:
+        r"""$(\omega_0 + N p_0)/2\pi$, GHz."""
+        return self.f0_ghz + self.nonlinear_shift_ghz * self.free_running_power()
+
+    def relaxation_rate(self) -> Array:
+        r"""$\Gamma_p = \Gamma(\zeta - 1)$, 1/ns: power deviations relax as $e^{-2\Gamma_p t}$."""
+        return self.damping * (self.supercriticality() - 1.0)
+
+    def amplitude_phase_coupling(self) -> Array:
+        r"""$\nu = N p_0 / \Gamma_p$ (dimensionless), above threshold."""
+        return TWO_PI * self.nonlinear_shift_ghz * self.free_running_power() / self.relaxation_rate()
+
+    def locking_range_ghz(self, amplitude_ma) -> Array:
+        r"""Half-width of the injection-locking band, GHz, for a tone of amplitude ``amplitude_ma``
+        reaching each oscillator through ``rf_coupling[:, 0]``:
+        $\Delta f = F A \sqrt{1+\nu^2} / (2\pi\sqrt{p_0})$ (weak forcing)."""
+        nu = self.amplitude_phase_coupling()
+        force = self.rf_coupling[..., 0] * amplitude_ma
+        return force * jnp.sqrt(1 + nu**2) / (TWO_PI * jnp.sqrt(self.free_running_power()))
+
+    def noise_intensity(self) -> Array:
+        r"""$D = \Gamma k_B T / E_0$, 1/ns."""
+        return self.damping * K_B * self.temperature_k / self.mode_energy_j
+
+    def linewidth_ghz(self) -> Array:
+        r"""Generation linewidth (FWHM), GHz: $(1+\nu^2) D / (2\pi p_0)$ (Kim et al. 2008)."""
+        nu = self.amplitude_phase_coupling()
+        return (1 + nu**2) * self.noise_intensity() / (TWO_PI * self.free_running_power())
+
+    # ---------------------------------------------------------------- device contract
+    def init_state(self, batch_shape=(), phase=0.0):
+        """The free-running steady state $c_j = \\sqrt{p_0}e^{-i\\phi}$ (amplitude 0.01 below
+        threshold, so that the oscillator can still be driven), phase ``phase`` (rad)."""
+        m = self.n_oscillators
+        amp = jnp.sqrt(jnp.maximum(self.free_running_power(), 1e-4))
+        shape = tuple(batch_shape) + (m,)
+        re = jnp.broadcast_to(amp * jnp.cos(phase), shape)
+        im = jnp.broadcast_to(-amp * jnp.sin(phase), shape)
+        return jnp.stack([re, im], axis=-2)
+
+    def _complex(self, y):
+        return y[..., 0, :] + 1j * y[..., 1, :]
+
+    def _envelope_rate(self, t, c, u):
+        """dc/dt in the simulation frame, complex, without noise."""
+        p = jnp.real(c) ** 2 + jnp.imag(c) ** 2
+        omega = TWO_PI * (self.f0_ghz + self.nonlinear_shift_ghz * p - self.frame_ghz)
+        gain = self.damping / self.threshold_ma * self.current_ma * (1.0 - p)
+        loss = self.damping * (1.0 + self.nonlinear_damping * p)
+        dc = (-1j * omega - loss + gain) * c
+        k = self.coupling * (1.0 - jnp.eye(self.n_oscillators))
+        wc = k * jnp.exp(1j * self.coupling_phase)
+        dc = dc + jnp.einsum("...jk,...k->...j", wc, c)
+        if u is not None:
+            tone = u[..., 0, :] + 1j * u[..., 1, :]
+            if self.frame_ghz != 0.0:
+                tone = tone * jnp.exp(1j * TWO_PI * self.frame_ghz * t)
+            dc = dc + jnp.einsum("...ja,...a->...j", self.rf_coupling, tone)
+        return dc
+
+    def drift(self, t, y, u):
+        dc = self._envelope_rate(t, self._complex(y), u)
+        return jnp.stack([jnp.real(dc), jnp.imag(dc)], axis=-2).astype(y.dtype)
+
+    def diffusion(self, t, y, u):
+        temp = V._concrete(self.temperature_k)
+        if temp is not None and not np.any(temp > 0):
+            return None  # deterministic device
+        g = jnp.sqrt(self.noise_intensity())[..., None, :]
+        return jnp.broadcast_to(g, y.shape).astype(y.dtype)
+
+    def observe(self, t, y, u):
+        """``power`` $p_j$; ``frequency_ghz``, the instantaneous frequency
+        $\\dot\\phi_j/2\\pi$ in the lab frame; ``voltage_mv``, the emitted microwave voltage
+        $I_j\\,\\Delta R_j\\,\\mathrm{Re}\\,c_j$ (lab frame, mV)."""
+        c = self._complex(y)
+        p = jnp.real(c) ** 2 + jnp.imag(c) ** 2
+        dc = self._envelope_rate(t, c, u)
+        f = self.frame_ghz - jnp.imag(dc * jnp.conj(c)) / (TWO_PI * jnp.maximum(p, 1e-12))
+        c_lab = c * jnp.exp(-1j * TWO_PI * self.frame_ghz * t) if self.frame_ghz else c
+        v = self.current_ma * self.delta_r_ohm * jnp.real(c_lab)
+        return {"power": p, "frequency_ghz": f, "voltage_mv": v}
+
+    def power(self, t, y, u):
+        """DC power dissipated in the junctions, $\\sum_j I_j^2 R_j$, W."""
+        p = jnp.sum(self.current_ma**2 * self.resistance_ohm, axis=-1) * 1e-6
+        return jnp.broadcast_to(p, y.shape[:-2])
+
+
+# -------------------------------------------------------------------- locking measures
+
+
+def lab_phase(traj, device: STONetwork) -> Array:
+    r"""Unwrapped lab-frame phase $\phi_j(t)$ (rad, $c_j = |c_j|e^{-i\phi_j}$) at the saved times,
+    shape ``(n_save,) + batch + (M,)``. The saved times must be dense enough that the phase in the
+    simulation frame advances by less than $\pi$ between them."""
+    y = traj.ys
+    phi = jnp.unwrap(-jnp.arctan2(y[..., 1, :], y[..., 0, :]), axis=0)
+    t = traj.ts.reshape((-1,) + (1,) * (phi.ndim - 1))
+    return phi + TWO_PI * device.frame_ghz * t
+
+
+def _window(traj, t_start):
+    return traj.ts >= (traj.ts[0] if t_start is None else t_start)
+
+
+def mean_frequency_ghz(traj, device: STONetwork, t_start=None) -> Array:
+    """Mean frequency over the saved times ``t >= t_start`` (default: all), GHz:
+    the phase advance divided by $2\\pi$ and the elapsed time. Shape ``batch + (M,)``."""
+    w = np.asarray(_window(traj, t_start))
+    i0, i1 = int(np.argmax(w)), len(w) - 1
+    phi = lab_phase(traj, device)
+    return (phi[i1] - phi[i0]) / (TWO_PI * (traj.ts[i1] - traj.ts[i0]))
+
+
+def _tone_phase(tones, ts):
+    # phase of the tone A e^{-i theta}: theta_a(t) = 2 pi f_a t + phi_a
+    t = ts.reshape((-1,) + (1,) * tones.freqs.ndim)
+    return TWO_PI * tones.freqs * t + tones.phases
+
+
+def locking_order(traj, device: STONetwork, tones, t_start=None) -> Array:
+    r"""Soft, differentiable locking measure between oscillator $j$ and tone $a$:
+
+    $$R_{ja} = \left|\left\langle e^{i(\phi_j(t) - \theta_a(t))}\right\rangle_t\right| \in [0, 1],$$
+
+    the phase-coherence (Kuramoto) order parameter over the window $t \ge t_{\mathrm{start}}$.
+    It is 1 for a constant phase difference (locked) and tends to 0 for a drifting one over a window
+    much longer than the beat period. Shape ``batch + (M, n_tones)``.
+    """
+    w = _window(traj, t_start).astype(jnp.float32)
+    phi = lab_phase(traj, device)[..., :, None]
+    theta = _tone_phase(tones, traj.ts)[..., None, :]
+    z = jnp.exp(1j * (phi - theta))
+    wt = w.reshape((-1,) + (1,) * (z.ndim - 1))
+    return jnp.abs(jnp.sum(z * wt, axis=0) / jnp.sum(w))
+
+
+def is_locked(traj, device: STONetwork, tones, t_start=None, max_slip_cycles=0.25) -> Array:
+    """Hard locking measure for reporting: True where the phase of oscillator $j$ relative to
+    tone $a$ slips by less than ``max_slip_cycles`` cycles over the window $t \\ge t_{start}$
+    (a drifting oscillator slips by its beat frequency times the window length). Shape
+    ``batch + (M, n_tones)``."""
+    w = np.asarray(_window(traj, t_start))
+    i0 = int(np.argmax(w))
+    rel = lab_phase(traj, device)[..., :, None] - _tone_phase(tones, traj.ts)[..., None, :]
+    slip = jnp.max(rel[i0:], axis=0) - jnp.min(rel[i0:], axis=0)
+    return slip < TWO_PI * max_slip_cycles

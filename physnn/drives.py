@@ -1,0 +1,217 @@
+r"""Drives: the input signals $u(t)$ that enter a device.
+
+Every drive is an :class:`equinox.Module`, callable as ``u = drive(t)``, with batch axes in front:
+``u.shape == drive.batch_shape + (..., n_inputs)``. Piecewise-constant drives (the usual way data
+enters a device) also expose ``hold`` (the duration of one held value) and ``segment(k)`` (the value
+held on the k-th interval). :func:`physnn.simulate` integrates such drives one hold interval at a
+time, so every solver stage sees the value of its own interval, with no ambiguity at the jumps.
+"""
+
+from __future__ import annotations
+
+import abc
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from . import _validate as V
+
+
+class AbstractDrive(eqx.Module):
+    """Base class of input signals.
+
+    ``hold`` is ``None`` for drives that vary continuously in time, or the length of one
+    piecewise-constant interval (in the device's time unit).
+    """
+
+    hold: float | None = eqx.field(static=True, default=None, kw_only=True)
+    t0: float = eqx.field(static=True, default=0.0, kw_only=True)
+
+    @abc.abstractmethod
+    def __call__(self, t) -> Array:
+        """Value of the drive at time ``t``."""
+
+    @property
+    @abc.abstractmethod
+    def batch_shape(self) -> tuple[int, ...]:
+        """Leading batch axes of the drive's values."""
+
+    @property
+    def n_segments(self) -> int | None:
+        """Number of held intervals (``None`` for continuous drives)."""
+        return None
+
+    @property
+    def duration(self) -> float | None:
+        """Total time covered by the held values (``None`` for continuous drives)."""
+        if self.hold is None or self.n_segments is None:
+            return None
+        return self.n_segments * self.hold
+
+    def segment(self, k) -> Array:
+        """The value held on interval ``k`` (piecewise-constant drives only)."""
+        raise NotImplementedError(f"{type(self).__name__} is not piecewise constant")
+
+    def _index(self, t):
+        k = jnp.floor((t - self.t0) / self.hold).astype(jnp.int32)
+        return jnp.clip(k, 0, self.n_segments - 1)
+
+
+class Constant(AbstractDrive):
+    """A constant input ``u(t) = value``, with shape ``batch + (n_inputs,)``."""
+
+    value: Float[Array, "*batch n_inputs"]
+
+    def __init__(self, value):
+        v = V.as_float("value", value, owner="Constant")
+        self.value = v[None] if v.ndim == 0 else v
+
+    def __call__(self, t):
+        return self.value
+
+    @property
+    def batch_shape(self):
+        return tuple(self.value.shape[:-1])
+
+
+class SampleAndHold(AbstractDrive):
+    r"""Piecewise-constant input: sample $k$ is held on $[t_0 + k h, t_0 + (k+1) h)$.
+
+    **Arguments:**
+
+    - `values`: shape ``batch + (n_samples, n_inputs)``; a 1-D array is one input channel.
+    - `hold`: the hold time $h$ (device time unit), > 0.
+    - `t0`: time at which sample 0 starts.
+    """
+
+    values: Float[Array, "*batch n_samples n_inputs"]
+
+    def __init__(self, values, hold: float, *, t0: float = 0.0):
+        v = V.as_float("values", values, owner="SampleAndHold")
+        if v.ndim == 1:
+            v = v[:, None]
+        if v.ndim < 2 or v.shape[-2] == 0:
+            raise ValueError(
+                f"SampleAndHold: values has shape {tuple(v.shape)}; expected batch + "
+                "(n_samples >= 1, n_inputs)"
+            )
+        self.values = v
+        self.hold = float(V.positive("hold", hold, owner="SampleAndHold"))
+        self.t0 = float(t0)
+
+    @property
+    def batch_shape(self):
+        return tuple(self.values.shape[:-2])
+
+    @property
+    def n_segments(self):
+        return self.values.shape[-2]
+
+    def segment(self, k):
+        return jnp.take(self.values, k, axis=-2, mode="clip")
+
+    def __call__(self, t):
+        return self.segment(self._index(t))
+
+
+class Tones(AbstractDrive):
+    r"""RF tones $A_a e^{-i(\omega_a t + \phi_a)}$, $\omega_a = 2\pi f_a$ (physics sign convention).
+
+    The value is the complex analytic signal split into real and imaginary parts, shape
+    ``batch + (2, n_tones)``: ``u[..., 0, :]`` is the real waveform $A_a\cos(\omega_a t+\phi_a)$ and
+    ``u[..., 1, :]`` is $-A_a\sin(\omega_a t + \phi_a)$. Oscillator models need both (the phase of
+    the forcing), and real arrays keep diffrax on its well-tested path.
+
+    **Arguments:**
+
+    - `freqs`: tone frequencies in cycles per time unit (GHz when time is in ns),
+      shape ``batch + (n_tones,)``; must be >= 0.
+    - `amps`: amplitudes (e.g. RF current in mA), broadcastable to ``freqs``; >= 0.
+    - `phases`: phases in radians, broadcastable to ``freqs``.
+    """
+
+    freqs: Float[Array, "*batch n_tones"]
+    amps: Float[Array, "*batch n_tones"]
+    phases: Float[Array, "*batch n_tones"]
+
+    def __init__(self, freqs, amps=1.0, phases=0.0):
+        f = V.positive("freqs", freqs, owner="Tones", allow_zero=True)
+        f = f[None] if f.ndim == 0 else f
+        a = V.positive("amps", amps, owner="Tones", allow_zero=True)
+        p = V.as_float("phases", phases, owner="Tones")
+        shape = jnp.broadcast_shapes(f.shape, a.shape, p.shape)
+        self.freqs = jnp.broadcast_to(f, shape)
+        self.amps = jnp.broadcast_to(a, shape)
+        self.phases = jnp.broadcast_to(p, shape)
+
+    @property
+    def batch_shape(self):
+        return tuple(self.freqs.shape[:-1])
+
+    def __call__(self, t):
+        theta = 2 * jnp.pi * self.freqs * t + self.phases
+        return jnp.stack([self.amps * jnp.cos(theta), -self.amps * jnp.sin(theta)], axis=-2)
+
+
+class Masked(AbstractDrive):
+    r"""Time multiplexing for delay reservoirs: $J(t) = m_{i(t)} \cdot s_{k(t)}$.
+
+    Each input sample $s_k$ is held for $\tau = N\theta$ and multiplied, on virtual node
+    $i = \lfloor t/\theta \rfloor \bmod N$, by the mask entry $m_i$. With multi-channel inputs the
+    mask has one column per channel and the channels are summed (Appeltant et al. 2011).
+
+    **Arguments:**
+
+    - `inputs`: shape ``batch + (n_samples,)`` or ``batch + (n_samples, n_channels)``.
+    - `mask`: shape ``(n_nodes,)`` or ``(n_nodes, n_channels)``; may be trainable.
+    - `theta`: virtual-node spacing (device time unit), > 0.
+
+    The value has shape ``batch + (1,)``.
+    """
+
+    inputs: Float[Array, "*batch n_samples n_channels"]
+    mask: Float[Array, "n_nodes n_channels"]
+
+    def __init__(self, inputs, mask, theta: float, *, t0: float = 0.0):
+        x = V.as_float("inputs", inputs, owner="Masked")
+        m = V.as_float("mask", mask, owner="Masked")
+        if m.ndim == 1:
+            m = m[:, None]
+            if x.ndim >= 1:
+                x = x[..., None]
+        if m.ndim != 2 or x.ndim < 2 or x.shape[-1] != m.shape[-1] or x.shape[-2] == 0:
+            raise ValueError(
+                f"Masked: inputs shape {tuple(jnp.shape(inputs))} and mask shape "
+                f"{tuple(jnp.shape(mask))} do not match; expected inputs batch + (n_samples,) with "
+                "mask (n_nodes,), or inputs batch + (n_samples, n_channels) with mask "
+                "(n_nodes, n_channels)"
+            )
+        self.inputs = x
+        self.mask = m
+        self.hold = float(V.positive("theta", theta, owner="Masked"))
+        self.t0 = float(t0)
+
+    @property
+    def theta(self) -> float:
+        return self.hold
+
+    @property
+    def n_nodes(self) -> int:
+        return self.mask.shape[0]
+
+    @property
+    def batch_shape(self):
+        return tuple(self.inputs.shape[:-2])
+
+    @property
+    def n_segments(self):
+        return self.inputs.shape[-2] * self.n_nodes
+
+    def segment(self, k):
+        sample = jnp.take(self.inputs, k // self.n_nodes, axis=-2, mode="clip")
+        node = jnp.take(self.mask, k % self.n_nodes, axis=0, mode="clip")
+        return jnp.sum(sample * node, axis=-1, keepdims=True)
+
+    def __call__(self, t):
+        return self.segment(self._index(t))
