@@ -1,0 +1,190 @@
+"""Spin-torque oscillator physics against the closed forms of Slavin & Tiberkevich (2009) and
+Kim, Tiberkevich & Slavin (2008)."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import physnn as pn
+from physnn.devices.spintronic import is_locked, lab_phase, locking_order, mean_frequency_ghz
+
+
+def quiet(**kw):
+    kw.setdefault("temperature_k", 0.0)
+    return pn.STONetwork(**kw)
+
+
+def test_free_running_steady_power_and_frequency():
+    currents = jnp.array([6.0, 7.5, 10.0, 15.0])
+    dev = quiet(current_ma=currents, nonlinear_damping=1.5, threshold_ma=5.0)
+    zeta = np.asarray(currents) / 5.0
+    p0 = (zeta - 1) / (zeta + 1.5)
+    y0 = dev.init_state() * 0.3  # start away from the steady state
+    tr = pn.simulate(dev, None, t1=3000.0, dt=0.5, y0=y0, saveat="final")
+    p = np.asarray(tr.obs["power"][-1])
+    f = np.asarray(tr.obs["frequency_ghz"][-1])
+    np.testing.assert_allclose(p, p0, rtol=1e-3)
+    np.testing.assert_allclose(f, 0.3 + 0.05 * p0, rtol=1e-3)
+    np.testing.assert_allclose(dev.free_running_power(), p0, rtol=1e-6)
+
+
+def test_decay_below_threshold():
+    dev = quiet(current_ma=4.0, threshold_ma=5.0, damping=0.02)  # zeta = 0.8
+    y0 = jnp.array([[0.01], [0.0]])  # p = 1e-4: the linear regime
+    ts = np.linspace(0, 200, 11)
+    tr = pn.simulate(dev, None, t1=200.0, dt=0.5, y0=y0, saveat=ts)
+    rate = -np.polyfit(ts, np.log(np.asarray(tr.obs["power"][:, 0])), 1)[0]
+    np.testing.assert_allclose(rate, 2 * 0.02 * (1 - 0.8), rtol=1e-3)
+
+
+def test_relaxation_rate_above_threshold():
+    dev = quiet(current_ma=7.5)
+    gp = float(dev.relaxation_rate()[0])
+    assert gp == pytest.approx(0.02 * 0.5)
+    p0 = float(dev.free_running_power()[0])
+    y0 = dev.init_state() * np.sqrt(1.01)  # delta p = 1 % of p0
+    ts = np.linspace(0, 150, 16)
+    tr = pn.simulate(dev, None, t1=150.0, dt=0.25, y0=y0, saveat=ts)
+    dp = np.asarray(tr.obs["power"][:, 0]) - p0
+    rate = -np.polyfit(ts, np.log(dp), 1)[0]
+    # small-signal: delta p ~ exp(-2 Gamma_p t); 1 % perturbation leaves a ~1 % nonlinear correction
+    np.testing.assert_allclose(rate, 2 * gp, rtol=2e-2)
+
+
+def _locking_scan(dev, amp, detunings_ghz, t1=16000.0):
+    fg = float(dev.free_running_frequency_ghz()[0])
+    tones = pn.Tones(fg + detunings_ghz[:, None], amps=amp)
+    ts = np.linspace(0.0, t1, 4001)
+    tr = pn.simulate(dev, tones, t1=t1, dt=1.0, saveat=ts)
+    return np.asarray(is_locked(tr, dev, tones, t_start=t1 / 2))[:, 0, 0], tr, tones
+
+
+@pytest.mark.parametrize("shift_ghz", [0.0, 0.05])
+def test_injection_locking_range_follows_adler_with_nu(shift_ghz):
+    dev = quiet(nonlinear_shift_ghz=shift_ghz)
+    amp = 0.25  # weak forcing: F A / sqrt(p0) = 0.12 Gamma_p
+    half = float(dev.locking_range_ghz(amp)[0])
+    nu = float(dev.amplitude_phase_coupling()[0])
+    adler = 0.002 * amp / (2 * np.pi * np.sqrt(float(dev.free_running_power()[0])))
+    np.testing.assert_allclose(half, adler * np.sqrt(1 + nu**2), rtol=1e-6)
+    x = np.array([-1.15, -0.85, -0.5, 0.0, 0.5, 0.85, 1.15])
+    locked, _, _ = _locking_scan(dev, amp, x * half)
+    assert locked.tolist() == [False, True, True, True, True, True, False]
+    if shift_ghz:
+        assert nu > 4  # the widening is large: 0.85 * half is far outside the nu = 0 Adler range
+        assert 0.85 * half > 4 * adler
+
+
+def test_soft_locking_measure_tracks_the_hard_one():
+    dev = quiet()
+    half = float(dev.locking_range_ghz(0.25)[0])
+    locked, tr, tones = _locking_scan(dev, 0.25, np.array([0.0, 0.5, 2.0, 4.0]) * half)
+    r = np.asarray(locking_order(tr, dev, tones, t_start=8000.0))[:, 0, 0]
+    assert locked.tolist() == [True, True, False, False]
+    assert np.all(r[:2] > 0.99) and np.all(r[2:] < 0.3)
+    # locked oscillators run exactly at the tone frequency
+    f = np.asarray(mean_frequency_ghz(tr, dev, t_start=8000.0))[:2, 0]
+    np.testing.assert_allclose(f, np.asarray(tones.freqs)[:2, 0], rtol=1e-6)
+
+
+def test_mutual_synchronisation_of_two_oscillators():
+    currents = jnp.array([7.3, 7.7])  # free-running frequencies about 1.4 MHz apart
+    ts = np.linspace(0, 8000, 4001)
+    freqs = {}
+    for w in (0.0, 0.004):
+        dev = quiet(current_ma=currents, coupling=w * (1 - jnp.eye(2)))
+        tr = pn.simulate(dev, None, t1=8000.0, dt=1.0, saveat=ts)
+        freqs[w] = np.asarray(mean_frequency_ghz(tr, dev, t_start=4000.0))
+    fg = np.asarray(quiet(current_ma=currents).free_running_frequency_ghz())
+    np.testing.assert_allclose(freqs[0.0], fg, rtol=1e-5)  # uncoupled: each its own frequency
+    assert abs(freqs[0.0][1] - freqs[0.0][0]) > 1e-3
+    assert abs(freqs[0.004][1] - freqs[0.004][0]) < 1e-6  # coupled: one common frequency
+
+
+def test_rotating_frame_agrees_with_lab_frame():
+    kw = dict(current_ma=jnp.array([7.0, 8.0]), coupling=0.003 * (1 - jnp.eye(2)),
+              coupling_phase=0.3 * (1 - jnp.eye(2)), rf_coupling=jnp.full((2, 1), 0.004))
+    rot, lab = quiet(**kw), quiet(frame="lab", **kw)
+    tones = pn.Tones(jnp.array([0.305]), amps=1.0)
+    y0 = lab.init_state() * 0.5
+    ts = np.linspace(0, 300, 31)
+    a = pn.simulate(rot, tones, t1=300.0, dt=0.25, y0=y0, saveat=ts)
+    b = pn.simulate(lab, tones, t1=300.0, dt=0.01, y0=y0, saveat=ts)
+    for key in ("power", "frequency_ghz", "voltage_mv"):
+        np.testing.assert_allclose(a.obs[key], b.obs[key], rtol=2e-3, atol=2e-3 * float(
+            jnp.abs(b.obs[key]).max()))
+    # the lab-frame saves are 3 carrier periods apart, so compare phases modulo 2 pi
+    dphi = np.angle(np.exp(1j * np.asarray(lab_phase(a, rot)[-1] - lab_phase(b, lab)[-1])))
+    np.testing.assert_allclose(dphi, 0.0, atol=1e-2)
+
+
+@pytest.mark.parametrize("temperature", [100.0, 300.0])
+def test_linewidth_matches_kim_tiberkevich_slavin(temperature):
+    dev = pn.STONetwork(temperature_k=temperature)
+    ts = np.linspace(0, 3000, 301)
+    tr = pn.simulate(dev, None, t1=3000.0, dt=0.5, y0=dev.init_state((2048,)), saveat=ts,
+                     key=jax.random.key(0))
+    phi = np.asarray(lab_phase(tr, dev))[:, :, 0]
+    var = (phi - phi[0]).var(axis=1)
+    late = ts >= 500  # after the amplitude relaxation (1/(2 Gamma_p) = 50 ns)
+    slope = np.polyfit(ts[late], var[late], 1)[0]  # d<dphi^2>/dt = FWHM in rad/ns
+    np.testing.assert_allclose(slope, 2 * np.pi * float(dev.linewidth_ghz()[0]), rtol=0.1)
+
+
+def test_linewidth_grows_with_temperature():
+    widths = []
+    for temperature in (50.0, 150.0, 450.0):
+        dev = pn.STONetwork(temperature_k=temperature)
+        ts = np.linspace(0, 2000, 201)
+        tr = pn.simulate(dev, None, t1=2000.0, dt=0.5, y0=dev.init_state((512,)), saveat=ts,
+                         key=jax.random.key(1))
+        phi = np.asarray(lab_phase(tr, dev))[:, :, 0]
+        widths.append(np.polyfit(ts[50:], (phi - phi[0]).var(axis=1)[50:], 1)[0])
+    assert widths[0] < widths[1] < widths[2]
+    assert 2.0 < widths[1] / widths[0] < 4.5 and 2.0 < widths[2] / widths[1] < 4.5  # ~ linear in T
+
+
+def test_gradient_of_steady_frequency_wrt_current():
+    with jax.enable_x64(True):
+        dev = quiet(current_ma=jnp.asarray([7.5]))
+        y0 = jnp.asarray([[0.2], [0.1]])
+
+        def steady_freq(current):
+            d = eqx.tree_at(lambda m: m.current_ma, dev, current)
+            tr = pn.simulate(d, None, t1=1500.0, dt=0.5, y0=y0, saveat="final")
+            return tr.obs["frequency_ghz"][-1, 0]
+
+        i = jnp.asarray([7.5])
+        g = jax.grad(steady_freq)(i)[0]
+        h = 1e-4
+        fd = (steady_freq(i + h) - steady_freq(i - h)) / (2 * h)
+        np.testing.assert_allclose(g, fd, rtol=1e-5)
+        # and both equal the analytic tunability df/dI = (N/2pi) (1 + Q) / (I_th (zeta + Q)^2)
+        np.testing.assert_allclose(g, 0.05 * 2.5 / (5.0 * 3.0**2), rtol=1e-5)
+
+
+def test_batched_run_equals_per_sample_runs():
+    dev = pn.STONetwork(n_oscillators=2, coupling=0.003 * (1 - jnp.eye(2)),
+                        rf_coupling=jnp.full((2, 1), 0.002), temperature_k=0.0)
+    freqs = jnp.array([[0.30], [0.31], [0.32]])
+    batched = pn.simulate(dev, pn.Tones(freqs, amps=0.5), t1=500.0, dt=0.5)
+    for b in range(3):
+        single = pn.simulate(dev, pn.Tones(freqs[b], amps=0.5), t1=500.0, dt=0.5)
+        # float32 round-off only: the batched and single programs vectorise differently
+        np.testing.assert_allclose(batched.ys[:, b], single.ys, rtol=1e-5, atol=1e-5)
+
+
+def test_dissipated_power_and_bad_parameters():
+    dev = quiet(current_ma=jnp.array([6.0, 8.0]), resistance_ohm=50.0)
+    y = dev.init_state((3,))
+    np.testing.assert_allclose(dev.power(0.0, y, None), (36 + 64) * 50e-6, rtol=1e-6)
+    with pytest.raises(ValueError, match="damping=-0.1"):
+        pn.STONetwork(damping=-0.1)
+    with pytest.raises(ValueError, match=r"coupling has shape \(3, 3\)"):
+        pn.STONetwork(n_oscillators=2, coupling=jnp.zeros((3, 3)))
+    with pytest.raises(ValueError, match="current_ma=.*finite"):
+        pn.STONetwork(current_ma=float("nan"))
+    with pytest.raises(ValueError, match="frame='carrier'"):
+        pn.STONetwork(frame="carrier")
