@@ -136,17 +136,20 @@ class STONetwork(AbstractDevice):
             "resistance_ohm": V.positive("resistance_ohm", resistance_ohm, owner=own),
             "delta_r_ohm": V.positive("delta_r_ohm", delta_r_ohm, owner=own, allow_zero=True),
         }
-        sizes = {v.shape[-1] for v in per.values() if v.ndim > 0 and v.shape[-1] != 1}
-        for name, mat in (("coupling", coupling), ("coupling_phase", coupling_phase)):
-            if mat is not None and jnp.ndim(mat) >= 1:
-                sizes.add(jnp.shape(mat)[-1])
+        sizes = {n: v.shape[-1] for n, v in per.items() if v.ndim > 0 and v.shape[-1] != 1}
+        for name, mat in (("coupling", coupling), ("coupling_phase", coupling_phase),
+                          ("rf_coupling", rf_coupling)):
+            if mat is not None and jnp.ndim(mat) >= 2:
+                sizes[name] = jnp.shape(mat)[-1 if name != "rf_coupling" else -2]
         if n_oscillators is not None:
-            sizes.add(int(n_oscillators))
-        if len(sizes) > 1:
+            sizes["n_oscillators"] = int(n_oscillators)
+        if len(set(sizes.values())) > 1:
+            listed = ", ".join(f"{n} -> {k}" for n, k in sizes.items())
             raise ValueError(
-                f"STONetwork: per-oscillator parameters disagree on the number of oscillators "
-                f"(last-axis sizes {sorted(sizes)}); give every per-oscillator array shape (M,)"
+                f"STONetwork: the parameters disagree on the number of oscillators M ({listed}); "
+                "per-oscillator arrays need shape (M,), coupling (M, M), rf_coupling (M, n_tones)"
             )
+        sizes = set(sizes.values())
         m = sizes.pop() if sizes else 1
         for name, v in per.items():
             v = v[None] if v.ndim == 0 else v
