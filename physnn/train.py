@@ -1,0 +1,556 @@
+"""An optax training loop for equinox models, with exact, crash-safe checkpoint/resume.
+
+[`fit`][] trains the inexact-array leaves of an `equinox.Module` (or of any PyTree) with an optax
+optimiser. Everything random in step `s` is derived from `jax.random.fold_in(key, s)`, so a run
+depends only on `(model, loss_fn, data, optimizer, key)`: a run interrupted and resumed from its
+checkpoint ends with parameters that are bitwise identical to an uninterrupted run.
+
+Checkpoints are a single file: one line of UTF-8 JSON (the header) terminated by `b"\\n"`,
+followed by the bytes of `eqx.tree_serialise_leaves` of the saved tree (NumPy `.npy` records,
+never pickle). The header records the step, the history, a description of the tree's structure
+(checked against the template on load) and the SHA-256 of the payload (checked on load). Files are
+written atomically: a temporary file in the same directory is written, flushed, fsync'ed and then
+`os.replace`d over the old checkpoint, so a crash never leaves a half-written checkpoint behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import math
+import operator
+import os
+import pathlib
+import signal
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.tree_util as jtu
+import numpy as np
+import optax
+from jaxtyping import PyTree
+from tqdm import tqdm
+
+__all__ = ["CheckpointError", "fit", "save_checkpoint", "load_checkpoint", "CHECKPOINT_NAME"]
+
+CHECKPOINT_NAME = "checkpoint.eqx"
+"""File name of the checkpoint that [`fit`][] keeps (only the latest) in `checkpoint_dir`."""
+
+_FORMAT = "physnn-checkpoint"
+_VERSION = 1
+_RESERVED = frozenset(
+    {"format", "version", "structure", "sha256", "payload_bytes", "physnn_version"}
+)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is corrupt, is not a physnn checkpoint, or does not match the template."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Argument validation
+# ----------------------------------------------------------------------------------------------
+
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"{name}={value!r} must be a positive int, got a bool")
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise ValueError(
+            f"{name}={value!r} must be a positive int, got {type(value).__name__}"
+        ) from None
+    if n <= 0:
+        raise ValueError(f"{name}={n!r} must be a positive int (>= 1)")
+    return n
+
+
+# ----------------------------------------------------------------------------------------------
+# Checkpoint format
+# ----------------------------------------------------------------------------------------------
+
+
+def _physnn_version() -> str:
+    try:
+        from physnn import __version__
+
+        return str(__version__)
+    except Exception:
+        return "unknown"
+
+
+def _describe_leaf(x) -> dict:
+    """What is recorded (and later checked) about one leaf of a checkpointed tree."""
+    if isinstance(x, (bool, int, float, complex)):
+        return {"type": type(x).__name__}
+    # jax/NumPy arrays, jax.ShapeDtypeStruct, NumPy scalars
+    if hasattr(x, "shape") and hasattr(x, "dtype"):
+        try:
+            dtype = str(np.dtype(x.dtype))
+        except TypeError:  # e.g. typed PRNG key arrays
+            dtype = str(x.dtype)
+        return {"shape": [int(d) for d in x.shape], "dtype": dtype}
+    return {"type": "static"}  # not serialised by eqx.tree_serialise_leaves
+
+
+def _describe_tree(tree) -> dict:
+    paths_and_leaves, treedef = jtu.tree_flatten_with_path(tree)
+    leaves = []
+    for path, leaf in paths_and_leaves:
+        leaves.append({"path": jtu.keystr(path), **_describe_leaf(leaf)})
+    return {"treedef": str(treedef), "leaves": leaves}
+
+
+def _show_leaf(d: dict) -> str:
+    if "shape" in d:
+        return f"shape {tuple(d['shape'])} dtype {d['dtype']}"
+    return f"a Python {d['type']}" if d.get("type") != "static" else "a non-array leaf"
+
+
+def _check_structure(path, found: dict, expected: dict) -> None:
+    """Compare leaf by leaf; the treedef string is informational (it may contain reprs)."""
+    try:
+        f_leaves = list(found["leaves"])
+    except (TypeError, KeyError):
+        raise CheckpointError(f"{path}: header has no valid 'structure.leaves' list") from None
+    e_leaves = expected["leaves"]
+    for i, (e, f) in enumerate(zip(e_leaves, f_leaves, strict=False)):
+        if not isinstance(f, dict):
+            raise CheckpointError(f"{path}: header structure leaf {i} is not an object: {f!r}")
+        same = e.get("path") == f.get("path") and {k: v for k, v in e.items() if k != "path"} == {
+            k: v for k, v in f.items() if k != "path"
+        }
+        if not same:
+            raise CheckpointError(
+                f"{path}: checkpoint does not match the model/optimiser given; first mismatch at "
+                f"leaf {i}: expected {e.get('path')} with {_show_leaf(e)} (from the template), "
+                f"found {f.get('path')} with {_show_leaf(f)} in the checkpoint "
+                f"({len(e_leaves)} leaves expected, {len(f_leaves)} in the checkpoint)"
+            )
+    if len(e_leaves) != len(f_leaves):
+        i = min(len(e_leaves), len(f_leaves))
+        extra = e_leaves[i] if len(e_leaves) > len(f_leaves) else f_leaves[i]
+        where = "template" if len(e_leaves) > len(f_leaves) else "checkpoint"
+        raise CheckpointError(
+            f"{path}: checkpoint does not match the model/optimiser given: the template has "
+            f"{len(e_leaves)} leaves but the checkpoint has {len(f_leaves)}; first unmatched leaf "
+            f"{i} ({extra.get('path')}, {_show_leaf(extra)}) is only in the {where}"
+        )
+
+
+def _fsync_dir(directory: pathlib.Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # e.g. Windows: directories cannot be opened
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: pathlib.Path, chunks) -> None:
+    directory = path.parent
+    tmp = directory / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(directory)
+
+
+def save_checkpoint(path, tree: PyTree, header_extra: dict | None = None) -> pathlib.Path:
+    """Save a PyTree (e.g. a trained model) as a physnn checkpoint, atomically.
+
+    The file is one line of UTF-8 JSON (the header) terminated by a newline, followed by the
+    bytes of `eqx.tree_serialise_leaves(tree)`. Nothing is pickled: non-array leaves (functions,
+    strings, ...) are not stored and come from the template when loading.
+
+    **Arguments:**
+
+    - `path`: file to write (any directory in it must exist). Written via a temporary file in the
+        same directory, fsync'ed and `os.replace`d, so readers see the old or the new file, never
+        a partial one.
+    - `tree`: the PyTree to save, e.g. `eqx.filter(model, eqx.is_array)` or a whole model.
+    - `header_extra`: optional JSON-serialisable dict merged into the header (e.g.
+        `{"step": 100, "history": {...}, "note": "..."}`). It may not use the reserved keys
+        `format`, `version`, `structure`, `sha256`, `payload_bytes`, `physnn_version`.
+
+    **Returns:**
+
+    The path written, as a `pathlib.Path`.
+    """
+    path = pathlib.Path(path)
+    extra = {} if header_extra is None else header_extra
+    if not isinstance(extra, dict):
+        raise ValueError(f"header_extra must be a dict or None, got {type(extra).__name__}")
+    clash = sorted(_RESERVED.intersection(extra))
+    if clash:
+        raise ValueError(f"header_extra may not set the reserved header keys {clash}")
+    buf = io.BytesIO()
+    eqx.tree_serialise_leaves(buf, tree)
+    payload = buf.getvalue()
+    header = {
+        "format": _FORMAT,
+        "version": _VERSION,
+        **extra,
+        "structure": _describe_tree(tree),
+        "sha256": hashlib.sha256(payload).hexdigest(),
+        "payload_bytes": len(payload),
+        "physnn_version": _physnn_version(),
+    }
+    try:
+        line = json.dumps(header, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"header_extra must be JSON-serialisable: {e}") from e
+    _atomic_write(path, (line.encode("utf-8"), b"\n", payload))
+    return path
+
+
+def _read_checkpoint(path) -> tuple[dict, bytes]:
+    """Read and verify header + payload (format, version, SHA-256); no structure check."""
+    path = pathlib.Path(path)
+    raw = path.read_bytes()
+    nl = raw.find(b"\n")
+    if nl < 0:
+        raise CheckpointError(
+            f"{path}: no newline-terminated JSON header found ({len(raw)} bytes); the file is "
+            "truncated or is not a physnn checkpoint"
+        )
+    try:
+        header = json.loads(raw[:nl].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path}: header is not valid UTF-8 JSON ({e})") from None
+    if not isinstance(header, dict) or header.get("format") != _FORMAT:
+        got = header.get("format") if isinstance(header, dict) else type(header).__name__
+        raise CheckpointError(
+            f"{path}: not a physnn checkpoint (format={got!r}, expected {_FORMAT!r})"
+        )
+    version = header.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise CheckpointError(f"{path}: header has invalid version {version!r}")
+    if version > _VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {version} is newer than this physnn supports "
+            f"({_VERSION}); written by physnn {header.get('physnn_version', 'unknown')}"
+        )
+    payload = raw[nl + 1 :]
+    expected_len = header.get("payload_bytes")
+    if isinstance(expected_len, int) and expected_len != len(payload):
+        what = "truncated" if len(payload) < expected_len else "has trailing bytes"
+        raise CheckpointError(
+            f"{path}: payload is {len(payload)} bytes but the header says {expected_len}; "
+            f"the file is {what}"
+        )
+    digest = hashlib.sha256(payload).hexdigest()
+    if header.get("sha256") != digest:
+        raise CheckpointError(
+            f"{path}: payload sha256 mismatch (header {header.get('sha256')!r}, file {digest!r}); "
+            "the file is corrupted"
+        )
+    return header, payload
+
+
+def load_checkpoint(path, like: PyTree) -> tuple[PyTree, dict]:
+    """Load a checkpoint written by [`save_checkpoint`][] (or by [`fit`][]).
+
+    **Arguments:**
+
+    - `path`: the checkpoint file.
+    - `like`: a template PyTree with the same structure as the saved tree: its arrays (or
+        `jax.ShapeDtypeStruct`s, e.g. from `eqx.filter_eval_shape`) give the expected shapes and
+        dtypes; its non-array leaves are returned unchanged.
+
+    **Returns:**
+
+    A tuple `(tree, header)`: the loaded PyTree, and the header dict (including any
+    `header_extra` given when saving).
+
+    **Raises:**
+
+    `CheckpointError` (a `ValueError`) if the file is truncated, has a bad header, fails its
+    SHA-256 check, or does not match `like` (naming the first mismatching leaf).
+    """
+    header, payload = _read_checkpoint(path)
+    _check_structure(path, header.get("structure") or {}, _describe_tree(like))
+    try:
+        tree = eqx.tree_deserialise_leaves(io.BytesIO(payload), like)
+    except Exception as e:
+        raise CheckpointError(f"{path}: could not deserialise the payload: {e}") from e
+    return tree, header
+
+
+# ----------------------------------------------------------------------------------------------
+# Signal handling: SIGTERM (and Ctrl-C) become KeyboardInterrupt, deferred during critical sections
+# ----------------------------------------------------------------------------------------------
+
+
+class _InterruptGuard:
+    """Within the `with` block (main thread only), SIGTERM raises `KeyboardInterrupt`, as does
+    SIGINT when Python's default SIGINT handler is in place. Inside `critical()` sections the
+    interrupt is deferred to the end of the section, so that the committed training state and
+    the checkpoint on disk are never half-updated. Previous handlers are restored on exit."""
+
+    def __init__(self):
+        self._old: dict = {}
+        self._critical = 0
+        self._pending: str | None = None
+
+    def _handler(self, signum, frame):
+        name = signal.Signals(signum).name
+        if self._critical:
+            self._pending = name
+        else:
+            raise KeyboardInterrupt(f"received {name}")
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                old = signal.getsignal(sig)
+                if old is None:  # installed outside Python: could not be restored, leave it
+                    continue
+                if sig == signal.SIGINT and old is not signal.default_int_handler:
+                    continue  # respect a custom Ctrl-C handler
+                signal.signal(sig, self._handler)
+                self._old[sig] = old
+        return self
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old.clear()
+        return False
+
+    @contextlib.contextmanager
+    def critical(self, raise_pending: bool = True):
+        self._critical += 1
+        try:
+            yield
+        finally:
+            self._critical -= 1
+        if self._critical == 0 and self._pending is not None:
+            name, self._pending = self._pending, None
+            if raise_pending:
+                raise KeyboardInterrupt(f"received {name}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Training loop
+# ----------------------------------------------------------------------------------------------
+
+
+def _split_loss(out):
+    if isinstance(out, tuple):
+        if len(out) != 2 or not isinstance(out[1], dict):
+            raise TypeError(
+                "loss_fn must return a scalar loss or a tuple (loss, metrics) with metrics a dict "
+                f"of scalars; got a tuple of length {len(out)}"
+                + (f" whose second element is a {type(out[1]).__name__}" if len(out) == 2 else "")
+            )
+        loss, metrics = out
+    else:
+        loss, metrics = out, {}
+    if jnp.shape(loss) != ():
+        raise TypeError(f"loss_fn must return a scalar loss, got shape {jnp.shape(loss)}")
+    for name, value in metrics.items():
+        if not isinstance(name, str) or name in ("step", "loss"):
+            raise ValueError(
+                f"metric names must be strings other than 'step' and 'loss', got {name!r}"
+            )
+        if jnp.shape(value) != ():
+            raise TypeError(f"metric {name!r} must be a scalar, got shape {jnp.shape(value)}")
+    return loss, metrics
+
+
+def _make_step(loss_fn, optimizer: optax.GradientTransformation):
+    def objective(params, static, batch, key):
+        return _split_loss(loss_fn(eqx.combine(params, static), batch, key))
+
+    grad_fn = eqx.filter_value_and_grad(objective, has_aux=True)
+
+    @eqx.filter_jit
+    def step(params, static, opt_state, batch, key):
+        (loss, metrics), grads = grad_fn(params, static, batch, key)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        params = eqx.apply_updates(params, updates)
+        return params, opt_state, loss, metrics
+
+    return step
+
+
+@jax.jit
+def _step_keys(key, step):
+    return jax.random.split(jax.random.fold_in(key, step))
+
+
+def fit(
+    model: PyTree,
+    loss_fn: Callable[[PyTree, Any, Any], Any],
+    data: PyTree | Callable[[int, Any], Any],
+    optimizer: optax.GradientTransformation,
+    *,
+    steps: int,
+    key,
+    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_every: int = 50,
+    progress: bool = True,
+    log_every: int = 1,
+    filter_spec: PyTree | Callable[[Any], bool] = eqx.is_inexact_array,
+) -> tuple[PyTree, dict[str, list]]:
+    """Train `model` with `optimizer`, optionally checkpointing so that the run can be resumed.
+
+    Step `s` (numbered from 0) draws `data_key, loss_key = jax.random.split(jax.random.fold_in(key,
+    s))`, fetches `batch = data(s, data_key)` (or uses `data` itself for full-batch training),
+    and applies one optimiser update computed from `loss_fn(model, batch, loss_key)`. As the
+    randomness depends only on `(key, s)`, resuming from a checkpoint reproduces an uninterrupted
+    run bit for bit (given deterministic `loss_fn` and `data`).
+
+    The update is one `eqx.filter_jit`-compiled function, traced once per call of `fit` (again
+    only if the batch's shapes/dtypes change). The loss is copied to the host after every step to
+    check it is finite.
+
+    **Arguments:**
+
+    - `model`: the PyTree to train, usually an `equinox.Module`.
+    - `loss_fn`: `loss_fn(model, batch, key)` returning a scalar loss, or `(loss, metrics)` with
+        `metrics` a dict of scalars (recorded in the history under their names).
+    - `data`: either a PyTree of arrays used as the batch at every step (full batch), or a
+        callable `data(step, key) -> batch` (a minibatch sampler; `step` is the global step
+        number, so a resumed run sees the same batches). Any callable is treated as a sampler.
+    - `optimizer`: an `optax.GradientTransformation`.
+    - `steps`: total number of optimisation steps (a resumed run continues up to `steps`).
+    - `key`: a JAX PRNG key; the only source of randomness.
+    - `checkpoint_dir`: if given, the directory (created if needed) holding the checkpoint file
+        `checkpoint.eqx`, rewritten atomically every `checkpoint_every` steps, at the end, and on
+        `KeyboardInterrupt`/SIGTERM (state after the last completed step). If it already holds a
+        checkpoint, training resumes from it; if that checkpoint is at or past `steps` the loaded
+        model is returned at once. Only trainable parameters and the optimiser state are saved;
+        everything else comes from `model`.
+    - `checkpoint_every`: checkpoint period in steps (positive int).
+    - `progress`: show a tqdm progress bar with the current loss.
+    - `log_every`: record history (and refresh the progress bar's loss) every `log_every` steps,
+        and at the last step.
+    - `filter_spec`: which leaves are trained, as for `eqx.partition`: a callable on leaves or a
+        PyTree of bools. Only inexact (floating) arrays among the selected leaves are trained.
+
+    **Returns:**
+
+    A tuple `(model, history)`: the trained model, and a dict of lists of Python numbers with
+    keys `"step"` (step numbers, from 0), `"loss"`, and one per metric returned by `loss_fn`.
+
+    **Raises:**
+
+    - `ValueError` for invalid `steps`, `checkpoint_every` or `log_every`.
+    - `FloatingPointError` if the loss becomes non-finite; the message names the step and value.
+        Parameters are not updated and no checkpoint is written for that step.
+    - `CheckpointError` if the checkpoint in `checkpoint_dir` is corrupt or does not match the
+        model/optimiser given.
+    - `KeyboardInterrupt` (also raised on SIGTERM, when running in the main thread) after saving
+        a checkpoint of the last completed step.
+    """
+    steps = _positive_int("steps", steps)
+    checkpoint_every = _positive_int("checkpoint_every", checkpoint_every)
+    log_every = _positive_int("log_every", log_every)
+    if not isinstance(optimizer, optax.GradientTransformation):
+        raise ValueError(
+            f"optimizer must be an optax.GradientTransformation, got {type(optimizer).__name__}"
+        )
+    if not callable(loss_fn):
+        raise ValueError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
+    if key is None:
+        raise ValueError("key must be a JAX PRNG key (e.g. jax.random.key(0)), got None")
+
+    params, static = eqx.partition(model, filter_spec)
+    params, frozen = eqx.partition(params, eqx.is_inexact_array)
+    static = eqx.combine(static, frozen)
+    opt_state = optimizer.init(params)
+
+    history: dict[str, list] = {"step": [], "loss": []}
+    start = 0
+    ckpt = None
+    if checkpoint_dir is not None:
+        directory = pathlib.Path(checkpoint_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        ckpt = directory / CHECKPOINT_NAME
+        if ckpt.exists():
+            (params, opt_state), header = load_checkpoint(ckpt, (params, opt_state))
+            start = header.get("step")
+            loaded = header.get("history")
+            if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+                raise CheckpointError(f"{ckpt}: header has no valid 'step' (got {start!r})")
+            if not (isinstance(loaded, dict) and all(isinstance(v, list) for v in loaded.values())):
+                raise CheckpointError(f"{ckpt}: header has no valid 'history' dict of lists")
+            history = {"step": [], "loss": [], **loaded}
+            if start >= steps:
+                return eqx.combine(params, static), history
+
+    def save(completed: int) -> None:
+        save_checkpoint(ckpt, (params, opt_state), {"step": completed, "history": history})
+
+    step_fn = _make_step(loss_fn, optimizer)
+    sampler = callable(data)
+    completed = last_saved = start
+    guard = _InterruptGuard()
+    with guard:
+        pbar = tqdm(total=steps, initial=start, disable=not progress, desc="fit", unit="step")
+        try:
+            for s in range(start, steps):
+                data_key, loss_key = _step_keys(key, s)
+                batch = data(s, data_key) if sampler else data
+                new_params, new_opt_state, loss, metrics = step_fn(
+                    params, static, opt_state, batch, loss_key
+                )
+                loss_value = float(loss)
+                if not math.isfinite(loss_value):
+                    raise FloatingPointError(
+                        f"fit: non-finite loss {loss_value!r} at step {s}; parameters are left as "
+                        f"after step {s - 1} and no checkpoint is written for step {s}"
+                    )
+                log = s % log_every == 0 or s == steps - 1
+                values = {k: float(v) for k, v in metrics.items()} if log else {}
+                with guard.critical():
+                    params, opt_state = new_params, new_opt_state
+                    completed = s + 1
+                    if log:
+                        history["step"].append(s)
+                        history["loss"].append(loss_value)
+                        for k, v in values.items():
+                            history.setdefault(k, []).append(v)
+                if log:
+                    pbar.set_postfix(loss=f"{loss_value:.4g}", refresh=False)
+                pbar.update(1)
+                if ckpt is not None and completed % checkpoint_every == 0:
+                    with guard.critical():
+                        save(completed)
+                        last_saved = completed
+        except KeyboardInterrupt:
+            if ckpt is not None and completed != last_saved:
+                with guard.critical(raise_pending=False):
+                    save(completed)
+                    last_saved = completed
+            raise
+        finally:
+            pbar.close()
+        if ckpt is not None and completed != last_saved:
+            with guard.critical():
+                save(completed)
+                last_saved = completed
+    return eqx.combine(params, static), history
