@@ -5,7 +5,7 @@ The public API is re-exported here; see DESIGN.md for the architecture.
 
 __version__ = "0.1.0"
 
-from . import drives  # readout, train: added below once present
+from . import drives, readout, tasks, train
 from .devices import AbstractDelayDevice, AbstractDevice, STONetwork
 from .drives import Constant, Masked, SampleAndHold, Tones
 from .simulate import SimulationError, Trajectory, simulate
@@ -22,4 +22,7 @@ __all__ = [
     "Trajectory",
     "simulate",
     "drives",
+    "readout",
+    "tasks",
+    "train",
 ]

@@ -1,0 +1,144 @@
+"""The ``physnn`` command: list and run the reproductions in ``experiments/``.
+
+    physnn list
+    physnn run <name> [--quick] [--out DIR]
+
+Each experiment module exposes ``QUICK`` and ``FULL`` configs and ``run(config, out_dir) -> dict``
+with at least ``metrics`` and ``reference``. The command writes ``DIR/results.json`` (schema in
+DESIGN.md) next to the experiment's figures and prints what was measured beside the paper's
+figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+
+# name -> (file in experiments/, one-line description)
+EXPERIMENTS = {
+    "sto-locking": ("sto_locking.py", "Arnold tongue of one spin-torque oscillator under an RF tone"),
+}
+
+
+def experiments_dir() -> Path:
+    """Where the experiment files live: $PHYSNN_EXPERIMENTS, the source checkout, or ./experiments."""
+    candidates = []
+    if os.environ.get("PHYSNN_EXPERIMENTS"):
+        candidates.append(Path(os.environ["PHYSNN_EXPERIMENTS"]))
+    candidates.append(Path(__file__).resolve().parent.parent / "experiments")
+    candidates.append(Path.cwd() / "experiments")
+    for c in candidates:
+        if c.is_dir():
+            return c
+    raise FileNotFoundError(
+        "physnn: cannot find the experiments/ folder (looked in "
+        + ", ".join(str(c) for c in candidates)
+        + "); run from a clone of the repository or set PHYSNN_EXPERIMENTS"
+    )
+
+
+def load_experiment(name: str):
+    """Import the module of experiment ``name`` (e.g. ``"sto-locking"``)."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"physnn: unknown experiment {name!r}; choose from {sorted(EXPERIMENTS)}")
+    path = experiments_dir() / EXPERIMENTS[name][0]
+    mod_name = f"physnn_experiments.{path.stem}"
+    if mod_name in sys.modules:
+        return sys.modules[mod_name]
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _versions() -> dict:
+    import diffrax
+    import equinox
+    import jax
+    import optax
+
+    return {"physnn": __version__, "jax": jax.__version__, "equinox": equinox.__version__,
+            "diffrax": diffrax.__version__, "optax": optax.__version__,
+            "python": platform.python_version()}
+
+
+def _fmt(v) -> str:
+    if isinstance(v, (float, np.floating)):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def format_table(metrics: dict, reference: dict) -> str:
+    """Measured values beside the reference (paper or theory) values, one row per metric."""
+    names = list(metrics) + [k for k in reference if k not in metrics]
+    rows = [("quantity", "measured", "reference")]
+    rows += [(n, _fmt(metrics.get(n, "-")), _fmt(reference.get(n, "-"))) for n in names]
+    w = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = ["  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * x for x in w))
+    return "\n".join(lines)
+
+
+def run_experiment(name: str, quick: bool = False, out: str | os.PathLike | None = None) -> dict:
+    """Run an experiment, write ``results.json`` and return the results dictionary."""
+    module = load_experiment(name)
+    config = dict(module.QUICK if quick else module.FULL)
+    out_dir = Path(out if out is not None else Path("runs") / (name + ("-quick" if quick else "")))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    result = module.run(config, out_dir)
+    wall = time.perf_counter() - start
+    record = {
+        "experiment": name,
+        "quick": quick,
+        "metrics": result["metrics"],
+        "reference": result.get("reference", {}),
+        "config": config,
+        "wall_s": wall,
+        "versions": _versions(),
+    }
+    for k, v in result.items():
+        record.setdefault(k, v)
+    tmp = out_dir / "results.json.tmp"
+    tmp.write_text(json.dumps(record, indent=2, default=float))
+    os.replace(tmp, out_dir / "results.json")
+    return record
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="physnn", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the experiments")
+    p_run = sub.add_parser("run", help="run an experiment")
+    p_run.add_argument("name", choices=sorted(EXPERIMENTS))
+    p_run.add_argument("--quick", action="store_true", help="small, fast configuration")
+    p_run.add_argument("--out", default=None, help="output folder (default runs/<name>)")
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        for name, (_, desc) in EXPERIMENTS.items():
+            print(f"{name:16s} {desc}")
+        return 0
+    record = run_experiment(args.name, quick=args.quick, out=args.out)
+    out = args.out or Path("runs") / (args.name + ("-quick" if args.quick else ""))
+    print()
+    print(f"{args.name}{' (quick)' if args.quick else ''}: {record['wall_s']:.1f} s")
+    print(format_table(record["metrics"], record["reference"]))
+    for note in record.get("notes", []):
+        print(f"note: {note}")
+    print(f"\nresults: {Path(out) / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
