@@ -27,6 +27,8 @@ from . import __version__
 # name -> (file in experiments/, one-line description)
 EXPERIMENTS = {
     "sto-locking": ("sto_locking.py", "Arnold tongue of one spin-torque oscillator under an RF tone"),
+    "romera2018": ("romera2018_vowels.py",
+                   "Vowel recognition with four coupled STOs (Romera et al., Nature 2018)"),
 }
 
 

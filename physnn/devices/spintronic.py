@@ -205,6 +205,22 @@ class STONetwork(AbstractDevice):
         r"""$(\omega_0 + N p_0)/2\pi$, GHz."""
         return self.f0_ghz + self.nonlinear_shift_ghz * self.free_running_power()
 
+    def current_for_frequency_ma(self, f_ghz) -> Array:
+        r"""The DC current that puts the free-running frequency at ``f_ghz`` (inverse of
+        :meth:`free_running_frequency_ghz`): $p_0 = (f - f_0)/(N/2\pi)$,
+        $\zeta = (1 + Q p_0)/(1 - p_0)$, $I = \zeta I_{\mathrm{th}}$. Needs
+        $f_0 < f < f_0 + N/2\pi$ (and $N > 0$)."""
+        p0 = (jnp.asarray(f_ghz) - self.f0_ghz) / self.nonlinear_shift_ghz
+        bad = V._concrete((p0 <= 0) | (p0 >= 1))
+        if bad is not None and np.any(bad):
+            raise ValueError(
+                f"STONetwork.current_for_frequency_ma: f_ghz={np.asarray(f_ghz)} is outside the "
+                f"tunable band (f0, f0 + N/2pi) = ({np.asarray(self.f0_ghz)}, "
+                f"{np.asarray(self.f0_ghz + self.nonlinear_shift_ghz)}) GHz"
+            )
+        zeta = (1 + self.nonlinear_damping * p0) / (1 - p0)
+        return zeta * self.threshold_ma
+
     def relaxation_rate(self) -> Array:
         r"""$\Gamma_p = \Gamma(\zeta - 1)$, 1/ns: power deviations relax as $e^{-2\Gamma_p t}$."""
         return self.damping * (self.supercriticality() - 1.0)
@@ -309,17 +325,22 @@ def _window(traj, t_start):
 
 def mean_frequency_ghz(traj, device: STONetwork, t_start=None) -> Array:
     """Mean frequency over the saved times ``t >= t_start`` (default: all), GHz:
-    the phase advance divided by $2\\pi$ and the elapsed time. Shape ``batch + (M,)``."""
-    w = np.asarray(_window(traj, t_start))
-    i0, i1 = int(np.argmax(w)), len(w) - 1
+    the phase advance divided by $2\pi$ and the elapsed time. Shape ``batch + (M,)``.
+    Works under ``jit`` and ``grad``."""
+    i0 = jnp.argmax(_window(traj, t_start))
     phi = lab_phase(traj, device)
-    return (phi[i1] - phi[i0]) / (TWO_PI * (traj.ts[i1] - traj.ts[i0]))
+    return (phi[-1] - phi[i0]) / (TWO_PI * (traj.ts[-1] - traj.ts[i0]))
 
 
-def _tone_phase(tones, ts):
-    # phase of the tone A e^{-i theta}: theta_a(t) = 2 pi f_a t + phi_a
-    t = ts.reshape((-1,) + (1,) * tones.freqs.ndim)
-    return TWO_PI * tones.freqs * t + tones.phases
+def _relative_phase(traj, device, tones):
+    """phi_j(t) - theta_a(t), shape (n_save,) + batch + (M, n_tones); the tones' batch axes are
+    right-aligned with the simulation's (which may have extra leading ensemble axes)."""
+    phi = lab_phase(traj, device)  # (T, *batch, M)
+    t = traj.ts.reshape((-1,) + (1,) * tones.freqs.ndim)
+    theta = TWO_PI * tones.freqs * t + tones.phases  # (T, *tone_batch, A)
+    pad = (phi.ndim - 2) - (theta.ndim - 2)
+    theta = theta.reshape((theta.shape[0],) + (1,) * max(pad, 0) + theta.shape[1:])
+    return phi[..., :, None] - theta[..., None, :]
 
 
 def locking_order(traj, device: STONetwork, tones, t_start=None) -> Array:
@@ -332,9 +353,7 @@ def locking_order(traj, device: STONetwork, tones, t_start=None) -> Array:
     much longer than the beat period. Shape ``batch + (M, n_tones)``.
     """
     w = _window(traj, t_start).astype(jnp.float32)
-    phi = lab_phase(traj, device)[..., :, None]
-    theta = _tone_phase(tones, traj.ts)[..., None, :]
-    z = jnp.exp(1j * (phi - theta))
+    z = jnp.exp(1j * _relative_phase(traj, device, tones))
     wt = w.reshape((-1,) + (1,) * (z.ndim - 1))
     return jnp.abs(jnp.sum(z * wt, axis=0) / jnp.sum(w))
 
@@ -344,8 +363,8 @@ def is_locked(traj, device: STONetwork, tones, t_start=None, max_slip_cycles=0.2
     tone $a$ slips by less than ``max_slip_cycles`` cycles over the window $t \\ge t_{start}$
     (a drifting oscillator slips by its beat frequency times the window length). Shape
     ``batch + (M, n_tones)``."""
-    w = np.asarray(_window(traj, t_start))
-    i0 = int(np.argmax(w))
-    rel = lab_phase(traj, device)[..., :, None] - _tone_phase(tones, traj.ts)[..., None, :]
-    slip = jnp.max(rel[i0:], axis=0) - jnp.min(rel[i0:], axis=0)
+    w = _window(traj, t_start)
+    rel = _relative_phase(traj, device, tones)
+    wt = w.reshape((-1,) + (1,) * (rel.ndim - 1))
+    slip = jnp.max(jnp.where(wt, rel, -jnp.inf), axis=0) - jnp.min(jnp.where(wt, rel, jnp.inf), axis=0)
     return slip < TWO_PI * max_slip_cycles

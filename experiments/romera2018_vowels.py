@@ -1,0 +1,516 @@
+"""Vowel recognition with four coupled spin-torque oscillators (Romera et al., Nature 563, 230 (2018)).
+
+Protocol, as in the paper where we could establish it:
+
+- Data: Hillenbrand et al. (1995) formants F1, F2 (steady state) of female speakers, seven vowels
+  (``physnn.tasks.load_romera``: 37 speakers x 7 vowels; see that module for how the vowel set and
+  the 37 speakers were reconstructed). Every figure is measured on speaker-independent k-fold
+  splits: no speaker is in both the training and the test set of a fold.
+- Encoding: (F1, F2) are mapped linearly onto two RF tones (fA, fB) inside the oscillators' band;
+  the map is fitted on the training speakers of each fold (their min/max to the band edges).
+- Device: four vortex-like STOs (``STONetwork``, rotating frame), all reached by both tones and
+  electrically coupled to each other. The DC currents set the frequencies.
+- Readout (a), the paper's: the class is read from the synchronisation pattern (which oscillator,
+  if any, is locked to tone A, and which to tone B: ``is_locked``). A lookup table maps patterns to
+  vowels (majority vote over the training tokens). Only the four DC currents are trained, by a
+  measurement-driven rule in the spirit of the paper's real-time learning: at each iteration every
+  current is nudged up and down (all eight candidates simulated in one batched solve), the nudge
+  that most improves the training recognition is kept, and the step shrinks when none helps. No
+  gradients are used, so the rule would run on hardware.
+- Readout (b), physnn's: end-to-end gradient training through the physics with optax: the currents,
+  the coupling matrix and the input map are trained together with a linear softmax readout of
+  physical observables (per oscillator: time-averaged power, mean frequency, and the soft locking
+  measure to each tone).
+- Baselines on the same folds: a digital ceiling (quadratic discriminant analysis and a small MLP on
+  the same (F1, F2)), and an ablation of (a) and (b) without coupling.
+- Cost: the DC power of the four junctions times the presentation time gives the energy per
+  classification; the presentation time is the latency.
+
+Differences from the paper: simulated, not measured, devices (parameters in ``DEVICE``); the
+learning rule is our measurement-driven version (the paper's rule shifts frequencies towards or away
+from the inputs); the pattern-to-vowel table is learned from the training data.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import matplotlib
+import numpy as np
+import optax
+from tqdm.auto import tqdm
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+import physnn as pn  # noqa: E402
+from physnn.devices.spintronic import is_locked, locking_order, mean_frequency_ghz  # noqa: E402
+from physnn.tasks import check_formants, load_romera, speaker_folds  # noqa: E402
+
+# Device: identical vortex STOs whose frequencies are set by their DC currents (about 6-7 MHz/mA,
+# as in vortex MTJs); both tones reach every oscillator.
+DEVICE = {
+    "f0_ghz": 0.30, "nonlinear_shift_ghz": 0.15, "damping": 0.02, "nonlinear_damping": 1.5,
+    "threshold_ma": 5.0, "rf_coupling": 0.0005, "resistance_ohm": 50.0,
+}
+BAND_GHZ = (0.312, 0.352)  # where the tones are placed and the oscillators start
+N_OSC = 4
+NONE = N_OSC  # pattern index meaning "no oscillator locked to this tone"
+
+QUICK = {"n_folds": 3, "t1_ns": 500.0, "dt_ns": 1.0, "rf_amp_ma": 1.0, "coupling": 0.003,
+         "temperature_k": 0.0, "rule_iters": 6, "rule_step_ma": 0.4, "grad_steps": 60,
+         "grad_lr": 0.03, "mlp_steps": 400, "map_points": 25, "seed": 0, "final_model": False}
+FULL = {"n_folds": 5, "t1_ns": 800.0, "dt_ns": 1.0, "rf_amp_ma": 1.0, "coupling": 0.003,
+        "temperature_k": 0.0, "rule_iters": 20, "rule_step_ma": 0.4, "grad_steps": 250,
+        "grad_lr": 0.03, "mlp_steps": 3000, "map_points": 61, "seed": 0, "final_model": True}
+
+PAPER = {"train_accuracy_a": 0.89, "test_accuracy_a": 0.88}
+
+
+# ----------------------------------------------------------------------------------- model
+
+
+class VowelNetwork(eqx.Module):
+    """Four coupled STOs with an input map and a readout; ``mode`` is "pattern" or "linear".
+
+    The input map sends formants in Hz to tone frequencies in GHz:
+    ``f = band_lo + (scale * (z - 1/2) + 1/2 + offset) * (band_hi - band_lo)`` with
+    ``z = (F - F_min)/(F_max - F_min)``, per formant (trainable ``scale`` and ``offset``).
+    """
+
+    sto: pn.STONetwork
+    enc_scale: jax.Array  # (2,)
+    enc_offset: jax.Array  # (2,)
+    f_min: jax.Array  # (2,) Hz, from the training speakers
+    f_max: jax.Array  # (2,)
+    weights: jax.Array  # (n_features, n_classes) for mode "linear"
+    bias: jax.Array  # (n_classes,)
+    feat_mean: jax.Array  # feature standardisation, fixed at initialisation
+    feat_std: jax.Array
+    table: jax.Array  # (25,) class for each synchronisation pattern, mode "pattern"
+    mode: str = eqx.field(static=True)
+    t1_ns: float = eqx.field(static=True)
+    dt_ns: float = eqx.field(static=True)
+    rf_amp_ma: float = eqx.field(static=True)
+
+    def tones(self, formants_hz):
+        z = (formants_hz - self.f_min) / (self.f_max - self.f_min)
+        u = self.enc_scale * (z - 0.5) + 0.5 + self.enc_offset
+        return pn.Tones(BAND_GHZ[0] + u * (BAND_GHZ[1] - BAND_GHZ[0]), amps=self.rf_amp_ma)
+
+
+def n_features() -> int:
+    return N_OSC * 4  # power, frequency, locking to A, locking to B
+
+
+def make_device(currents, coupling: float, temperature_k: float) -> pn.STONetwork:
+    w = coupling * (1 - jnp.eye(N_OSC))
+    return pn.STONetwork(
+        f0_ghz=DEVICE["f0_ghz"], nonlinear_shift_ghz=DEVICE["nonlinear_shift_ghz"],
+        damping=DEVICE["damping"], nonlinear_damping=DEVICE["nonlinear_damping"],
+        threshold_ma=DEVICE["threshold_ma"], current_ma=currents, coupling=w,
+        rf_coupling=jnp.full((N_OSC, 2), DEVICE["rf_coupling"]), temperature_k=temperature_k,
+        resistance_ohm=DEVICE["resistance_ohm"], frame_ghz=0.5 * sum(BAND_GHZ),
+    )
+
+
+def initial_model(train_formants, config, mode: str, coupling: float | None = None):
+    """Oscillators evenly spread over the band; input map from the training speakers' range."""
+    coupling = config["coupling"] if coupling is None else coupling
+    probe = make_device(jnp.full(N_OSC, 7.5), coupling, config["temperature_k"])
+    lo, hi = BAND_GHZ
+    targets = lo + (np.arange(N_OSC) + 0.5) / N_OSC * (hi - lo)
+    currents = probe.current_for_frequency_ma(jnp.asarray(targets))
+    n_cls = 7
+    return VowelNetwork(
+        sto=make_device(currents, coupling, config["temperature_k"]),
+        enc_scale=jnp.ones(2), enc_offset=jnp.zeros(2),
+        f_min=jnp.asarray(train_formants.min(0)), f_max=jnp.asarray(train_formants.max(0)),
+        weights=jnp.zeros((n_features(), n_cls)), bias=jnp.zeros(n_cls),
+        feat_mean=jnp.zeros(n_features()), feat_std=jnp.ones(n_features()),
+        table=jnp.zeros(25, dtype=jnp.int32), mode=mode, t1_ns=float(config["t1_ns"]),
+        dt_ns=float(config["dt_ns"]), rf_amp_ma=float(config["rf_amp_ma"]),
+    )
+
+
+# ----------------------------------------------------------------------------------- physics
+
+
+def present(model: VowelNetwork, formants_hz, key=None, sto=None):
+    """Present the tokens (one batched solve) and measure, over the second half of the
+    presentation: features (n, 16) and the synchronisation pattern index (n,)."""
+    sto = model.sto if sto is None else sto
+    tones = model.tones(formants_hz)
+    t1 = model.t1_ns
+    ts = np.linspace(0.0, t1, int(t1 / 4) + 1)
+    traj = pn.simulate(sto, tones, t1=t1, dt=model.dt_ns, saveat=ts, key=key)
+    late = ts >= t1 / 2
+    power = jnp.mean(traj.obs["power"][late], axis=0)
+    freq = mean_frequency_ghz(traj, sto, t_start=t1 / 2)
+    order = locking_order(traj, sto, tones, t_start=t1 / 2)  # (..., 4, 2)
+    shape = order.shape[:-2]
+    feats = jnp.concatenate([power, (freq - 0.5 * sum(BAND_GHZ)) * 50.0,
+                             order.reshape(shape + (2 * N_OSC,))], axis=-1)
+    locked = is_locked(traj, sto, tones, t_start=t1 / 2)
+    return feats, sync_pattern(locked, order)
+
+
+def sync_pattern(locked, order):
+    """Pattern index jA * 5 + jB: the oscillator locked to tone A (B), the most coherent one if
+    several are, or 4 if none."""
+    score = jnp.where(locked, order, -1.0)
+    j = jnp.argmax(score, axis=-2)  # (..., 2)
+    j = jnp.where(jnp.any(locked, axis=-2), j, NONE)
+    return j[..., 0] * (N_OSC + 1) + j[..., 1]
+
+
+def logits(model: VowelNetwork, feats):
+    z = (feats - model.feat_mean) / model.feat_std
+    return z @ model.weights + model.bias
+
+
+def pattern_table(patterns, labels, n_classes=7):
+    """Majority vowel for every pattern seen in training; unseen patterns fall back to the
+    majority over patterns that share the tone-A or tone-B oscillator, then to the overall
+    majority."""
+    counts = np.zeros((25, n_classes))
+    np.add.at(counts, (np.asarray(patterns), np.asarray(labels)), 1)
+    table = counts.argmax(1)
+    overall = counts.sum(0).argmax()
+    for p in range(25):
+        if counts[p].sum() == 0:
+            ja, jb = divmod(p, N_OSC + 1)
+            near = counts[[q for q in range(25) if q // 5 == ja or q % 5 == jb]].sum(0)
+            table[p] = near.argmax() if near.sum() else overall
+    return jnp.asarray(table, dtype=jnp.int32)
+
+
+def predict_formants(model: VowelNetwork, formants_hz):
+    feats, pattern = present(model, jnp.asarray(formants_hz, dtype=jnp.float32))
+    if model.mode == "pattern":
+        return np.asarray(model.table[pattern])
+    return np.asarray(jnp.argmax(logits(model, feats), axis=-1))
+
+
+# ----------------------------------------------------------------------------------- (a)
+
+
+def train_pattern_rule(model, x, y, config, progress=None):
+    """Measurement-driven current tuning (no gradients): try +-step on every current in one
+    batched solve, keep the best if it improves training recognition, else halve the step."""
+    step = config["rule_step_ma"]
+    table = None
+    history = []
+
+    def evaluate(currents):  # currents (k, 4) -> patterns (k, n)
+        sto = eqx.tree_at(lambda s: s.current_ma, model.sto, currents[:, None, :])
+        return present(model, jnp.asarray(x), sto=sto)[1]
+
+    def accuracy(patterns):
+        tab = pattern_table(patterns, y)
+        return float(np.mean(np.asarray(tab)[np.asarray(patterns)] == y)), tab
+
+    currents = np.asarray(model.sto.current_ma, dtype=float)
+    best, table = accuracy(np.asarray(evaluate(jnp.asarray(currents[None])))[0])
+    history.append(best)
+    for _ in range(config["rule_iters"]):
+        cands = np.repeat(currents[None], 2 * N_OSC, axis=0)
+        for j in range(N_OSC):
+            cands[2 * j, j] += step
+            cands[2 * j + 1, j] -= step
+        cands = np.maximum(cands, 1.05 * DEVICE["threshold_ma"])  # stay above threshold
+        pats = np.asarray(evaluate(jnp.asarray(cands)))
+        scores = [accuracy(p) for p in pats]
+        k = int(np.argmax([s[0] for s in scores]))
+        if scores[k][0] > best:
+            best, table, currents = scores[k][0], scores[k][1], cands[k]
+        else:
+            step *= 0.5
+        history.append(best)
+        if progress is not None:
+            progress.update(1)
+    trained = eqx.tree_at(lambda m: (m.sto.current_ma, m.table), model,
+                          (jnp.asarray(currents, dtype=jnp.float32), table))
+    return trained, history
+
+
+# ----------------------------------------------------------------------------------- (b)
+
+
+def _trainable(model, train_coupling: bool):
+    spec = jax.tree_util.tree_map(lambda _: False, model)
+    return eqx.tree_at(
+        lambda m: (m.sto.current_ma, m.sto.coupling, m.enc_scale, m.enc_offset, m.weights, m.bias),
+        spec, (True, train_coupling, True, True, True, True))
+
+
+def train_gradient(model, x, y, config, train_coupling=True, progress=None):
+    """End-to-end training through the physics: softmax cross-entropy of a linear readout of
+    the observables, gradients through the diffrax solve, Adam."""
+    feats, _ = present(model, jnp.asarray(x))
+    model = eqx.tree_at(lambda m: (m.feat_mean, m.feat_std), model,
+                        (jnp.mean(feats, 0), jnp.std(feats, 0) + 1e-3))
+    spec = _trainable(model, train_coupling)
+    params, static = eqx.partition(model, spec)
+    # physical parameters move in their own units: currents in mA, coupling in 1/ns
+    lr = config["grad_lr"]
+    labels = jax.tree_util.tree_map(lambda _: "readout", params)
+    labels = eqx.tree_at(lambda m: (m.sto.current_ma, m.sto.coupling), labels,
+                         ("current", "coupling"), is_leaf=lambda v: v is None)
+    opt = optax.chain(optax.clip_by_global_norm(10.0), optax.multi_transform(
+        {"readout": optax.adam(lr), "current": optax.adam(3 * lr),
+         "coupling": optax.adam(lr * 0.01)}, labels))
+    state = opt.init(params)
+    xs, ys = jnp.asarray(x), jnp.asarray(y)
+
+    def loss_fn(p):
+        m = eqx.combine(p, static)
+        f, _ = present(m, xs)
+        lg = logits(m, f)
+        return optax.softmax_cross_entropy_with_integer_labels(lg, ys).mean(), jnp.mean(
+            jnp.argmax(lg, -1) == ys)
+
+    @eqx.filter_jit
+    def step(p, s):
+        (loss, acc), g = eqx.filter_value_and_grad(loss_fn, has_aux=True)(p)
+        u, s = opt.update(g, s, p)
+        p = optax.apply_updates(p, u)
+        p = eqx.tree_at(lambda m: m.sto.current_ma, p,
+                        jnp.maximum(p.sto.current_ma, 1.05 * DEVICE["threshold_ma"]))
+        return p, s, loss, acc
+
+    history = {"loss": [], "accuracy": []}
+    for _ in range(config["grad_steps"]):
+        params, state, loss, acc = step(params, state)
+        if not np.isfinite(float(loss)):
+            raise FloatingPointError("romera2018: the training loss became non-finite")
+        history["loss"].append(float(loss))
+        history["accuracy"].append(float(acc))
+        if progress is not None:
+            progress.update(1)
+    return eqx.combine(params, static), history
+
+
+# ----------------------------------------------------------------------------------- digital
+
+
+def qda_fit_predict(xtr, ytr, xte, reg=1e-3):
+    """Quadratic discriminant analysis (Gaussian class models, equal priors)."""
+    mu, sd = xtr.mean(0), xtr.std(0)
+    a, b = (xtr - mu) / sd, (xte - mu) / sd
+    scores = []
+    for c in range(7):
+        xc = a[ytr == c]
+        m = xc.mean(0)
+        cov = np.cov(xc.T) + reg * np.eye(2)
+        inv = np.linalg.inv(cov)
+        d = b - m
+        scores.append(-0.5 * np.einsum("ni,ij,nj->n", d, inv, d) - 0.5 * np.log(np.linalg.det(cov)))
+    return np.argmax(np.stack(scores, 1), 1)
+
+
+def mlp_fit_predict(xtr, ytr, xte, steps, seed):
+    """A small MLP (2-32-32-7, tanh, weight decay) on standardised (F1, F2), full-batch Adam."""
+    mu, sd = xtr.mean(0), xtr.std(0)
+    a, b = jnp.asarray((xtr - mu) / sd), jnp.asarray((xte - mu) / sd)
+    net = eqx.nn.MLP(2, 7, 32, 2, activation=jnp.tanh, key=jax.random.key(seed))
+    opt = optax.adamw(3e-3, weight_decay=1e-3)
+    state = opt.init(eqx.filter(net, eqx.is_array))
+    yt = jnp.asarray(ytr)
+
+    @eqx.filter_jit
+    def step(net, state):
+        def loss(n):
+            return optax.softmax_cross_entropy_with_integer_labels(jax.vmap(n)(a), yt).mean()
+        g = eqx.filter_grad(loss)(net)
+        u, state = opt.update(g, state, eqx.filter(net, eqx.is_array))
+        return eqx.apply_updates(net, u), state
+
+    for _ in range(steps):
+        net, state = step(net, state)
+    return np.asarray(jnp.argmax(jax.vmap(net)(b), -1))
+
+
+# ----------------------------------------------------------------------------------- protocol
+
+
+def run(config, out_dir) -> dict:
+    out_dir = Path(out_dir)
+    data = load_romera()
+    x, y = data.features.astype(np.float32), data.labels
+    folds = speaker_folds(data.speakers, n_folds=config["n_folds"], seed=config["seed"])
+    acc = {k: {"train": [], "test": []} for k in
+           ("a", "b", "a_uncoupled", "b_uncoupled", "qda", "mlp")}
+    confusion = np.zeros((7, 7), int)
+    curves = {"a": [], "b": []}
+    total = len(folds) * 2 * (config["rule_iters"] + config["grad_steps"])
+    bar = tqdm(total=total, desc="romera2018: training", leave=False)
+    models = {}
+    for f, (tr, te) in enumerate(folds):
+        for coupled in (True, False):
+            tag = "" if coupled else "_uncoupled"
+            c = config["coupling"] if coupled else 0.0
+            m0 = initial_model(x[tr], config, "pattern", coupling=c)
+            ma, hist_a = train_pattern_rule(m0, x[tr], y[tr], config, progress=bar)
+            mb, hist_b = train_gradient(initial_model(x[tr], config, "linear", coupling=c),
+                                        x[tr], y[tr], config, train_coupling=coupled, progress=bar)
+            for name, m in (("a", ma), ("b", mb)):
+                pred_tr, pred_te = predict_formants(m, x[tr]), predict_formants(m, x[te])
+                acc[name + tag]["train"].append(float(np.mean(pred_tr == y[tr])))
+                acc[name + tag]["test"].append(float(np.mean(pred_te == y[te])))
+                if coupled and name == "b":
+                    np.add.at(confusion, (y[te], pred_te), 1)
+            if coupled:
+                curves["a"].append(hist_a)
+                curves["b"].append(hist_b)
+                models[f] = (ma, mb)
+        for name, fn in (("qda", lambda a, b, c: qda_fit_predict(a, b, c)),
+                         ("mlp", lambda a, b, c: mlp_fit_predict(a, b, c, config["mlp_steps"],
+                                                                  config["seed"]))):
+            acc[name]["train"].append(float(np.mean(fn(x[tr], y[tr], x[tr]) == y[tr])))
+            acc[name]["test"].append(float(np.mean(fn(x[tr], y[tr], x[te]) == y[te])))
+    bar.close()
+
+    ma, mb = models[0]
+    energy_nj = float(ma.sto.power(0.0, ma.sto.init_state(), None)) * config["t1_ns"]  # W*ns=nJ
+    metrics = {}
+    for k, v in acc.items():
+        metrics[f"train_accuracy_{k}"] = float(np.mean(v["train"]))
+        metrics[f"test_accuracy_{k}"] = float(np.mean(v["test"]))
+        metrics[f"test_accuracy_{k}_std"] = float(np.std(v["test"]))
+    ceiling = max(metrics["test_accuracy_qda"], metrics["test_accuracy_mlp"])
+    metrics["digital_ceiling"] = ceiling
+    metrics["b_minus_ceiling_points"] = 100 * (metrics["test_accuracy_b"] - ceiling)
+    metrics["energy_per_classification_nj"] = energy_nj
+    metrics["latency_ns"] = float(config["t1_ns"])
+
+    _figures(out_dir, x, y, data, ma, mb, confusion, curves, config)
+    if config["final_model"]:
+        final, _ = train_gradient(initial_model(x, config, "linear"), x, y, config)
+    else:
+        final = mb
+    save_model(final, out_dir, config)
+    notes = [
+        "speaker-independent %d-fold CV on %d women x 7 vowels (%d tokens); the paper's split "
+        "may differ" % (len(folds), data.n_speakers, len(y)),
+        "vowel set and speaker selection reconstructed (physnn.tasks.vowels docstring)",
+        "simulated devices; energy = DC power of the four junctions x presentation time",
+    ]
+    return {"metrics": metrics, "reference": {**PAPER, "test_accuracy_b": 0.90},
+            "per_fold": acc, "confusion_test_b": confusion.tolist(), "notes": notes,
+            "vowels": list(data.vowels)}
+
+
+# ----------------------------------------------------------------------------------- model I/O
+
+
+def save_model(model: VowelNetwork, out_dir, config) -> Path:
+    header = {"mode": model.mode, "config": {k: config[k] for k in
+                                             ("t1_ns", "dt_ns", "rf_amp_ma", "coupling",
+                                              "temperature_k")}}
+    return pn.train.save_checkpoint(Path(out_dir) / "model.eqx", model, header_extra=header)
+
+
+def load_model(out_dir) -> VowelNetwork:
+    """Load the model a run saved in ``out_dir`` (``model.eqx``)."""
+    path = Path(out_dir) / "model.eqx"
+    if not path.exists():
+        raise FileNotFoundError(f"romera2018: no saved model at {path}; run "
+                                "`physnn run romera2018 --out DIR` first")
+    with open(path, "rb") as fh:
+        try:
+            header = json.loads(fh.readline())
+        except ValueError as e:
+            raise pn.train.CheckpointError(f"romera2018: {path} has no readable header: {e}") from e
+    cfg = {**FULL, **header["config"]}
+    like = initial_model(np.array([[300.0, 1000.0], [900.0, 3000.0]]), cfg, header["mode"])
+    model, _ = pn.train.load_checkpoint(path, like)
+    return model
+
+
+def predict(model: VowelNetwork, f1_hz, f2_hz) -> np.ndarray:
+    """Classify formant measurements (Hz); returns vowel codes (e.g. 'iy')."""
+    f1, f2 = check_formants(f1_hz, f2_hz)
+    x = np.stack([np.atleast_1d(f1), np.atleast_1d(f2)], -1).astype(np.float32)
+    labels = predict_formants(model, x)
+    from physnn.tasks import ROMERA_VOWELS
+
+    return np.asarray(ROMERA_VOWELS)[labels]
+
+
+# ----------------------------------------------------------------------------------- figures
+
+
+def _figures(out_dir, x, y, data, ma, mb, confusion, curves, config):
+    n = config["map_points"]
+    f1 = np.linspace(x[:, 0].min() * 0.9, x[:, 0].max() * 1.05, n)
+    f2 = np.linspace(x[:, 1].min() * 0.9, x[:, 1].max() * 1.05, n)
+    g1, g2 = np.meshgrid(f1, f2, indexing="ij")
+    grid = np.stack([g1.ravel(), g2.ravel()], -1).astype(np.float32)
+    _, patterns = present(ma, jnp.asarray(grid))
+    regions_b = predict_formants(mb, grid).reshape(n, n)
+    tones = ma.tones(jnp.asarray(x))
+    fa, fb = np.asarray(tones.freqs[:, 0]) * 1e3, np.asarray(tones.freqs[:, 1]) * 1e3
+    ga = np.asarray(ma.tones(jnp.asarray(grid)).freqs) * 1e3
+    colors = plt.get_cmap("tab10")
+
+    fig, ax = plt.subplots(figsize=(6, 5), constrained_layout=True)
+    _, inv = np.unique(np.asarray(patterns), return_inverse=True)
+    ax.pcolormesh(ga[:, 0].reshape(n, n), ga[:, 1].reshape(n, n), inv.reshape(n, n),
+                  cmap="Pastel1", shading="auto")
+    for c in range(7):
+        s = y == c
+        ax.scatter(fa[s], fb[s], s=10, color=colors(c), label=data.vowels[c], edgecolor="k", lw=0.3)
+    for fj in np.asarray(ma.sto.free_running_frequency_ghz()) * 1e3:
+        ax.axvline(fj, color="gray", lw=0.5)
+        ax.axhline(fj, color="gray", lw=0.5)
+    ax.set_xlabel("tone A frequency fA (MHz)  [F1]")
+    ax.set_ylabel("tone B frequency fB (MHz)  [F2]")
+    ax.set_title("Synchronisation map (a), fold 0; lines: oscillator frequencies")
+    ax.legend(fontsize=7, ncol=2)
+    fig.savefig(out_dir / "sync_map.png", dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 5), constrained_layout=True)
+    ax.pcolormesh(g1, g2, regions_b, cmap="tab10", vmin=-0.5, vmax=9.5, alpha=0.35, shading="auto")
+    for c in range(7):
+        s = y == c
+        ax.scatter(x[s, 0], x[s, 1], s=10, color=colors(c), label=data.vowels[c], edgecolor="k",
+                   lw=0.3)
+    ax.set_xlabel("F1 (Hz)")
+    ax.set_ylabel("F2 (Hz)")
+    ax.set_title("Decision regions of the trained network (b), fold 0")
+    ax.legend(fontsize=7, ncol=2)
+    fig.savefig(out_dir / "decision_regions.png", dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(4.8, 4.2), constrained_layout=True)
+    ax.imshow(confusion, cmap="Blues")
+    for i in range(7):
+        for j in range(7):
+            ax.text(j, i, confusion[i, j], ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(7), data.vowels)
+    ax.set_yticks(range(7), data.vowels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title("Confusion (b), test tokens of all folds")
+    fig.savefig(out_dir / "confusion.png", dpi=110)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), constrained_layout=True)
+    for h in curves["a"]:
+        axes[0].plot(h, "o-", ms=3)
+    axes[0].set_xlabel("rule iteration")
+    axes[0].set_ylabel("training recognition")
+    axes[0].set_title("(a) current tuning, per fold")
+    for h in curves["b"]:
+        axes[1].plot(h["accuracy"])
+    axes[1].set_xlabel("gradient step")
+    axes[1].set_ylabel("training recognition")
+    axes[1].set_title("(b) end-to-end gradient training, per fold")
+    fig.savefig(out_dir / "training_curves.png", dpi=110)
+    plt.close(fig)
