@@ -18,6 +18,32 @@ from jaxtyping import Array, Float
 from . import _validate as V
 
 
+def _split(a):
+    """Veltkamp split a = hi + lo, with hi holding the upper half of the mantissa."""
+    c = 4097.0 if a.dtype == jnp.float32 else 134217729.0  # 2^12 + 1, 2^27 + 1
+    big = a * c
+    hi = big - (big - a)
+    return hi, a - hi
+
+
+def phase_cycles(freq, t):
+    r"""The fractional part of $f t$ (in cycles, in $[-1/2, 1/2]$), computed accurately.
+
+    A plain ``f * t`` in float32 loses the phase: at $t = 1000$ ns and $f = 0.3$ GHz the product is
+    300 cycles and its rounding error, ~2e-5 cycles, is a phase error of ~1e-4 rad at every
+    evaluation (measured to limit float32 solves to ~1e-3 relative accuracy). The exact product
+    $f t = p + e$ is recovered with Dekker's two-product, and the whole cycles are removed from
+    $p$ before $e$ is added back.
+    """
+    freq = jnp.asarray(freq)
+    t = jnp.asarray(t, dtype=freq.dtype)
+    p = freq * t
+    fh, fl = _split(freq)
+    th, tl = _split(t)
+    e = ((fh * th - p) + fh * tl + fl * th) + fl * tl
+    return (p - jnp.round(p)) + e
+
+
 class AbstractDrive(eqx.Module):
     """Base class of input signals.
 
@@ -150,7 +176,7 @@ class Tones(AbstractDrive):
         return tuple(self.freqs.shape[:-1])
 
     def __call__(self, t):
-        theta = 2 * jnp.pi * self.freqs * t + self.phases
+        theta = 2 * jnp.pi * phase_cycles(self.freqs, t) + self.phases
         return jnp.stack([self.amps * jnp.cos(theta), -self.amps * jnp.sin(theta)], axis=-2)
 
 

@@ -137,3 +137,18 @@ def test_drives():
         pn.SampleAndHold(jnp.array([1.0, jnp.nan]), hold=1.0)
     with pytest.raises(ValueError, match="mask shape"):
         pn.Masked(jnp.ones((4, 2)), mask=jnp.ones((3, 3)), theta=0.1)
+
+
+def test_tone_phase_is_accurate_in_float32():
+    # f t is ~600 cycles at 2 us; a plain float32 product is ~3e-5 cycles off, the compensated
+    # product ~1e-7 (the float64 result is the reference).
+    from physnn.drives import phase_cycles
+
+    f = np.float32(0.3173913)
+    ts = np.arange(0, 2000, 0.37, dtype=np.float32)
+    exact = np.float64(f) * ts.astype(np.float64)
+    got = np.asarray(jax.jit(phase_cycles)(jnp.float32(f), jnp.asarray(ts)))
+    err = np.abs((got - exact + 0.5) % 1 - 0.5).max()
+    assert err < 1e-7
+    naive = np.asarray(jax.jit(lambda a, b: a * b)(jnp.float32(f), jnp.asarray(ts)))
+    assert np.abs((naive - exact + 0.5) % 1 - 0.5).max() > 1e-5  # the problem being solved

@@ -53,6 +53,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from .. import _validate as V
+from ..drives import phase_cycles
 from ._base import AbstractDevice
 
 K_B = 1.380649e-23  # J/K
@@ -273,7 +274,8 @@ class STONetwork(AbstractDevice):
         if u is not None:
             tone = u[..., 0, :] + 1j * u[..., 1, :]
             if self.frame_ghz != 0.0:
-                tone = tone * jnp.exp(1j * TWO_PI * self.frame_ghz * t)
+                tone = tone * jnp.exp(1j * TWO_PI * phase_cycles(jnp.asarray(self.frame_ghz,
+                                                                            tone.real.dtype), t))
             dc = dc + jnp.einsum("...ja,...a->...j", self.rf_coupling, tone)
         return dc
 
@@ -296,7 +298,10 @@ class STONetwork(AbstractDevice):
         p = jnp.real(c) ** 2 + jnp.imag(c) ** 2
         dc = self._envelope_rate(t, c, u)
         f = self.frame_ghz - jnp.imag(dc * jnp.conj(c)) / (TWO_PI * jnp.maximum(p, 1e-12))
-        c_lab = c * jnp.exp(-1j * TWO_PI * self.frame_ghz * t) if self.frame_ghz else c
+        c_lab = c
+        if self.frame_ghz:
+            frame = phase_cycles(jnp.asarray(self.frame_ghz, y.dtype), t)
+            c_lab = c * jnp.exp(-1j * TWO_PI * frame)
         v = self.current_ma * self.delta_r_ohm * jnp.real(c_lab)
         return {"power": p, "frequency_ghz": f, "voltage_mv": v}
 
@@ -324,7 +329,7 @@ def _window(traj, t_start):
 
 
 def mean_frequency_ghz(traj, device: STONetwork, t_start=None) -> Array:
-    """Mean frequency over the saved times ``t >= t_start`` (default: all), GHz:
+    r"""Mean frequency over the saved times ``t >= t_start`` (default: all), GHz:
     the phase advance divided by $2\pi$ and the elapsed time. Shape ``batch + (M,)``.
     Works under ``jit`` and ``grad``."""
     i0 = jnp.argmax(_window(traj, t_start))
@@ -335,9 +340,12 @@ def mean_frequency_ghz(traj, device: STONetwork, t_start=None) -> Array:
 def _relative_phase(traj, device, tones):
     """phi_j(t) - theta_a(t), shape (n_save,) + batch + (M, n_tones); the tones' batch axes are
     right-aligned with the simulation's (which may have extra leading ensemble axes)."""
-    phi = lab_phase(traj, device)  # (T, *batch, M)
+    # In the simulation frame, so that only the small detuning (frame - f_a) multiplies t:
+    # the lab-frame phases themselves are ~1e3 rad after 1 us and would lose float32 precision.
+    y = traj.ys
+    phi = jnp.unwrap(-jnp.arctan2(y[..., 1, :], y[..., 0, :]), axis=0)  # (T, *batch, M)
     t = traj.ts.reshape((-1,) + (1,) * tones.freqs.ndim)
-    theta = TWO_PI * tones.freqs * t + tones.phases  # (T, *tone_batch, A)
+    theta = TWO_PI * (tones.freqs - device.frame_ghz) * t + tones.phases  # (T, *tone_batch, A)
     pad = (phi.ndim - 2) - (theta.ndim - 2)
     theta = theta.reshape((theta.shape[0],) + (1,) * max(pad, 0) + theta.shape[1:])
     return phi[..., :, None] - theta[..., None, :]
@@ -359,7 +367,7 @@ def locking_order(traj, device: STONetwork, tones, t_start=None) -> Array:
 
 
 def is_locked(traj, device: STONetwork, tones, t_start=None, max_slip_cycles=0.25) -> Array:
-    """Hard locking measure for reporting: True where the phase of oscillator $j$ relative to
+    r"""Hard locking measure for reporting: True where the phase of oscillator $j$ relative to
     tone $a$ slips by less than ``max_slip_cycles`` cycles over the window $t \\ge t_{start}$
     (a drifting oscillator slips by its beat frequency times the window length). Shape
     ``batch + (M, n_tones)``."""
