@@ -61,12 +61,16 @@ BAND_GHZ = (0.312, 0.352)  # where the tones are placed and the oscillators star
 N_OSC = 4
 NONE = N_OSC  # pattern index meaning "no oscillator locked to this tone"
 
-QUICK = {"n_folds": 3, "t1_ns": 500.0, "dt_ns": 1.0, "rf_amp_ma": 1.0, "coupling": 0.003,
-         "temperature_k": 0.0, "rule_iters": 6, "rule_step_ma": 0.4, "grad_steps": 60,
-         "grad_lr": 0.03, "mlp_steps": 400, "map_points": 25, "seed": 0, "final_model": False}
-FULL = {"n_folds": 5, "t1_ns": 800.0, "dt_ns": 1.0, "rf_amp_ma": 1.0, "coupling": 0.003,
-        "temperature_k": 0.0, "rule_iters": 20, "rule_step_ma": 0.4, "grad_steps": 250,
-        "grad_lr": 0.03, "mlp_steps": 3000, "map_points": 61, "seed": 0, "final_model": True}
+QUICK = {"n_folds": 2, "t1_ns": 400.0, "dt_ns": 1.0, "rf_amp_ma": 2.0, "coupling": 0.001,
+         "temperature_k": 0.0, "rule_iters": 5, "rule_step_ma": 0.4, "grad_steps": 40,
+         "grad_lr": 0.01, "grad_lr_current": 1.0, "grad_lr_coupling": 0.01,
+         "grad_weight_decay": 0.0, "mlp_steps": 300, "map_points": 21, "seed": 0,
+         "final_model": False}
+FULL = {"n_folds": 5, "t1_ns": 500.0, "dt_ns": 1.0, "rf_amp_ma": 2.0, "coupling": 0.001,
+        "temperature_k": 0.0, "rule_iters": 20, "rule_step_ma": 0.4, "grad_steps": 200,
+        "grad_lr": 0.01, "grad_lr_current": 1.0, "grad_lr_coupling": 0.01,
+        "grad_weight_decay": 0.0, "mlp_steps": 3000, "map_points": 61, "seed": 0,
+        "final_model": True}
 
 PAPER = {"train_accuracy_a": 0.89, "test_accuracy_a": 0.88}
 
@@ -257,13 +261,16 @@ def train_gradient(model, x, y, config, train_coupling=True, progress=None):
     spec = _trainable(model, train_coupling)
     params, static = eqx.partition(model, spec)
     # physical parameters move in their own units: currents in mA, coupling in 1/ns
-    lr = config["grad_lr"]
-    labels = jax.tree_util.tree_map(lambda _: "readout", params)
-    labels = eqx.tree_at(lambda m: (m.sto.current_ma, m.sto.coupling), labels,
-                         ("current", "coupling"), is_leaf=lambda v: v is None)
+    lr = optax.cosine_decay_schedule(config["grad_lr"], config["grad_steps"], alpha=0.1)
+    scaled = lambda k: optax.cosine_decay_schedule(config["grad_lr"] * k, config["grad_steps"], 0.1)
+    labels = jax.tree_util.tree_map(lambda _: "other", params)
+    labels = eqx.tree_at(lambda m: (m.sto.current_ma, m.sto.coupling, m.weights), labels,
+                         ("current", "coupling", "weights"), is_leaf=lambda v: v is None)
     opt = optax.chain(optax.clip_by_global_norm(10.0), optax.multi_transform(
-        {"readout": optax.adam(lr), "current": optax.adam(3 * lr),
-         "coupling": optax.adam(lr * 0.01)}, labels))
+        {"other": optax.adam(lr),
+         "weights": optax.adamw(lr, weight_decay=config["grad_weight_decay"]),
+         "current": optax.adam(scaled(config["grad_lr_current"])),
+         "coupling": optax.adam(scaled(config["grad_lr_coupling"]))}, labels))
     state = opt.init(params)
     xs, ys = jnp.asarray(x), jnp.asarray(y)
 
