@@ -82,8 +82,8 @@ def measured_half_widths(dev, amplitudes, detunings, locked, config, n_fine=17):
                                         np.linspace(detunings[hi], detunings[hi + 1], n_fine)]))
     fine = np.stack(brackets)  # (n_amp, 2 n_fine)
     fine_locked = tongue_map(dev, amplitudes, fine, config)[0]
-    left = np.array([f[:n_fine][l[:n_fine]].min() for f, l in zip(fine, fine_locked)])
-    right = np.array([f[n_fine:][l[n_fine:]].max() for f, l in zip(fine, fine_locked)])
+    left = np.array([f[:n_fine][l[:n_fine]].min() for f, l in zip(fine, fine_locked, strict=False)])
+    right = np.array([f[n_fine:][l[n_fine:]].max() for f, l in zip(fine, fine_locked, strict=False)])
     return 0.5 * (right - left), (detunings[1] - detunings[0]) / (n_fine - 1)
 
 
@@ -130,7 +130,7 @@ def run(config, out_dir) -> dict:
         "widening_over_adler": float(np.sqrt(1 + nu**2)),
     }
     per_amp = {f"{a:g}": {"measured_mhz": 1e3 * m, "theory_mhz": 1e3 * t, "adler_nu0_mhz": 1e3 * d}
-               for a, m, t, d in zip(amplitudes, measured, theory, adler)}
+               for a, m, t, d in zip(amplitudes, measured, theory, adler, strict=False)}
     notes = [
         "theory: weak-forcing locking half-width F A sqrt(1+nu^2)/(2 pi sqrt(p0)), "
         f"nu = {nu:.3f} (Slavin & Tiberkevich 2009); each edge located to {resolution_mhz:.2g} MHz",

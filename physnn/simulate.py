@@ -105,7 +105,8 @@ class _GridBrownianPath(dfx.AbstractBrownianPath):
         leaves, treedef = jtu.tree_flatten(self.shape)
         keys = jr.split(jr.fold_in(self.key, k), len(leaves))
         scale = jnp.sqrt(jnp.maximum(t1 - t0, 0.0))
-        out = [jr.normal(kk, s.shape, s.dtype) * scale.astype(s.dtype) for kk, s in zip(keys, leaves)]
+        out = [jr.normal(kk, s.shape, s.dtype) * scale.astype(s.dtype)
+               for kk, s in zip(keys, leaves, strict=True)]
         return jtu.tree_unflatten(treedef, out)
 
 

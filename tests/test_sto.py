@@ -184,7 +184,8 @@ def test_dissipated_power_and_bad_parameters():
     np.testing.assert_allclose(dev.power(0.0, y, None), (36 + 64) * 50e-6, rtol=1e-6)
     with pytest.raises(ValueError, match="damping=-0.1"):
         pn.STONetwork(damping=-0.1)
-    with pytest.raises(ValueError, match=r"disagree on the number of oscillators.*coupling -> 3.*n_oscillators -> 2"):
+    mismatch = r"disagree on the number of oscillators.*coupling -> 3.*n_oscillators -> 2"
+    with pytest.raises(ValueError, match=mismatch):
         pn.STONetwork(n_oscillators=2, coupling=jnp.zeros((3, 3)))
     with pytest.raises(ValueError, match="current_ma=.*finite"):
         pn.STONetwork(current_ma=float("nan"))
