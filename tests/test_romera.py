@@ -1,0 +1,50 @@
+"""romera2018 in quick mode: runs end to end, beats chance by far, and the saved model classifies
+user formants with clear errors on bad input."""
+
+import json
+
+import numpy as np
+import pytest
+
+from physnn import cli
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("romera")
+    record = cli.run_experiment("romera2018", quick=True, out=out)
+    return out, record
+
+
+def test_quick_run_writes_results_and_figures(quick_run):
+    out, record = quick_run
+    rec = json.loads((out / "results.json").read_text())
+    assert rec["experiment"] == "romera2018" and rec["quick"] is True
+    for fig in ("sync_map.png", "decision_regions.png", "confusion.png", "training_curves.png"):
+        assert (out / fig).stat().st_size > 10_000
+    m = rec["metrics"]
+    # Far above chance (1/7) on held-out speakers; the full-run figures are in the README.
+    assert m["test_accuracy_a"] > 0.5
+    assert m["test_accuracy_b"] > 0.7
+    assert m["digital_ceiling"] > 0.8
+    assert 1.0 < m["energy_per_classification_nj"] < 100.0
+    assert np.array(rec["confusion_test_b"]).sum() == 259  # every token tested once
+
+
+def test_saved_model_predicts_user_formants(quick_run):
+    out, _ = quick_run
+    exp = cli.load_experiment("romera2018")
+    model = exp.load_model(out)
+    # typical female /iy/ (heed) and /ah/ (hod) formants
+    labels = exp.predict(model, [440.0, 930.0], [2760.0, 1530.0])
+    assert labels.tolist() == ["iy", "ah"]
+    with pytest.raises(ValueError, match="f1_hz"):
+        exp.predict(model, [float("nan")], [2000.0])
+    with pytest.raises(ValueError, match="f2_hz"):
+        exp.predict(model, [500.0], [-2000.0])
+
+
+def test_load_model_without_a_run_is_a_clear_error(tmp_path):
+    exp = cli.load_experiment("romera2018")
+    with pytest.raises(FileNotFoundError, match="no saved model"):
+        exp.load_model(tmp_path)
