@@ -271,7 +271,6 @@ def bench_physnn(precision, inputs, idx, ref, rk45, repeats):
     }
 
 
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="4 scipy samples, fewer repeats")
