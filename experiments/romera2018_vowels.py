@@ -146,8 +146,11 @@ def initial_model(train_formants, config, mode: str, coupling: float | None = No
 
 def present(model: VowelNetwork, formants_hz, key=None, sto=None):
     """Present the tokens (one batched solve) and measure, over the second half of the
-    presentation: features (n, 16) and the synchronisation pattern index (n,)."""
+    presentation: features (n, 16) and the synchronisation pattern index (n,). With
+    ``temperature_k > 0`` the thermal noise is drawn from ``key`` (default: a fixed key, so that
+    a measurement is repeatable)."""
     sto = model.sto if sto is None else sto
+    key = jax.random.key(0) if key is None else key
     tones = model.tones(formants_hz)
     t1 = model.t1_ns
     ts = np.linspace(0.0, t1, int(t1 / 4) + 1)
@@ -210,9 +213,10 @@ def train_pattern_rule(model, x, y, config, progress=None):
     table = None
     history = []
 
-    def evaluate(currents):  # currents (k, 4) -> patterns (k, n)
+    def evaluate(currents, it=0):  # currents (k, 4) -> patterns (k, n); fresh noise per iteration
         sto = eqx.tree_at(lambda s: s.current_ma, model.sto, currents[:, None, :])
-        return present(model, jnp.asarray(x), sto=sto)[1]
+        key = jax.random.fold_in(jax.random.key(config["seed"]), it)
+        return present(model, jnp.asarray(x), key=key, sto=sto)[1]
 
     def accuracy(patterns):
         tab = pattern_table(patterns, y)
@@ -221,13 +225,13 @@ def train_pattern_rule(model, x, y, config, progress=None):
     currents = np.asarray(model.sto.current_ma, dtype=float)
     best, table = accuracy(np.asarray(evaluate(jnp.asarray(currents[None])))[0])
     history.append(best)
-    for _ in range(config["rule_iters"]):
+    for it in range(1, config["rule_iters"] + 1):
         cands = np.repeat(currents[None], 2 * N_OSC, axis=0)
         for j in range(N_OSC):
             cands[2 * j, j] += step
             cands[2 * j + 1, j] -= step
         cands = np.maximum(cands, 1.05 * DEVICE["threshold_ma"])  # stay above threshold
-        pats = np.asarray(evaluate(jnp.asarray(cands)))
+        pats = np.asarray(evaluate(jnp.asarray(cands), it))
         scores = [accuracy(p) for p in pats]
         k = int(np.argmax([s[0] for s in scores]))
         if scores[k][0] > best:
@@ -274,16 +278,16 @@ def train_gradient(model, x, y, config, train_coupling=True, progress=None):
     state = opt.init(params)
     xs, ys = jnp.asarray(x), jnp.asarray(y)
 
-    def loss_fn(p):
+    def loss_fn(p, key):
         m = eqx.combine(p, static)
-        f, _ = present(m, xs)
+        f, _ = present(m, xs, key=key)
         lg = logits(m, f)
         return optax.softmax_cross_entropy_with_integer_labels(lg, ys).mean(), jnp.mean(
             jnp.argmax(lg, -1) == ys)
 
     @eqx.filter_jit
-    def step(p, s):
-        (loss, acc), g = eqx.filter_value_and_grad(loss_fn, has_aux=True)(p)
+    def step(p, s, key):
+        (loss, acc), g = eqx.filter_value_and_grad(loss_fn, has_aux=True)(p, key)
         u, s = opt.update(g, s, p)
         p = optax.apply_updates(p, u)
         p = eqx.tree_at(lambda m: m.sto.current_ma, p,
@@ -291,8 +295,10 @@ def train_gradient(model, x, y, config, train_coupling=True, progress=None):
         return p, s, loss, acc
 
     history = {"loss": [], "accuracy": []}
-    for _ in range(config["grad_steps"]):
-        params, state, loss, acc = step(params, state)
+    base = jax.random.key(config["seed"])
+    for i in range(config["grad_steps"]):
+        # fresh thermal noise at every step (when temperature_k > 0)
+        params, state, loss, acc = step(params, state, jax.random.fold_in(base, i))
         if not np.isfinite(float(loss)):
             raise FloatingPointError("romera2018: the training loss became non-finite")
         history["loss"].append(float(loss))

@@ -388,6 +388,11 @@ def simulate(
                 raise ValueError("simulate: saveat='steps' needs fixed steps (adaptive=False)")
             save, save_ts = saveat, None
         else:
+            if _is_traced(saveat):
+                raise ValueError(
+                    "simulate: saveat times must be concrete values (build them with numpy, e.g. "
+                    "np.linspace), not traced JAX arrays: they fix the shape of the result"
+                )
             save_ts = np.asarray(saveat, dtype=float)
             if save_ts.ndim != 1 or save_ts.size == 0 or np.any(np.diff(save_ts) < 0) \
                     or save_ts[0] < t0 or save_ts[-1] > t1:

@@ -95,6 +95,15 @@ def test_nonfinite_inside_jit_raises():
         jax.block_until_ready(run())
 
 
+def test_traced_save_times_are_a_clear_error(relaxation):
+    @jax.jit
+    def run(ts):
+        return pn.simulate(relaxation, None, t1=1.0, dt=0.1, saveat=ts).ys
+
+    with pytest.raises(ValueError, match="saveat times must be concrete"):
+        run(jnp.linspace(0.0, 1.0, 5))
+
+
 def test_step_budget_exhausted(relaxation):
     with pytest.raises(pn.SimulationError, match="max_steps=3"):
         pn.simulate(relaxation, pn.Constant(jnp.ones(1)), t1=100.0, dt=0.01, adaptive=True,
