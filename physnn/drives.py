@@ -31,9 +31,11 @@ def phase_cycles(freq, t):
 
     A plain ``f * t`` in float32 loses the phase: at $t = 1000$ ns and $f = 0.3$ GHz the product is
     300 cycles and its rounding error, ~2e-5 cycles, is a phase error of ~1e-4 rad at every
-    evaluation (measured to limit float32 solves to ~1e-3 relative accuracy). The exact product
+    evaluation. The exact product
     $f t = p + e$ is recovered with Dekker's two-product, and the whole cycles are removed from
-    $p$ before $e$ is added back.
+    $p$ before $e$ is added back. (This removes the phase error; it does not make float32
+    solves of sensitive, near-locking trajectories agree with float64 to 1e-3 -- see
+    BENCHMARKS.md.)
     """
     freq = jnp.asarray(freq)
     t = jnp.asarray(t, dtype=freq.dtype)
