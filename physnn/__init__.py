@@ -5,8 +5,9 @@ The public API is re-exported here; see DESIGN.md for the architecture.
 
 __version__ = "0.1.0"
 
-from . import drives, readout, tasks, train
-from .devices import AbstractDelayDevice, AbstractDevice, STONetwork
+from . import delay, drives, readout, tasks, train
+from .delay import delay_map, node_states
+from .devices import AbstractDelayDevice, AbstractDevice, IkedaNode, MackeyGlassNode, STONetwork
 from .drives import Constant, Masked, SampleAndHold, Tones
 from .simulate import SimulationError, Trajectory, simulate
 
@@ -14,6 +15,11 @@ __all__ = [
     "AbstractDevice",
     "AbstractDelayDevice",
     "STONetwork",
+    "MackeyGlassNode",
+    "IkedaNode",
+    "delay",
+    "delay_map",
+    "node_states",
     "Constant",
     "Masked",
     "SampleAndHold",

@@ -12,7 +12,9 @@ from __future__ import annotations
 import abc
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
 from . import _validate as V
@@ -44,6 +46,17 @@ def phase_cycles(freq, t):
     th, tl = _split(t)
     e = ((fh * th - p) + fh * tl + fl * th) + fl * tl
     return (p - jnp.round(p)) + e
+
+
+def _static_time(name, value, owner) -> float:
+    """A positive time that fixes the solver grid: it must be a concrete number (not traced)."""
+    if isinstance(value, jax.core.Tracer):
+        raise ValueError(
+            f"{owner}: {name} fixes the time grid and must be a concrete number, not a traced "
+            "value; to optimise a time scale, train the device's own time constants instead"
+        )
+    V.positive(name, np.asarray(value, dtype=float), owner=owner)
+    return float(np.asarray(value))
 
 
 class AbstractDrive(eqx.Module):
@@ -125,7 +138,7 @@ class SampleAndHold(AbstractDrive):
                 "(n_samples >= 1, n_inputs)"
             )
         self.values = v
-        self.hold = float(V.positive("hold", hold, owner="SampleAndHold"))
+        self.hold = _static_time("hold", hold, "SampleAndHold")
         self.t0 = float(t0)
 
     @property
@@ -217,7 +230,7 @@ class Masked(AbstractDrive):
             )
         self.inputs = x
         self.mask = m
-        self.hold = float(V.positive("theta", theta, owner="Masked"))
+        self.hold = _static_time("theta", theta, "Masked")
         self.t0 = float(t0)
 
     @property

@@ -275,6 +275,8 @@ def simulate(
     atol: float = 1e-8,
     max_steps: int = 100_000,
     observe: bool = True,
+    history: Any = None,
+    max_delay: float | None = None,
 ) -> Trajectory:
     r"""Integrate ``device`` under ``drive`` from ``t0`` to ``t1``.
 
@@ -303,6 +305,9 @@ def simulate(
     - `adaptive`, `rtol`, `atol`: adaptive step-size control (PID controller).
     - `max_steps`: step budget of an adaptive solve (per hold interval for held drives).
     - `observe`: also evaluate ``device.observe`` at the saved times.
+    - `history`, `max_delay`: for delay devices only (:class:`~physnn.AbstractDelayDevice`), which
+      go through physnn's delay integrator, :func:`physnn.delay.simulate_delay`: the state before
+      ``t0`` (a constant or a function of time), and a bound on a traced delay.
 
     **Returns:** a :class:`Trajectory`; every saved leaf has the time axis first, then the batch.
 
@@ -312,13 +317,21 @@ def simulate(
     name = type(device).__name__
     if not isinstance(device, AbstractDevice):
         raise ValueError(f"simulate: device must be a physnn AbstractDevice, got {type(device)}")
-    if isinstance(device, AbstractDelayDevice):
-        raise NotImplementedError(
-            f"simulate: {name} is a delay device; the delay integrator is not part of this "
-            "release yet (diffrax has no delay support)."
-        )
     if drive is not None and not isinstance(drive, AbstractDrive):
         raise ValueError(f"simulate: drive must be a physnn drive or None, got {type(drive)}")
+    if isinstance(device, AbstractDelayDevice):
+        if key is not None or solver is not None or adjoint is not None or adaptive:
+            raise ValueError(
+                f"simulate: {name} is a delay device, integrated by physnn's fixed-step delay "
+                "integrator (RK4 with a history buffer); key, solver, adjoint and adaptive do not "
+                "apply to it"
+            )
+        from .delay import simulate_delay
+
+        return simulate_delay(device, drive, dt=dt, t1=t1, t0=t0, y0=y0, history=history,
+                              saveat=saveat, max_delay=max_delay, observe=observe)
+    if history is not None or max_delay is not None:
+        raise ValueError(f"simulate: history and max_delay apply to delay devices only, not {name}")
     dt = float(dt)
     if not (math.isfinite(dt) and dt > 0):
         raise ValueError(f"simulate: dt={dt!r} must be a finite step > 0 ({device.time_unit})")

@@ -1,6 +1,7 @@
 """Physical substrates: one module per device family."""
 
 from ._base import AbstractDelayDevice, AbstractDevice
+from .photonic import IkedaNode, MackeyGlassNode
 from .spintronic import STONetwork
 
-__all__ = ["AbstractDevice", "AbstractDelayDevice", "STONetwork"]
+__all__ = ["AbstractDevice", "AbstractDelayDevice", "IkedaNode", "MackeyGlassNode", "STONetwork"]
