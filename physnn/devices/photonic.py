@@ -59,9 +59,10 @@ class MackeyGlassNode(AbstractDelayDevice):
     - `delay_bound`: the largest delay a training run may reach (sizes the integrator's
       history buffer when the delay is traced; default twice the initial delay).
 
-    **Departure from the paper:** the denominator uses $|z|^p$ instead of $z^p$ so that the
-    model is defined (and odd, saturating) for negative arguments and any real $p$; for $z \ge 0$
-    it is the paper's nonlinearity.
+    For $z = X(t-\tau) + \gamma J < 0$ the power $z^p$ is taken as the odd power
+    $-|z|^p$ when $p$ is an odd integer (so $p = 1$ gives exactly $\eta z/(1+z)$, as in the
+    paper) and as $|z|^p$ otherwise (where $z^p$ would not be real). With $p = 1$ the node is
+    singular at $z = -1$; the simulation then stops with an error.
     """
 
     eta: Array
@@ -92,7 +93,11 @@ class MackeyGlassNode(AbstractDelayDevice):
 
     def nonlinearity(self, x_delayed, j):
         z = x_delayed + self.gamma * j
-        return self.eta * z / (1.0 + jnp.abs(z) ** self.p)
+        # z^p of the paper, extended to z < 0 as an odd power for odd integer p (p = 1: 1 + z)
+        # and as |z|^p otherwise
+        odd = jnp.mod(self.p, 2.0) == 1.0
+        zp = jnp.abs(z) ** self.p * jnp.where(odd & (z < 0), -1.0, 1.0)
+        return self.eta * z / (1.0 + zp)
 
     def map_form(self):
         """``(T, F)`` with ``T x' = -x + F(x_delayed, J)`` (see :func:`physnn.delay.delay_map`)."""
