@@ -80,8 +80,8 @@ def _set(buf, i, value, length):
     )
 
 
-def _check_drive_matches(device, drive, func: str):
-    """A Masked drive must match the node's virtual-node count and spacing."""
+def _check_drive_matches(device, drive, func: str, check_theta: bool = True):
+    """A Masked drive must match the node's virtual-node count (and spacing)."""
     from .drives import Masked
 
     if not isinstance(drive, Masked):
@@ -94,7 +94,7 @@ def _check_drive_matches(device, drive, func: str):
             f"of length n_nodes (one entry per virtual node)"
         )
     theta = _concrete_float(jnp.asarray(getattr(device, "theta", drive.hold)))
-    if theta is not None and abs(theta - drive.hold) > 1e-6 * max(theta, drive.hold):
+    if check_theta and theta is not None and abs(theta - drive.hold) > 1e-6 * max(theta, drive.hold):
         raise ValueError(
             f"{func}: the drive's node spacing theta={drive.hold:.6g} differs from "
             f"{name}.theta={theta:.6g}; build the Masked drive with the node's theta"
@@ -390,13 +390,17 @@ def delay_map(node, drive, *, history=0.0) -> Array:
     **Returns:** the node states, shape ``batch + (n_intervals,)``: entry ``g`` is the state at
     the end of interval ``g``, the same samples as ``simulate(...).ys`` with ``saveat='holds'``
     (whose time axis is first).
+
+    The decay factor uses the node's own ``theta`` when it has one, so that $\theta$ (in units of
+    the response time) can be trained through the map; the drive's hold then only sets the
+    segmentation, and $D$ is the delay in units of the drive's hold.
     """
     if not hasattr(node, "map_form"):
         raise ValueError(f"delay_map: {type(node).__name__} has no map_form(); the discrete map needs "
                          "a node of the form T x' = -x + F(x(t - tau), J(t))")
     if drive is None or drive.hold is None:
         raise ValueError("delay_map: drive must be piecewise constant (e.g. drives.Masked)")
-    _check_drive_matches(node, drive, "delay_map")
+    _check_drive_matches(node, drive, "delay_map", check_theta=False)
     theta = float(drive.hold)
     node.map_form()  # raises for nodes without the low-pass form
     tau_c = _concrete_float(jnp.asarray(node.delay))
@@ -422,7 +426,9 @@ def _map_run(node, drive, history, theta, big_d):
     js = jnp.where((jnp.arange(n_blocks * big_d) < g_total).reshape((-1,) + (1,) * (js.ndim - 1)),
                    js, 0.0)
     js = js.reshape((n_blocks, big_d) + js.shape[1:])
-    a = jnp.exp(-theta / response)
+    # the node's own theta when it has one (it may be trained; the drive's equal hold only
+    # fixes the segmentation), else the drive's
+    a = jnp.exp(-jnp.asarray(getattr(node, "theta", theta)) / response)
     dtype = jnp.result_type(js.dtype, a.dtype)
     prev0 = jnp.broadcast_to(jnp.asarray(history, dtype), js.shape[1:])
 

@@ -290,6 +290,8 @@ def test_bad_input_is_a_clear_error():
         pn.delay_map(node, pn.Masked(jnp.ones(3), jnp.ones(12), 0.2))
     with pytest.raises(ValueError, match="theta=0.1.*theta=0.2"):
         pn.simulate(node, pn.Masked(jnp.ones(3), jnp.ones(10), 0.1), dt=0.1)
+    with pytest.raises(ValueError, match="not a whole number of node intervals"):
+        pn.delay_map(node, pn.Masked(jnp.ones(3), jnp.ones(10), 0.3))
     with pytest.raises(ValueError, match="shorter than the step"):
         pn.simulate(MackeyGlass(0.5), None, dt=1.0, t1=5.0)
     with pytest.raises(ValueError, match="max_delay"):
