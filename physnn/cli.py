@@ -29,6 +29,10 @@ EXPERIMENTS = {
     "sto-locking": ("sto_locking.py", "Arnold tongue of one spin-torque oscillator under an RF tone"),
     "romera2018": ("romera2018_vowels.py",
                    "Vowel recognition with four coupled STOs (Romera et al., Nature 2018)"),
+    "appeltant2011": ("appeltant2011.py",
+                      "Mackey-Glass delay reservoir: NARMA10, Santa Fe, co-design (Appeltant 2011)"),
+    "larger2017": ("larger2017.py",
+                   "Spoken digits (FSDD) with Ikeda and Mackey-Glass delay reservoirs (Larger 2017)"),
 }
 
 
