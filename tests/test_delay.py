@@ -330,3 +330,20 @@ def test_jit_and_grad_of_a_whole_reservoir_run_is_reusable():
     g2 = eqx.filter_grad(loss)(n2)
     assert np.isfinite(float(g1.eta)) and np.isfinite(float(g2.eta))
     assert float(loss(n1)) != float(loss(n2))
+
+
+def test_float32_delays_that_round_either_way():
+    """tau = (N+1) theta in float32 rounds below or above the exact product; both must run."""
+    with jax.enable_x64(False):
+        _float32_delays()
+
+
+def _float32_delays():
+    for n, theta in ((50, 0.2), (400, 0.2), (20, 0.0202)):
+        node = pn.MackeyGlassNode(eta=0.5, gamma=0.2, n_nodes=n, theta=theta, desync=1)
+        assert node.delay.dtype == jnp.float32
+        drive = pn.Masked(jnp.linspace(0, 0.5, 4), jnp.ones(n), theta)
+        tr = pn.simulate(node, drive, dt=theta)
+        x_map = pn.delay_map(node, drive)
+        assert np.all(np.isfinite(np.asarray(tr.ys)))
+        assert float(jnp.max(jnp.abs(tr.ys - x_map))) < 0.1
