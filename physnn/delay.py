@@ -304,7 +304,9 @@ def _run(device, drive, y0, x0_left, xb, fb_minus, fb_plus, cfg):
     f0 = f(jnp.asarray(t0, dtype), y0, delayed(0, 0.0, xb, fb_minus, fb_plus), u_at(t0, 0))
     fb_plus = _set(fb_plus, 0, f0, length)
 
-    def step(carry, n):
+    def step(carry, n, last=None):
+        """One RK4 step; ``last`` (static) says whether the input jumps at its end (None:
+        decide at run time)."""
         x, k1, xb, fm, fp = carry
         seg = n // n_sub
         t = t0 + n.astype(dtype) * h
@@ -321,22 +323,32 @@ def _run(device, drive, y0, x0_left, xb, fb_minus, fb_plus, cfg):
         xb = _set(xb, n + 1, x_new, length)
         fm = _set(fm, n + 1, f_left, length)
         seg_next = (n + 1) // n_sub
-        if held:
+        if held and last is not False:
             u_next = u_seg(seg_next)
             d_next = delayed(n + 1, 0.0, xb, fm, fp)
-            f_right = jax.lax.cond(
-                seg_next != seg,
-                lambda: f(t + h, x_new, d_next, u_next),
-                lambda: f_left,
-            )
+            if last:
+                f_right = f(t + h, x_new, d_next, u_next)
+            else:
+                f_right = jax.lax.cond(
+                    seg_next != seg,
+                    lambda: f(t + h, x_new, d_next, u_next),
+                    lambda: f_left,
+                )
         else:
             f_right = f_left
         fp = _set(fp, n + 1, f_right, length)
         return (x_new, f_right, xb, fm, fp), x_new
 
     def segment(carry, k):
-        ns = k * n_sub + jnp.arange(n_sub)
-        carry, xs = jax.lax.scan(step, carry, ns)
+        if n_sub <= 16:  # unrolled: the step that ends the hold is known statically
+            xs = []
+            for i in range(n_sub):
+                carry, x_i = step(carry, k * n_sub + i, last=(i == n_sub - 1))
+                xs.append(x_i)
+            xs = jtu.tree_map(lambda *a: jnp.stack(a), *xs)
+        else:
+            ns = k * n_sub + jnp.arange(n_sub)
+            carry, xs = jax.lax.scan(step, carry, ns, unroll=4)
         if save == "steps":
             return carry, xs
         return carry, jtu.tree_map(lambda a: a[-1], xs)
