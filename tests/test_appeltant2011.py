@@ -23,13 +23,14 @@ def test_quick_run_writes_results_and_figures(quick):
     for f in record["figures"]:
         assert (out / f).stat().st_size > 1000
     m = record["metrics"]
-    for k in ("narma10_nrmse_best_scan", "narma10_nrmse_best_scan_map", "narma10_nrmse_codesign",
+    for k in ("narma10_nrmse_best_scan", "narma10_nrmse_best_scan_continuous", "narma10_nrmse_codesign",
               "santafe_nmse_best_scan", "narma10_nrmse_linear_baseline"):
         assert np.isfinite(m[k]) and m[k] > 0
     # a reservoir must beat predicting the mean (NRMSE 1) by a clear margin
-    assert m["narma10_nrmse_best_scan"] < 0.6
+    assert m["narma10_nrmse_best_scan"] < 0.6 and m["narma10_nrmse_paper_theta"] < 0.6
     assert m["santafe_nmse_best_scan"] < 0.1
     assert record["reference"]["narma10_nrmse_best_scan"] == 0.12
+    assert record["reference"]["narma10_nrmse_paper_theta"] == 0.12
 
 
 def test_codesign_moves_parameters_and_delay(quick):
