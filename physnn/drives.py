@@ -256,3 +256,29 @@ class Masked(AbstractDrive):
 
     def __call__(self, t):
         return self.segment(self._index(t))
+
+
+def binary_mask(key, n_nodes: int, n_channels: int | None = None, amplitude: float = 0.1):
+    r"""A random binary mask $m_i \in \{-a, +a\}$ for :class:`Masked` (Appeltant et al. 2011),
+    shape ``(n_nodes,)`` or ``(n_nodes, n_channels)``. Train it by making it a leaf of your model."""
+    shape = _mask_shape(n_nodes, n_channels, "binary_mask")
+    a = float(V.positive("amplitude", amplitude, owner="binary_mask"))
+    return jnp.where(jax.random.bernoulli(key, 0.5, shape), a, -a)
+
+
+def uniform_mask(key, n_nodes: int, n_channels: int | None = None, amplitude: float = 1.0):
+    r"""A random mask uniform in $[-a, a]$ for :class:`Masked`, shape ``(n_nodes,)`` or
+    ``(n_nodes, n_channels)``."""
+    shape = _mask_shape(n_nodes, n_channels, "uniform_mask")
+    a = float(V.positive("amplitude", amplitude, owner="uniform_mask"))
+    return jax.random.uniform(key, shape, minval=-a, maxval=a)
+
+
+def _mask_shape(n_nodes, n_channels, func):
+    if int(n_nodes) != n_nodes or int(n_nodes) < 1:
+        raise ValueError(f"{func}: n_nodes={n_nodes!r} must be an integer >= 1")
+    if n_channels is None:
+        return (int(n_nodes),)
+    if int(n_channels) != n_channels or int(n_channels) < 1:
+        raise ValueError(f"{func}: n_channels={n_channels!r} must be an integer >= 1 or None")
+    return (int(n_nodes), int(n_channels))

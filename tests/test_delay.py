@@ -347,3 +347,17 @@ def _float32_delays():
         x_map = pn.delay_map(node, drive)
         assert np.all(np.isfinite(np.asarray(tr.ys)))
         assert float(jnp.max(jnp.abs(tr.ys - x_map))) < 0.1
+
+
+def test_masks():
+    m = pn.drives.binary_mask(jax.random.key(0), 400)
+    assert m.shape == (400,)
+    np.testing.assert_allclose(np.unique(np.asarray(m)), [-0.1, 0.1], rtol=1e-6)
+    assert 150 < int(jnp.sum(m > 0)) < 250
+    m2 = pn.drives.uniform_mask(jax.random.key(0), 50, 13, amplitude=2.0)
+    assert m2.shape == (50, 13) and float(jnp.max(jnp.abs(m2))) <= 2.0
+    np.testing.assert_array_equal(pn.drives.binary_mask(jax.random.key(0), 400), m)  # same key
+    with pytest.raises(ValueError, match="n_nodes=0"):
+        pn.drives.binary_mask(jax.random.key(0), 0)
+    with pytest.raises(ValueError, match="amplitude"):
+        pn.drives.uniform_mask(jax.random.key(0), 4, amplitude=-1.0)
