@@ -63,7 +63,7 @@ FULL = {
     "gammas_theta": [0.05, 0.1, 0.2, 0.3, 0.5],
     "santafe_train": 3800, "santafe_test": 1000,
     "santafe_etas": [0.2, 0.4, 0.6, 0.8, 1.0, 1.3], "santafe_gammas": [0.1, 0.3, 1.0, 3.0, 10.0],
-    "codesign_steps": 150, "codesign_lr": 0.003, "tau_steps": 5, "tau_lr": 0.05, "tau_train": 500,
+    "codesign_steps": 150, "codesign_lr": 0.003, "tau_steps": 3, "tau_lr": 0.05, "tau_train": 300,
 }
 
 REFERENCE = {

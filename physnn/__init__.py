@@ -7,7 +7,7 @@ __version__ = "0.1.0"
 
 from . import delay, drives, readout, tasks, train
 from .delay import delay_map, node_states
-from .devices import AbstractDelayDevice, AbstractDevice, IkedaNode, MackeyGlassNode, STONetwork
+from .devices import AbstractDelayDevice, AbstractDevice, IkedaNode, MackeyGlassNode, MottNetwork, STONetwork
 from .drives import Constant, Masked, SampleAndHold, Tones
 from .simulate import SimulationError, Trajectory, simulate
 
@@ -15,6 +15,7 @@ __all__ = [
     "AbstractDevice",
     "AbstractDelayDevice",
     "STONetwork",
+    "MottNetwork",
     "MackeyGlassNode",
     "IkedaNode",
     "delay",
