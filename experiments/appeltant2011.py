@@ -20,7 +20,8 @@ Protocol (the paper's numerics where the paper states them):
   (``physnn.readout.ridge_solve``, float64). Then tau is trained too, through the continuous
   integrator (fractional delays, ``max_delay``), on a shorter stretch of the training data.
 
-Runs in float64 (``jax_enable_x64``): the readout of highly correlated virtual nodes needs it.
+Runs in float64 (inside ``jax.enable_x64(True)``, so importing this module changes nothing for
+the caller): the readout of highly correlated virtual nodes needs it.
 """
 
 from __future__ import annotations
@@ -28,13 +29,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import equinox as eqx
 import jax
-
-jax.config.update("jax_enable_x64", True)
-
-import equinox as eqx  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import matplotlib  # noqa: E402
+import jax.numpy as jnp
+import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -308,6 +306,11 @@ def codesign(config, start, progress=True):
 
 
 def run(config, out_dir) -> dict:
+    with jax.enable_x64(True):
+        return _run(config, out_dir)
+
+
+def _run(config, out_dir) -> dict:
     out_dir = Path(out_dir)
     t = {}
     t0 = time.perf_counter()
