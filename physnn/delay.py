@@ -128,23 +128,12 @@ def simulate_delay(
 
     **Returns:** a :class:`~physnn.Trajectory`.
     """
-    from .simulate import Trajectory, _check  # local: simulate imports this module
+    from .simulate import Trajectory, _batch_shape, _check, _time_grid  # simulate imports us
 
     name = type(device).__name__
     unit = device.time_unit
     _check_drive_matches(device, drive, "simulate")
-    dt = float(dt)
-    if not (math.isfinite(dt) and dt > 0):
-        raise ValueError(f"simulate: dt={dt!r} must be a finite step > 0 ({unit})")
-    held = drive is not None and drive.hold is not None
-    t0 = float(drive.t0 if (t0 is None and drive is not None) else (0.0 if t0 is None else t0))
-    if t1 is None:
-        if not held:
-            raise ValueError(f"simulate: t1 is required for {type(drive).__name__ if drive else 'no drive'}")
-        t1 = drive.t0 + drive.duration
-    t1 = float(t1)
-    if not t1 > t0:
-        raise ValueError(f"simulate: t1={t1!r} must be greater than t0={t0!r}")
+    dt, t0, t1, held, n_seg, n_sub, h = _time_grid(device, drive, dt, t0, t1)
     save = saveat if saveat is not None else ("holds" if held else "steps")
     if save not in ("holds", "steps", "final"):
         raise ValueError(
@@ -153,25 +142,6 @@ def simulate_delay(
         )
     if save == "holds" and not held:
         raise ValueError("simulate: saveat='holds' needs a piecewise-constant drive")
-
-    if held:
-        if abs(drive.t0 - t0) > 1e-9 * max(1.0, abs(t0)):
-            raise ValueError(f"simulate: t0={t0} must equal the drive's start t0={drive.t0}")
-        m = (t1 - t0) / drive.hold
-        n_seg = int(round(m))
-        if n_seg < 1 or abs(m - n_seg) > 1e-6 * max(1.0, m):
-            raise ValueError(
-                f"simulate: t1={t1} is not aligned with the drive: (t1 - t0)/hold = {m:.6g} must "
-                f"be a whole number (hold = {drive.hold} {unit})"
-            )
-        n_sub = max(1, math.ceil(drive.hold / dt - 1e-9))
-        h = drive.hold / n_sub
-    else:
-        n_total = max(1, math.ceil((t1 - t0) / dt - 1e-9))
-        h = (t1 - t0) / n_total
-        n_seg, n_sub = n_total, 1
-        if save == "holds":  # pragma: no cover - excluded above
-            raise ValueError("simulate: saveat='holds' needs a piecewise-constant drive")
 
     tau_c = _concrete_float(jnp.asarray(device.delay))
     if tau_c is not None:
@@ -199,11 +169,7 @@ def simulate_delay(
     length = int(math.floor(bound / h * (1 + 1e-5))) + 4
 
     # ---- initial state and history -------------------------------------------------------
-    if drive is not None:
-        batch_shape = tuple(np.broadcast_shapes(tuple(drive.batch_shape),
-                                                tuple(getattr(device, "batch_shape", ()))))
-    else:
-        batch_shape = tuple(getattr(device, "batch_shape", ()))
+    batch_shape = _batch_shape(device, drive, None)
     if callable(history) and not isinstance(history, jax.Array):
         hist_fn = history
     else:

@@ -258,6 +258,41 @@ def _is_traced(x) -> bool:
     return any(isinstance(leaf, jax.core.Tracer) for leaf in jtu.tree_leaves(x))
 
 
+def _time_grid(device, drive, dt, t0, t1):
+    """Validate the time arguments shared by the ODE/SDE and delay paths.
+
+    Returns ``(dt, t0, t1, held, n_seg, n_sub, step)``: for a piecewise-constant drive, ``n_seg``
+    holds of ``n_sub`` steps of ``step = hold / n_sub``; otherwise ``n_seg`` steps of
+    ``step = (t1 - t0) / n_seg`` and ``n_sub = 1``."""
+    unit = device.time_unit
+    dt = float(dt)
+    if not (math.isfinite(dt) and dt > 0):
+        raise ValueError(f"simulate: dt={dt!r} must be a finite step > 0 ({unit})")
+    held = drive is not None and drive.hold is not None
+    t0 = float(drive.t0 if (t0 is None and drive is not None) else (0.0 if t0 is None else t0))
+    if t1 is None:
+        if not held:
+            raise ValueError(f"simulate: t1 is required for {type(drive).__name__ if drive else 'no drive'}")
+        t1 = drive.t0 + drive.duration
+    t1 = float(t1)
+    if not t1 > t0:
+        raise ValueError(f"simulate: t1={t1!r} must be greater than t0={t0!r}")
+    if not held:
+        n_steps = max(1, math.ceil((t1 - t0) / dt - 1e-9))
+        return dt, t0, t1, False, n_steps, 1, (t1 - t0) / n_steps
+    if abs(drive.t0 - t0) > 1e-9 * max(1.0, abs(t0)):
+        raise ValueError(f"simulate: t0={t0} must equal the drive's start t0={drive.t0}")
+    m = (t1 - t0) / drive.hold
+    n_seg = int(round(m))
+    if n_seg < 1 or abs(m - n_seg) > 1e-6 * max(1.0, m):
+        raise ValueError(
+            f"simulate: t1={t1} is not aligned with the drive: (t1 - t0)/hold = {m:.6g} must "
+            f"be a whole number (hold = {drive.hold} {unit})"
+        )
+    n_sub = max(1, math.ceil(drive.hold / dt - 1e-9))
+    return dt, t0, t1, True, n_seg, n_sub, drive.hold / n_sub
+
+
 def simulate(
     device: AbstractDevice,
     drive: AbstractDrive | None = None,
@@ -332,9 +367,6 @@ def simulate(
                               saveat=saveat, max_delay=max_delay, observe=observe)
     if history is not None or max_delay is not None:
         raise ValueError(f"simulate: history and max_delay apply to delay devices only, not {name}")
-    dt = float(dt)
-    if not (math.isfinite(dt) and dt > 0):
-        raise ValueError(f"simulate: dt={dt!r} must be a finite step > 0 ({device.time_unit})")
     if isinstance(saveat, dfx.SaveAt):
         raise ValueError(
             "simulate: saveat=diffrax.SaveAt(...) is not accepted; pass 'holds', 'steps', "
@@ -342,15 +374,7 @@ def simulate(
         )
     if isinstance(saveat, str) and saveat not in _SAVE_MODES:
         raise ValueError(f"simulate: saveat={saveat!r}; expected one of {_SAVE_MODES}, an array or None")
-    held = drive is not None and drive.hold is not None
-    t0 = float(drive.t0 if (t0 is None and drive is not None) else (0.0 if t0 is None else t0))
-    if t1 is None:
-        if not held:
-            raise ValueError(f"simulate: t1 is required for {type(drive).__name__ if drive else 'no drive'}")
-        t1 = drive.t0 + drive.duration
-    t1 = float(t1)
-    if not t1 > t0:
-        raise ValueError(f"simulate: t1={t1!r} must be greater than t0={t0!r}")
+    dt, t0, t1, held, n_seg, n_sub, step = _time_grid(device, drive, dt, t0, t1)
     max_steps = int(max_steps)
     if max_steps < 1:
         raise ValueError(f"simulate: max_steps={max_steps} must be a positive integer")
@@ -366,15 +390,6 @@ def simulate(
     state_bytes = sum(np.prod(y.shape) * y.dtype.itemsize for y in jtu.tree_leaves(y0))
 
     if held:
-        if abs(drive.t0 - t0) > 1e-9 * max(1.0, abs(t0)):
-            raise ValueError(f"simulate: t0={t0} must equal the drive's start t0={drive.t0}")
-        m = (t1 - t0) / drive.hold
-        n_seg = int(round(m))
-        if n_seg < 1 or abs(m - n_seg) > 1e-6 * max(1.0, m):
-            raise ValueError(
-                f"simulate: t1={t1} is not aligned with the drive: (t1 - t0)/hold = {m:.6g} must "
-                f"be a whole number (hold = {drive.hold} {device.time_unit})"
-            )
         save = "holds" if saveat is None else saveat
         if not isinstance(save, str):
             raise ValueError(
@@ -383,15 +398,12 @@ def simulate(
             )
         if save == "steps" and adaptive:
             raise ValueError("simulate: saveat='steps' needs fixed steps (adaptive=False)")
-        n_sub = max(1, math.ceil(drive.hold / dt - 1e-9))
         if adjoint is None:
             adjoint = _default_adjoint(max_steps if adaptive else n_sub, state_bytes)
         cfg = (n_seg, n_sub, drive.hold, t0, save, solver, adjoint, adaptive, rtol, atol, max_steps)
         ts, ys, us, ok = _solve_segmented(device, drive, y0, key, cfg)
-        step = drive.hold / n_sub
     else:
-        n_steps = max(1, math.ceil((t1 - t0) / dt - 1e-9))
-        step = (t1 - t0) / n_steps
+        n_steps = n_seg
         if saveat is None:
             save, save_ts = "ts", np.linspace(t0, t1, min(n_steps, 1000) + 1)
         elif isinstance(saveat, str):
