@@ -28,6 +28,20 @@ from ._base import AbstractDelayDevice
 __all__ = ["MackeyGlassNode", "IkedaNode"]
 
 
+def _n_nodes(n_nodes, owner) -> int:
+    if int(n_nodes) != n_nodes or int(n_nodes) < 1:
+        raise ValueError(f"{owner}: n_nodes={n_nodes!r} must be an integer >= 1")
+    return int(n_nodes)
+
+
+def _delay(n_nodes, theta, delay, desync, delay_bound, owner):
+    """The delay (default (N + desync) theta) and its static bound."""
+    if delay is None:
+        delay = (n_nodes + int(desync)) * theta
+    delay = V.positive("delay", delay, owner=owner)
+    return delay, _bound(delay, delay_bound)
+
+
 def _bound(delay, delay_bound) -> float:
     """Static upper bound on a (trainable) delay, which sizes the integrator's history buffer
     when the delay is traced: by default twice the initial delay."""
@@ -78,17 +92,12 @@ class MackeyGlassNode(AbstractDelayDevice):
     def __init__(self, eta=0.5, gamma=0.05, p=1.0, *, n_nodes: int = 400, theta=0.2, delay=None,
                  desync: int = 0, power_w=0.0, delay_bound=None):
         own = "MackeyGlassNode"
-        if int(n_nodes) != n_nodes or int(n_nodes) < 1:
-            raise ValueError(f"{own}: n_nodes={n_nodes!r} must be an integer >= 1")
-        self.n_nodes = int(n_nodes)
+        self.n_nodes = _n_nodes(n_nodes, own)
         self.eta = V.positive("eta", eta, owner=own)
         self.gamma = V.as_float("gamma", gamma, owner=own)
         self.p = V.positive("p", p, owner=own)
         self.theta = V.positive("theta", theta, owner=own)
-        if delay is None:
-            delay = (self.n_nodes + int(desync)) * self.theta
-        self.delay = V.positive("delay", delay, owner=own)
-        self.delay_bound = _bound(self.delay, delay_bound)
+        self.delay, self.delay_bound = _delay(self.n_nodes, self.theta, delay, desync, delay_bound, own)
         self.power_w = V.positive("power_w", power_w, owner=own, allow_zero=True)
 
     def nonlinearity(self, x_delayed, j):
@@ -166,18 +175,13 @@ class IkedaNode(AbstractDelayDevice):
                  theta=0.05, delay=None, desync: int = 0, theta_l=None, laser_power_w=1e-3,
                  delay_bound=None):
         own = "IkedaNode"
-        if int(n_nodes) != n_nodes or int(n_nodes) < 1:
-            raise ValueError(f"{own}: n_nodes={n_nodes!r} must be an integer >= 1")
-        self.n_nodes = int(n_nodes)
+        self.n_nodes = _n_nodes(n_nodes, own)
         self.beta = V.positive("beta", beta, owner=own)
         self.rho = V.as_float("rho", rho, owner=own)
         self.phi0 = V.as_float("phi0", phi0, owner=own)
         self.tau_r = V.positive("tau_r", tau_r, owner=own)
         self.theta = V.positive("theta", theta, owner=own)
-        if delay is None:
-            delay = (self.n_nodes + int(desync)) * self.theta
-        self.delay = V.positive("delay", delay, owner=own)
-        self.delay_bound = _bound(self.delay, delay_bound)
+        self.delay, self.delay_bound = _delay(self.n_nodes, self.theta, delay, desync, delay_bound, own)
         self.theta_l = None if theta_l is None else V.positive("theta_l", theta_l, owner=own)
         self.laser_power_w = V.positive("laser_power_w", laser_power_w, owner=own, allow_zero=True)
 
