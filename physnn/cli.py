@@ -33,6 +33,12 @@ EXPERIMENTS = {
                       "Mackey-Glass delay reservoir: NARMA10, Santa Fe, co-design (Appeltant 2011)"),
     "larger2017": ("larger2017.py",
                    "Spoken digits (FSDD) with Ikeda and Mackey-Glass delay reservoirs (Larger 2017)"),
+    "kumar2017": ("kumar2017_chaos.py",
+                  "NbO2 Mott oscillator: bifurcation diagram and Lyapunov exponent vs bias (Kumar 2017)"),
+    "parihar2017": ("parihar2017_coloring.py",
+                    "Graph colouring with coupled VO2 oscillators, and its co-design (Parihar 2017)"),
+    "coulombe2017": ("coulombe2017.py",
+                     "Duffing-resonator chain reservoir: parity and spoken digits (Coulombe 2017)"),
 }
 
 
