@@ -8,6 +8,7 @@ __version__ = "0.1.0"
 from . import delay, drives, readout, tasks, train
 from .delay import delay_map, node_states
 from .devices import AbstractDelayDevice, AbstractDevice, IkedaNode, MackeyGlassNode, MottNetwork, STONetwork
+from .devices.mechanical import DuffingNetwork
 from .drives import Constant, Masked, SampleAndHold, Tones
 from .simulate import SimulationError, Trajectory, simulate
 
@@ -16,6 +17,7 @@ __all__ = [
     "AbstractDelayDevice",
     "STONetwork",
     "MottNetwork",
+    "DuffingNetwork",
     "MackeyGlassNode",
     "IkedaNode",
     "delay",

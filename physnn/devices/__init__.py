@@ -1,10 +1,12 @@
 """Physical substrates: one module per device family."""
 
 from ._base import AbstractDelayDevice, AbstractDevice
+from .mechanical import DuffingNetwork
 from .mott import MottNetwork
 from .photonic import IkedaNode, MackeyGlassNode
 from .spintronic import STONetwork
 
 __all__ = [
-    "AbstractDevice", "AbstractDelayDevice", "IkedaNode", "MackeyGlassNode", "MottNetwork", "STONetwork",
+    "AbstractDevice", "AbstractDelayDevice", "DuffingNetwork", "IkedaNode", "MackeyGlassNode", "MottNetwork",
+    "STONetwork",
 ]
