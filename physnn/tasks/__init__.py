@@ -1,5 +1,6 @@
 """Benchmark tasks and their data loaders."""
 
+from . import graphs
 from .fsdd import (
     FSDD_SAMPLE_RATE,
     FSDD_SPEAKERS,
@@ -62,4 +63,6 @@ __all__ = [
     "fsdd_split",
     "fsdd_speaker_folds",
     "word_error_rate",
+    # graph colouring (Parihar 2017)
+    "graphs",
 ]

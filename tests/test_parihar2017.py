@@ -1,0 +1,110 @@
+"""Graph colouring with coupled VO2 oscillators (Parihar et al. 2017): the graph tools (exact
+chromatic numbers, readout), bad input, gradients through the dynamics against finite differences,
+and the quick experiment end to end."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from physnn import cli
+from physnn.tasks import graphs as G
+
+
+def _experiment():
+    return cli.load_experiment("parihar2017")
+
+
+def test_chromatic_numbers_of_the_benchmark_families():
+    assert [G.chromatic_number(G.cycle_graph(n)) for n in range(3, 10)] == [3, 2, 3, 2, 3, 2, 3]
+    assert G.chromatic_number(G.petersen_graph()) == 3
+    assert G.petersen_graph().sum() == 30 and set(G.petersen_graph().sum(1)) == {3}
+    assert [G.chromatic_number(G.wheel_graph(n)) for n in range(3, 9)] == [4, 3, 4, 3, 4, 3]
+    for seed in range(5):
+        a, planted = G.planted_3_colourable(25, 0.3, seed)
+        assert G.is_proper(a, planted) and G.chromatic_number(a) == 3
+    # K4 needs 4 colours; the exact search must not stop at 3
+    assert G.chromatic_number(1.0 - np.eye(4)) == 4
+
+
+def test_greedy_and_phase_order_readout():
+    a, planted = G.planted_3_colourable(20, 0.3, 7)
+    for order in (None, G.largest_first_order(a), np.random.default_rng(0).permutation(20)):
+        c = G.greedy_colouring(a, order)
+        assert G.is_proper(a, c) and G.n_colours(c) >= 3
+    # phases clustered by the planted colouring (three sectors, small jitter): 3 colours
+    jitter = 0.2 * np.random.default_rng(1).standard_normal(20)
+    ph = 2 * np.pi * planted / 3 + jitter + 5.0  # any rotation
+    c = G.phase_order_colouring(a, ph)
+    assert G.is_proper(a, c) and G.n_colours(c) == 3
+    # the order starts after the widest gap: a cluster is not split across the wrap-around
+    order = G.phase_order(np.array([6.2, 0.05, 3.0, 3.1]))
+    assert list(order) == [2, 3, 0, 1]
+
+
+def test_bad_graphs_raise_clear_errors():
+    with pytest.raises(ValueError, match=r"adjacency has shape \(0, 0\): an empty graph"):
+        G.check_adjacency(np.zeros((0, 0)))
+    with pytest.raises(ValueError, match=r"adjacency of shape \(3, 3\) has no edges: an empty"):
+        G.chromatic_number(np.zeros((3, 3)))
+    asym = G.cycle_graph(5)
+    asym[1, 0] = 0.0
+    with pytest.raises(ValueError, match=r"adjacency\[0, 1\]=1 but adjacency\[1, 0\]=0; expected a "
+                                         r"symmetric matrix"):
+        G.check_adjacency(asym)
+    with pytest.raises(ValueError, match=r"shape \(2, 3\); expected a square"):
+        G.check_adjacency(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"adjacency\[2, 2\]=1: a self-loop"):
+        G.check_adjacency(np.eye(4) + G.cycle_graph(4))
+    E = _experiment()
+    # the oscillator network needs symmetric coupling: the offending graph and entry are named
+    with pytest.raises(ValueError, match=r"adj\[1\]\[0, 1\]=1 but adj\[1\]\[1, 0\]=0"):
+        E.build_network(np.stack([G.cycle_graph(5), asym]), E.DESIGN0)
+    with pytest.raises(ValueError, match=r"adj\[0\] of shape \(5, 5\) has no edges"):
+        E.build_network(np.zeros((1, 5, 5)), E.DESIGN0)
+
+
+def test_gradient_through_the_dynamics_matches_finite_differences():
+    E = _experiment()
+    config = dict(E.QUICK, t1_ns=3000.0, window_ns=1500.0, dt_ns=20.0)
+    with jax.enable_x64(True):
+        adj = jnp.asarray(E.pad([G.cycle_graph(5)])[0])
+        raw = E.to_raw(E.DESIGN0)
+        key = jax.random.key(3)
+
+        def loss(r):
+            return E.surrogate_loss(r, adj, key, config)
+
+        g = jax.grad(loss)(raw)
+        for name, h in (("log_coupling_pf", 1e-4), ("bias_v", 1e-4), ("equalise_logit", 1e-4)):
+            up = dict(raw, **{name: raw[name] + h})
+            dn = dict(raw, **{name: raw[name] - h})
+            fd = (loss(up) - loss(dn)) / (2 * h)
+            assert abs(float(fd)) > 1e-4, name  # the parameter matters
+            np.testing.assert_allclose(float(g[name]), float(fd), rtol=1e-4, err_msg=name)
+
+
+def test_quick_run_colours_cycles_and_petersen_optimally(tmp_path, capsys):
+    assert cli.main(["run", "parihar2017", "--quick", "--out", str(tmp_path)]) == 0
+    assert "random_test_optimal_fraction_after" in capsys.readouterr().out
+    rec = json.loads((tmp_path / "results.json").read_text())
+    assert rec["experiment"] == "parihar2017" and rec["quick"] is True
+    for fig in rec["figures"]:
+        assert (tmp_path / fig).stat().st_size > 10_000
+    m = rec["metrics"]
+    for fam in ("cycles", "petersen"):
+        assert m[f"{fam}_optimal_fraction_before"] == 1.0
+        assert m[f"{fam}_optimal_fraction_after"] == 1.0
+    fams = rec["per_family"]
+    assert fams["random_test"]["chromatic_number"] == [3.0] * len(fams["random_test"]["graphs"])
+    for fam in fams.values():  # no readout may beat the exact chromatic number
+        chi = np.asarray(fam["chromatic_number"])[:, None]
+        for key in ("oscillator_colours_before", "oscillator_colours_after"):
+            cols = np.asarray(fam[key], float)
+            ok = ~np.isnan(cols)
+            assert np.all(cols[ok] >= np.broadcast_to(chi, cols.shape)[ok])
+    assert m["random_test_codesign_gain"] >= 0.0
+    assert m["train_loss_last"] < 1.0 and np.isfinite(m["train_loss_first"])
+    assert set(rec["design_after"]) == set(rec["design_before"])
