@@ -37,6 +37,8 @@ EXPERIMENTS = {
                   "NbO2 Mott oscillator: bifurcation diagram and Lyapunov exponent vs bias (Kumar 2017)"),
     "parihar2017": ("parihar2017_coloring.py",
                     "Graph colouring with coupled VO2 oscillators, and its co-design (Parihar 2017)"),
+    "mott-memory": ("mott_memory.py",
+                    "Associative memory in coupled VO2 oscillators: Hebbian and trained couplings"),
     "coulombe2017": ("coulombe2017.py",
                      "Duffing-resonator chain reservoir: parity and spoken digits (Coulombe 2017)"),
 }
