@@ -41,6 +41,8 @@ EXPERIMENTS = {
                     "Associative memory in coupled VO2 oscillators: Hebbian and trained couplings"),
     "coulombe2017": ("coulombe2017.py",
                      "Duffing-resonator chain reservoir: parity and spoken digits (Coulombe 2017)"),
+    "dion2018": ("dion2018.py",
+                 "One Duffing resonator with delayed feedback as a reservoir (Dion 2018)"),
 }
 
 
