@@ -18,6 +18,7 @@ from .fsdd import (
 from .mackey_glass import mackey_glass
 from .metrics import word_error_rate
 from .narma import NARMA10_COEFFICIENTS, narma, narma10
+from .parity import bit_error_rate, parity_targets, parity_task
 from .santafe import SANTAFE_LENGTH, OneStepSplit, load_santafe, santafe_one_step
 from .vowels import (
     ALL_VOWELS,
@@ -63,6 +64,10 @@ __all__ = [
     "fsdd_split",
     "fsdd_speaker_folds",
     "word_error_rate",
+    # parity (Coulombe 2017, Dion 2018)
+    "parity_task",
+    "parity_targets",
+    "bit_error_rate",
     # graph colouring (Parihar 2017)
     "graphs",
 ]
