@@ -1,0 +1,50 @@
+"""coulombe2017: the parity targets, and the physics behind the result: a Duffing chain computes
+3-bit parity with a linear readout, the same chain with linear springs cannot."""
+
+import numpy as np
+import pytest
+
+from physnn.cli import load_experiment
+
+exp = load_experiment("coulombe2017")
+
+SMALL = {**exp.QUICK, "n_resonators": 8, "n_bits": 400, "n_washout": 30, "n_train": 250,
+         "temperature_k": 0.0}
+
+
+def test_parity_targets_are_xors_of_the_last_n_bits():
+    rng = np.random.default_rng(3)
+    bits = rng.integers(0, 2, 200)
+    for n in (3, 4, 5):
+        expected = [int(np.sum(bits[max(0, k - n + 1): k + 1]) % 2) for k in range(len(bits))]
+        np.testing.assert_array_equal(exp.parity(bits, n), expected)
+
+
+def test_parity_needs_the_duffing_nonlinearity():
+    bits = np.random.default_rng(1).integers(0, 2, SMALL["n_bits"])
+    period = 0.5 * exp.ring_down_time_us(SMALL)
+    key = None
+    p3 = {}
+    for name, k3 in (("duffing", 3e11), ("linear", 0.0)):
+        feats, power = exp.run_stream(exp.reservoir(SMALL, [32.0], k3=k3), bits, period, SMALL, key)
+        p3[name] = exp.success(feats[0], bits, SMALL)[0][0]
+        assert power.shape == (1,) and 1e-16 < float(power[0]) < 1e-10  # W: pN forces, ~100 nm
+    print("P3 success, Duffing chain vs linear chain:", p3)
+    assert p3["duffing"] >= 0.95
+    assert p3["linear"] <= 0.75  # 150 test bits: chance is 0.5 +- 0.08
+
+
+def test_configs_fit_the_time_budget():
+    # quick < 2 min, full <= 15 min on 2 cores: bounded by the number of solver steps
+    for cfg, max_steps in ((exp.QUICK, 2e5), (exp.FULL, 1.2e6)):
+        tau = exp.ring_down_time_us(cfg)
+        per_bit = sum(np.ceil(t * tau / cfg["samples_per_bit"] / cfg["dt_max_us"])
+                      * cfg["samples_per_bit"] for t in cfg["bit_periods_tau"])
+        assert per_bit * cfg["n_bits"] <= max_steps
+    assert exp.QUICK["n_train"] < exp.QUICK["n_bits"]
+
+
+@pytest.mark.parametrize("cfg", [exp.QUICK, exp.FULL])
+def test_configs_are_consistent(cfg):
+    assert cfg["n_washout"] < cfg["n_train"] < cfg["n_bits"]
+    assert cfg["spreads"][0] == 0.0
