@@ -2,6 +2,7 @@
 
 from ._base import AbstractDelayDevice, AbstractDevice
 from .mechanical import DuffingNetwork
+from .mechanical_delay import DuffingDelayNode, thermal_drive
 from .mott import MottNetwork
 from .photonic import IkedaNode, MackeyGlassNode
 from .spintronic import STONetwork
@@ -9,4 +10,5 @@ from .spintronic import STONetwork
 __all__ = [
     "AbstractDevice", "AbstractDelayDevice", "DuffingNetwork", "IkedaNode", "MackeyGlassNode", "MottNetwork",
     "STONetwork",
+    "DuffingDelayNode", "thermal_drive",
 ]
