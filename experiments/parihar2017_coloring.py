@@ -29,9 +29,8 @@ Protocol:
   Before/after figures are measured on the held-out graphs with fresh initial conditions.
 
 Findings (``physnn run parihar2017 --out docs/parihar2017``, 275 s on 2 shared cores): cycles
-C4-C11,
-the Petersen graph and wheels W4-W9 are all coloured with chi colours (best of 4 restarts), before
-and after co-design. On the 40 held-out planted 3-colourable graphs (10-30 nodes) 45 % are
+C4-C11, the Petersen graph and wheels W4-W9 are all coloured with chi colours (best of 4 restarts),
+before and after co-design. On the 40 held-out planted 3-colourable graphs (10-30 nodes) 45 % are
 3-coloured before and after co-design (per restart 22.5 % -> 25 %), short of the 90 % target;
 first fit along 4 random orders also reaches 45 % (22.7 % per order), greedy in node order 17.5 %.
 In these random graphs the networks do not phase-lock (the oscillators' mean frequencies differ by
