@@ -1,0 +1,125 @@
+"""Kumar 2017 (NbO2 oscillator, Lyapunov exponent against bias): the estimators on Lorenz, the
+tangent (jvp) exponent against two nearby trajectories on the noisy Mott oscillator, the
+deterministic limits (0 on the limit cycle, the Jacobian eigenvalue at a stable fixed point),
+config validation and the quick run end to end."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from physnn import cli
+
+
+def _experiment():
+    return cli.load_experiment("kumar2017")
+
+
+def test_lorenz_exponent_both_methods():
+    E = _experiment()
+    lam_t, lam_2, se = E.lorenz_exponent(n_blocks=2000)
+    # T = 200 time units: the finite-time exponent of Lorenz fluctuates by ~0.01 (the batch-mean
+    # standard error); RK4 at h = 0.01 adds far less. 0.04 is ~4 standard errors.
+    assert se < 0.02
+    assert abs(lam_t - E.LORENZ_REFERENCE) < 0.04
+    # same trajectory, same renormalisation: the two methods differ only by O(d0) terms
+    assert abs(lam_t - lam_2) < 1e-3
+
+
+def _short(E, **kw):
+    return dict(E.QUICK, t_transient_ns=400.0, t_measure_ns=1200.0, **kw)
+
+
+def test_tangent_matches_two_trajectories_on_the_noisy_oscillator():
+    E = _experiment()
+    config = _short(E)
+    with jax.enable_x64(True):
+        dev = E.device(config)
+        sigma1, _ = E.thermal_noise(dev, config["noise_reference_k"])
+        vins = jnp.array([3.08, 3.3, 3.3, 3.6])
+        sigmas = jnp.array([0.0, 0.0, 10 * sigma1, 100 * sigma1])
+        a, b = E.check(dev, vins, sigmas, config)
+    bt = config["dt_ns"] * config["block_steps"]
+    lam_a, se = E.exponent_from_logs(a, bt)
+    lam_b, _ = E.exponent_from_logs(b, bt)
+    # per-block log-growths agree, not only their mean: measured to 3e-4 in the blocks that
+    # hold a switching event (the separation there grows e^2-fold within ~1 ns; the finite d0
+    # adds its curvature), 1e-6 elsewhere
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=2e-3)
+    np.testing.assert_allclose(lam_a, lam_b, atol=2e-6)  # per ns; |lam| up to ~3e-2 here
+    # the strong-noise lane is synchronised by the noise: clearly negative
+    assert lam_a[3] + 3 * se[3] < 0
+
+
+def test_deterministic_limits_periodic_zero_and_fixed_point_eigenvalue():
+    E = _experiment()
+    config = _short(E)
+    with jax.enable_x64(True):
+        dev = E.device(config)
+        vins = jnp.array([3.3, 3.65])  # inside the oscillation window; above it (stable node)
+        logs, hi, lo = E.sweep(dev, vins, jnp.zeros(2), config)
+        step_for = E._mott(dev, config["dt_ns"])
+        # the fixed point at 3.65 V and the Jacobian of the field there
+        v0 = dev.source_voltage_v[0]
+
+        def field(y):
+            return dev.drift(0.0, y.reshape(2, 1), 3.65 - v0).reshape(2)
+
+        y = jnp.array([0.0, 300.0])
+        step = step_for(3.65, 0.0)
+        y = E.advance(step, y, jax.random.key(0), 2000, config["block_steps"], 1)
+        assert float(jnp.linalg.norm(field(y) * jnp.array([1.0, 0.01]))) < 1e-9
+        eig = np.linalg.eigvals(np.asarray(jax.jacfwd(field)(y)))
+    bt = config["dt_ns"] * config["block_steps"]
+    lam, se = E.exponent_from_logs(logs, bt)
+    _, period = E.peaks_and_period(hi[0], lo[0], bt)
+    assert 80 < period < 200  # ns, the relaxation oscillation
+    # limit cycle: the exponent is 0; less than 1 % growth per period is measured
+    assert abs(lam[0] * period) < 0.01
+    # stable node: the exponent is the largest real part of the Jacobian eigenvalues
+    assert lam[1] == pytest.approx(np.max(eig.real), rel=0.02)
+    assert lam[1] < -0.01
+
+
+@pytest.mark.parametrize("key, value, match", [
+    ("dt_ns", -0.01, "dt_ns"),
+    ("dt_ns", 0.5, "dt_ns"),
+    ("noise_scales", [0.0, -1.0], "noise_scales"),
+    ("bias_v", [3.5, 3.0, 11], "bias_v"),
+    ("thermal_capacitance_j_per_k", 0.0, "thermal_capacitance_j_per_k"),
+    ("t_measure_ns", 10.0, "t_measure_ns"),
+])
+def test_bad_config_is_a_clear_error(tmp_path, key, value, match):
+    E = _experiment()
+    with pytest.raises(ValueError, match=match) as err:
+        E.run(dict(E.QUICK, **{key: value}), tmp_path)
+    msg = str(err.value)
+    assert "kumar2017" in msg and ("expected" in msg or "must be" in msg)
+
+
+def test_quick_run_end_to_end(tmp_path, capsys):
+    assert cli.main(["run", "kumar2017", "--quick", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "positive_band_found" in out and "note:" in out
+    rec = json.loads((tmp_path / "results.json").read_text())
+    assert rec["experiment"] == "kumar2017" and rec["quick"] is True
+    for key in ("metrics", "reference", "config", "wall_s", "sweep", "two_trajectory_check", "notes"):
+        assert key in rec
+    m = rec["metrics"]
+    for key in ("positive_band_found", "oscillation_window_v", "lambda_max_per_us",
+                "tangent_vs_two_trajectory_max_abs_diff_per_us", "lorenz_lambda_tangent",
+                "thermal_noise_sigma_k_per_sqrt_ns"):
+        assert key in m
+    assert isinstance(m["positive_band_found"], bool)
+    # the band verdict is stated plainly either way
+    said = " ".join(rec["notes"])
+    assert ("NO positive-exponent band" in said) != m["positive_band_found"]
+    # the deterministic oscillation window brackets the NDR window of the model (3.05-3.52 V)
+    lo, hi = m["oscillation_window_v"]
+    assert 3.0 <= lo <= 3.15 and 3.45 <= hi <= 3.55
+    assert m["tangent_vs_two_trajectory_max_abs_diff_per_us"] < 0.01
+    assert abs(m["lorenz_lambda_tangent"] - 0.9056) < 0.04
+    for name in rec["figures"]:
+        assert (tmp_path / name).stat().st_size > 10_000
