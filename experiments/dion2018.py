@@ -61,7 +61,7 @@ QUICK = {
     "n_nodes": 30, "theta_over_t": 0.2, "dt_over_t": 0.1, "temperature_k": 300.0, "seed": 0,
     "drive_force_pn": 1.0, "parity_train": 400, "parity_test": 500, "washout": 40,
     "map_gammas": [0.5, 2.0], "map_etas": [0.0, 0.5, 0.9], "map_detunings_lw": [0.0, 1.0],
-    "theta_scan": [0.4], "rel_alphas": [1e-6, 1e-4, 1e-2],
+    "theta_scan": [], "rel_alphas": [1e-6, 1e-4, 1e-2],
     "fsdd_n_frames": 8, "fsdd_max_rep": 15, "fsdd_gammas": [2.0], "fsdd_etas": [0.9],
     "fsdd_rel_alphas": [1e-4, 1e-2, 1.0], "fsdd_idle_frames": 10,
     "codesign_start": {"gamma": 0.5, "eta": 0.5, "detuning_lw": 0.0}, "codesign_bits": 240,
@@ -219,12 +219,20 @@ def _choose(scores):
 
 
 def operating_map(config, mask, bits_tr, bits_te):
-    """P3 error over (gamma, eta, detuning): one batched solve."""
-    grid = list(itertools.product(config["map_gammas"], config["map_etas"], config["map_detunings_lw"]))
-    g, e, d = (np.array(v, np.float32) for v in zip(*grid, strict=True))
-    node = make_node(config, g, e, d)
-    scores, power, states = parity_at(node, config, mask, bits_tr, bits_te)
-    return grid, scores, power, states
+    """Parity scores (quadrature and amplitude readouts) and test-bit power over the
+    (gamma, eta, detuning) grid: one batched solve over (gamma, eta) per detuning."""
+    grid, scores, amp_scores, power = [], [], [], []
+    bits = np.concatenate([bits_tr, bits_te])
+    ge = list(itertools.product(config["map_gammas"], config["map_etas"]))
+    g, e = (np.array(v, np.float32) for v in zip(*ge, strict=True))
+    for d in tqdm(config["map_detunings_lw"], desc="dion2018: operating map", leave=False):
+        sc, pw, states = parity_at(make_node(config, g, e, np.float32(d)), config, mask, bits_tr,
+                                   bits_te)
+        grid += [(gi, ei, d) for gi, ei in ge]
+        scores += sc
+        power += list(pw)
+        amp_scores += _scores_from_states(states, bits, len(bits_tr), config, kind="amplitude")
+    return grid, scores, amp_scores, np.array(power)
 
 
 def theta_map(config, mask, bits_tr, bits_te, gamma, detuning):
@@ -235,7 +243,7 @@ def theta_map(config, mask, bits_tr, bits_te, gamma, detuning):
         node = make_node(config, gamma, etas, detuning, theta_over_t=r)
         scores, _, _ = parity_at(node, config, mask, bits_tr, bits_te)
         rows.append([s[3]["test_error"] for s in scores])
-    return np.array(rows)
+    return np.array(rows).reshape(len(rows), len(etas))
 
 
 # --------------------------------------------------------------------------------------------
@@ -335,7 +343,7 @@ def run(config, out_dir) -> dict:
     mask = make_mask(config)
 
     # operating-point map and the chosen point
-    grid, scores, power, map_states = operating_map(config, mask, bits_tr, bits_te)
+    grid, scores, amp_map, power = operating_map(config, mask, bits_tr, bits_te)
     best = _choose(scores)
     gamma, eta, det = grid[best]
     chosen = scores[best]
@@ -346,8 +354,7 @@ def run(config, out_dir) -> dict:
     timings["theta_scan_s"] = time.perf_counter() - t
 
     node = make_node(config, gamma, eta, det)
-    amp_scores = _scores_from_states(map_states[best], np.concatenate([bits_tr, bits_te]),
-                                     len(bits_tr), config, kind="amplitude")
+    amp_scores = amp_map[best]
     tau_us = float(node.delay)
     energy_bit = float(power[best]) * tau_us * 1e-6
 
@@ -434,13 +441,15 @@ def run(config, out_dir) -> dict:
                 "theta_p3_test_error": theta_rows.tolist()},
         "timings_s": timings,
         "notes": notes,
-        "figures": ["parity_map.png", "theta_map.png", "codesign.png"],
+        "figures": ["parity_map.png", "codesign.png"] + (["theta_map.png"] if len(theta_rows) else []),
     }
 
 
 def _figures(out_dir, config, grid, scores, theta_rows, curve, m):
     gammas, etas, dets = config["map_gammas"], config["map_etas"], config["map_detunings_lw"]
-    err = np.array([s[3]["test_error"] for s in scores]).reshape(len(gammas), len(etas), len(dets))
+    err = np.zeros((len(gammas), len(etas), len(dets)))
+    for (g, e, d), sc in zip(grid, scores, strict=True):
+        err[gammas.index(g), etas.index(e), dets.index(d)] = sc[3]["test_error"]
     fig, axs = plt.subplots(1, len(dets), figsize=(3.2 * len(dets) + 1, 3.2), constrained_layout=True,
                             squeeze=False)
     for k, d in enumerate(dets):
@@ -460,6 +469,21 @@ def _figures(out_dir, config, grid, scores, theta_rows, curve, m):
     fig.savefig(Path(out_dir) / "parity_map.png", dpi=120)
     plt.close(fig)
 
+    if len(theta_rows):
+        _theta_figure(out_dir, config, theta_rows, m)
+
+    fig, ax = plt.subplots(figsize=(5, 3.4), constrained_layout=True)
+    ax.plot(curve, "o-")
+    ax.set_xlabel("Adam step (through the delay integrator)")
+    ax.set_ylabel("P3 validation MSE")
+    ax.set_title(f"co-design: P3 test error {100 * m['codesign_p3_test_error_before']:.2f} % -> "
+                 f"{100 * m['codesign_p3_test_error_after']:.2f} %", fontsize=9)
+    fig.savefig(Path(out_dir) / "codesign.png", dpi=120)
+    plt.close(fig)
+
+
+def _theta_figure(out_dir, config, theta_rows, m):
+    etas = config["map_etas"]
     fig, ax = plt.subplots(figsize=(5, 3.4), constrained_layout=True)
     im = ax.imshow(100 * theta_rows, origin="lower", aspect="auto", vmin=0, vmax=50, cmap="viridis_r")
     ax.set_xticks(range(len(etas)), [f"{e:g}" for e in etas])
@@ -470,13 +494,4 @@ def _figures(out_dir, config, grid, scores, theta_rows, curve, m):
                  f"detuning={m['chosen_detuning_linewidths']:+g}", fontsize=9)
     fig.colorbar(im, ax=ax)
     fig.savefig(Path(out_dir) / "theta_map.png", dpi=120)
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(5, 3.4), constrained_layout=True)
-    ax.plot(curve, "o-")
-    ax.set_xlabel("Adam step (through the delay integrator)")
-    ax.set_ylabel("P3 validation MSE")
-    ax.set_title(f"co-design: P3 test error {100 * m['codesign_p3_test_error_before']:.2f} % -> "
-                 f"{100 * m['codesign_p3_test_error_after']:.2f} %", fontsize=9)
-    fig.savefig(Path(out_dir) / "codesign.png", dpi=120)
     plt.close(fig)

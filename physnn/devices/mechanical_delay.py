@@ -197,11 +197,12 @@ class DuffingDelayNode(AbstractDelayDevice):
         if self.batch_shape != ():
             raise ValueError("DuffingDelayNode.steady_state_amplitudes_nm: needs scalar parameters "
                              f"(this node has ensemble shape {self.batch_shape})")
-        w0, w = float(self.omega0()), float(self.omega_drive())
-        c, d = float(self._cubic()), w**2 - w0**2
-        g = float(self.damping_rate())
-        f = float(self.force_per_mass(j, 0.0))
-        b = float(self.feedback_per_nm())
+        p = {n: float(np.asarray(getattr(self, n), np.float64)) for n in _PARAMS[:-2]}
+        w0, w = TWO_PI * p["f0_mhz"], TWO_PI * p["drive_mhz"]  # float64: w^2 - w0^2 cancels
+        c, d = 0.75 * p["k3_n_per_m3"] * _K3 / p["mass_kg"], w**2 - w0**2
+        g = w0 / p["q"]
+        f = p["drive_force_pn"] * _PN / p["mass_kg"] * (1.0 + p["input_gain"] * float(j))
+        b = p["feedback_gain"] * w0**2 / p["q"]
         coeffs = [c**2, 0.0, -2 * c * d, 0.0, d**2 + (w * g) ** 2 - b**2, -2 * f * b, -f**2]
         roots = np.roots(np.trim_zeros(np.asarray(coeffs), "f"))
         scale = max(np.abs(roots).max(), 1e-30)
