@@ -100,6 +100,8 @@ def test_frequency_response_is_hysteretic_inside_the_harmonic_balance_band():
     print(f"saddle-nodes (MHz) predicted {lo:.5f}, {hi:.5f}; jumps at {jump_dn:.5f}, {jump_up:.5f}")
     assert hi <= jump_up <= hi + 2 * step
     assert lo - 2 * step <= jump_dn <= lo
+    with pytest.raises(ValueError, match="frame='rotating'"):
+        frequency_sweep(_single(frame="lab"), f, settle_us=1.0, dt=0.1)
 
 
 def test_weakly_coupled_pair_splits_into_the_predicted_normal_modes():

@@ -330,7 +330,7 @@ class DuffingNetwork(AbstractDevice):
         x = jnp.broadcast_to(jnp.asarray(displacement_nm, dtype), shape)
         v = jnp.broadcast_to(jnp.asarray(velocity_nm_per_us, dtype), shape)
         if self.frame == "rotating":
-            x, v = x, jnp.broadcast_to(-v / self.omega_drive(), shape)
+            v = jnp.broadcast_to(-v / self.omega_drive(), shape)  # Im A
         return jnp.stack([x, v], axis=-2)
 
     def _carrier(self, t, dtype):
@@ -503,8 +503,9 @@ def frequency_sweep(device: DuffingNetwork, freqs_mhz, *, settle_us: float, dt: 
     r"""Quasi-static drive-frequency sweep: the drive steps through ``freqs_mhz`` in order, dwelling
     ``settle_us`` at each, and every dwell starts from the state the previous one ended in (so a
     bistable resonator stays on its branch until the branch ends: sweeping up and down traces the
-    hysteresis loop). Uses the device's own frame; in the rotating frame the slow flow follows
-    the drive's phase continuously.
+    hysteresis loop). Rotating frame only: the slow flow's amplitude is relative to the drive, so
+    the drive phase stays continuous from one dwell to the next (a lab-frame solve would restart
+    the carrier at every dwell, a phase jump that can knock a resonator off its branch).
 
     **Returns:** the lock-in amplitudes $|A_i|$ (nm) at the end of every dwell, shape
     ``(n_freqs,) + batch + (N,)``, and the final state.
@@ -513,6 +514,9 @@ def frequency_sweep(device: DuffingNetwork, freqs_mhz, *, settle_us: float, dt: 
 
     from ..simulate import simulate
 
+    if device.frame != "rotating":
+        raise ValueError("frequency_sweep: needs a DuffingNetwork with frame='rotating' (a lab-frame "
+                         "sweep would restart the drive phase at every dwell)")
     freqs = jnp.asarray(freqs_mhz, dtype=device.f0_mhz.dtype)
     if freqs.ndim != 1 or freqs.size == 0:
         raise ValueError(f"frequency_sweep: freqs_mhz must be a non-empty 1-D array, got "
