@@ -558,14 +558,15 @@ def _figure_traces(out_dir, ts, v, target, recalled):
     thr = 0.5 * (v[ts > ts[-1] / 2].max(0) + v[ts > ts[-1] / 2].min(0))
     ph = np.stack([phase_from_spikes(ts, v[:, j], thr[j]) for j in range(v.shape[1])], 1)
     rel = np.mod(ph - ph[:, :1] + np.pi, 2 * np.pi) - np.pi
-    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(9, 6), sharex=True, constrained_layout=True)
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(9, 6), constrained_layout=True)
     early = ts < 12000.0
     for j in range(4):
         ax.plot(ts[early] / 1e3, v[early, j] + 2.0 * j, lw=0.8)
     ax.set_ylabel("V of cells 0+..3+ (offset 2 V)")
+    ax.set_xlabel("time (us)")
     sign = target * target[0]
     for j in range(1, v.shape[1]):
-        ax2.plot(ts / 1e3, rel[:, j] / np.pi, color="C3" if sign[j] > 0 else "C0", lw=0.7)
+        ax2.plot(ts / 1e3, rel[:, j] / np.pi, ".", color="C3" if sign[j] > 0 else "C0", ms=1)
     ax2.set_ylabel("phase relative to cell 0+ (pi)")
     ax2.set_xlabel("time (us)")
     ok = bool(np.array_equal(recalled, target))
