@@ -49,6 +49,7 @@ from tqdm.auto import tqdm  # noqa: E402
 import physnn as pn  # noqa: E402
 from physnn.devices.mechanical import simulate_checked  # noqa: E402
 from physnn.readout import ridge_fit  # noqa: E402
+from physnn.tasks.parity import parity_targets  # noqa: E402
 
 QUICK = {
     "n_resonators": 10, "q": 4000.0, "f0_mhz": 2.2, "spread_linewidths": 2.0,
@@ -102,15 +103,6 @@ def reservoir(config, drive_pn, n_inputs=1, gain=None, k3=3e11, temperature_k=No
         drive_mhz=f0 * (1 + cfg["drive_detuning_linewidths"] / q))
 
 
-def parity(bits, n):
-    """P_n(k) = b_k xor b_(k-1) xor ... xor b_(k-n+1) (earlier bits taken as 0)."""
-    b = np.asarray(bits, dtype=int)
-    out = np.zeros_like(b)
-    for j in range(n):
-        out[j:] ^= b[: len(b) - j]
-    return out
-
-
 def run_stream(dev, bits, period_us, config, key):
     """Simulate the bit stream; return features (batch..., n_bits, samples * 2N) and the mean
     dissipated power (W, batch...)."""
@@ -131,7 +123,7 @@ def success(features, bits, config, readouts=None):
     w, n_tr = config["n_washout"], config["n_train"]
     fitted, probs = [], []
     for i, n in enumerate(ORDERS):
-        y = parity(bits, n).astype(float)
+        y = parity_targets(bits, n).astype(float)
         ro = ridge_fit(features[w:n_tr], y[w:n_tr]) if readouts is None else readouts[i]
         pred = np.asarray(ro(features[n_tr:])).reshape(-1)
         probs.append(float(np.mean((pred > 0.5) == (y[n_tr:] > 0.5))))
