@@ -23,8 +23,10 @@ window, at several noise amplitudes:
   ``jax.jvp`` of the stochastic step with the noise increments held fixed (Benettin
   renormalisation every ``block_steps`` steps); (2) two nearby trajectories (distance d0 in the
   weighted norm ||(dV/1 V, dT/100 K)||, renormalised every block) driven by the same increments.
-  The exponent is the least-squares slope of the accumulated log-growth against time after the
-  first 10 % of the window, with a standard error from 8 batch means. The same code reproduces
+  The exponent is the accumulated log-growth over whole cycles (between upward crossings of the
+  mid-level of V, after the first 10 % of the window) divided by their duration, with a standard
+  error from 8 batches of whole cycles; at a quiescent bias, the least-squares slope of the
+  accumulated log-growth and 8 batch means. The same code reproduces
   the Lorenz exponent (0.906) to check it.
 - Bifurcation diagram: the peak voltages (maxima of V, one per cycle) against bias.
 
@@ -71,11 +73,15 @@ QUICK = {
 }
 FULL = dict(
     QUICK,
-    bias_v=[2.95, 3.65, 71],
+    bias_v=[2.95, 3.65, 57],
+    noise_scales=[0.0, 1.0, 3.0, 10.0, 30.0, 100.0],
     t_transient_ns=1500.0,
-    t_measure_ns=12000.0,
+    t_measure_ns=8000.0,
     check_biases_v=[3.06, 3.1, 3.2, 3.3, 3.4, 3.5],
     lorenz_blocks=5000,
+    # thermal time comparable with RC (90 ns vs 100 ns): the slow-thermal variant
+    variants=[{"thermal_capacitance_j_per_k": 3e-13, "dt_ns": 0.2, "t_measure_ns": 40000.0,
+               "noise_scales": [0.0, 1.0, 10.0, 100.0, 1000.0]}],
 )
 
 OWNER = "kumar2017"
@@ -158,6 +164,43 @@ def exponent_from_logs(logs, block_time, discard=0.1, n_batches=8):
     return slope, se
 
 
+def exponent_cycle_aligned(logs, hi, lo, block_time, discard=0.1, n_batches=8,
+                           min_amplitude=0.02):
+    """(exponent, standard error) of one oscillating lane, measured between whole cycles.
+
+    On a cycle the norm of the tangent vector swings by a factor of order e within each period
+    (the switching is fast in T, the charging slow in V), so a window that ends at a different
+    phase than it starts biases the exponent by O(1)/window. Here the window and the ``n_batches``
+    batches start and end at upward crossings of the mid-level of V (slow charging, found from the
+    per-block max ``hi`` and min ``lo``). Falls back to :func:`exponent_from_logs` for a quiescent
+    lane or fewer than ``n_batches`` cycles."""
+    logs, hi, lo = (np.asarray(x, float) for x in (logs, hi, lo))
+    n = logs.size
+    k0 = int(discard * n)
+    if hi[k0:].max() - lo[k0:].min() >= min_amplitude:
+        mid = 0.5 * (hi[k0:].max() + lo[k0:].min())
+        up = np.nonzero((hi[1:] >= mid) & (hi[:-1] < mid))[0] + 1
+        up = up[up >= k0]
+        if up.size > n_batches:  # at least one whole cycle per batch
+            cum = np.concatenate([[0.0], np.cumsum(logs)])  # cum[j] = log growth before block j
+            edges = up[np.linspace(0, up.size - 1, n_batches + 1).round().astype(int)]
+            lam_b = np.diff(cum[edges]) / (np.diff(edges) * block_time)
+            lam = (cum[up[-1]] - cum[up[0]]) / ((up[-1] - up[0]) * block_time)
+            return float(lam), float(lam_b.std(ddof=1) / np.sqrt(n_batches))
+    lam, se = exponent_from_logs(logs, block_time, discard, n_batches)
+    return float(lam), float(se)
+
+
+def exponents(logs, hi, lo, block_time):
+    """:func:`exponent_cycle_aligned` over the leading axes of ``logs``, ``hi``, ``lo``."""
+    logs, hi, lo = (np.asarray(x, float) for x in (logs, hi, lo))
+    flat = [exponent_cycle_aligned(a, b, c, block_time) for a, b, c in
+            zip(logs.reshape(-1, logs.shape[-1]), hi.reshape(-1, logs.shape[-1]),
+                lo.reshape(-1, logs.shape[-1]), strict=True)]
+    lam, se = (np.array([f[i] for f in flat]).reshape(logs.shape[:-1]) for i in (0, 1))
+    return lam, se
+
+
 def rk4(field, h):
     """A deterministic fixed-step RK4 step ``step(y, xi)`` (``xi`` ignored) for ``dy/dt = field(y)``."""
     def step(y, xi):
@@ -234,6 +277,11 @@ def check_config(config):
     if n_blocks < 80:
         fail("t_measure_ns", f">= 80 blocks of block_steps * dt_ns = "
              f"{config['dt_ns'] * config['block_steps']:g} ns (got {n_blocks:.0f})")
+    variants = config.get("variants", [])
+    allowed = {"thermal_capacitance_j_per_k", "dt_ns", "t_measure_ns", "noise_scales"}
+    if not isinstance(variants, (list, tuple)) or not all(
+            isinstance(v, dict) and set(v) <= allowed for v in variants):
+        fail("variants", f"a list of dicts with keys among {sorted(allowed)}")
     cb = np.asarray(config.get("check_biases_v", []), float)
     if cb.ndim != 1 or cb.size == 0 or not np.all(np.isfinite(cb)):
         fail("check_biases_v", "a non-empty list of bias voltages (V)")
@@ -287,7 +335,8 @@ def sweep(dev, vins, sigmas, config):
 
 
 def check(dev, vins, sigmas, config):
-    """Tangent and two-trajectory log-growths on the same noise realisation, per lane."""
+    """Tangent and two-trajectory log-growths on the same noise realisation, and the block
+    max/min of V, per lane."""
     k, _, n_tr, n_me = _counts(config)
     step_for = _mott(dev, config["dt_ns"])
     key = jax.random.key(config["seed"])
@@ -295,27 +344,35 @@ def check(dev, vins, sigmas, config):
     def lane(vin, sigma):
         step = step_for(vin, sigma)
         y = advance(step, jnp.array([0.0, 300.0]), key, n_tr, k, 1)
-        a = tangent_logs(step, y, key, n_me, k, 1, WEIGHTS, first_block=n_tr)[0]
+        a, hi, lo = tangent_logs(step, y, key, n_me, k, 1, WEIGHTS, first_block=n_tr)
         b = two_trajectory_logs(step, y, key, n_me, k, 1, WEIGHTS, config["two_trajectory_d0"],
                                 first_block=n_tr)
-        return a, b
+        return a, b, hi, lo
 
     return jax.jit(jax.vmap(lane))(vins, sigmas)
 
 
-def peaks_and_period(hi, lo, block_time, min_amplitude=0.02):
-    """Peak voltages (one per cycle) from the per-block maxima ``hi`` and minima ``lo`` of V, and
-    the mean period (ns; NaN when quiescent). A lane whose V spans less than ``min_amplitude``
-    is quiescent: its 'peak' is its mean level."""
+def extrema(hi, lo, block_time, min_amplitude=0.02):
+    """Peak and trough voltages (one each per cycle) from the per-block maxima ``hi`` and minima
+    ``lo`` of V, and the mean period (ns; NaN when quiescent). A lane whose V spans less than
+    ``min_amplitude`` is quiescent: its peak and trough are its mean level."""
     hi = np.asarray(hi)
     lo = np.asarray(lo)
     if hi.max() - lo.min() < min_amplitude:
-        return np.array([0.5 * (hi.mean() + lo.mean())]), np.nan
+        level = np.array([0.5 * (hi.mean() + lo.mean())])
+        return level, level, np.nan
     mid = 0.5 * (hi.max() + lo.min())
     is_peak = (hi[1:-1] > hi[:-2]) & (hi[1:-1] >= hi[2:]) & (hi[1:-1] > mid)
+    is_trough = (lo[1:-1] < lo[:-2]) & (lo[1:-1] <= lo[2:]) & (lo[1:-1] < mid)
     idx = np.nonzero(is_peak)[0] + 1
     period = float(np.mean(np.diff(idx)) * block_time) if idx.size > 2 else np.nan
-    return hi[idx], period
+    return hi[idx], lo[np.nonzero(is_trough)[0] + 1], period
+
+
+def peaks_and_period(hi, lo, block_time, min_amplitude=0.02):
+    """(peak voltages, mean period in ns or NaN when quiescent); see :func:`extrema`."""
+    p, _, period = extrema(hi, lo, block_time, min_amplitude)
+    return p, period
 
 
 def find_bands(flags, vins, min_points):
@@ -331,72 +388,98 @@ def find_bands(flags, vins, min_points):
     return bands
 
 
-def run(config, out_dir) -> dict:
-    check_config(config)
-    out_dir = Path(out_dir)
-    lor_t, lor_2, lor_se = lorenz_exponent(n_blocks=config["lorenz_blocks"])
-
+def bias_sweep(config, vins, scales):
+    """One thermal capacitance (``config``): the tangent exponent, its standard error, the period
+    and the peak/trough voltages at every (noise scale, bias), and the chaos flags and bands."""
     with jax.enable_x64(True):
         dev = device(config)
         sigma1, t_std = thermal_noise(dev, config["noise_reference_k"])
-        scales = np.asarray(config["noise_scales"], float)
-        sigmas = scales * sigma1
-        vins = np.linspace(config["bias_v"][0], config["bias_v"][1], int(config["bias_v"][2]))
-        k, bt, n_tr, n_me = _counts(config)
-        gv, gs = np.meshgrid(vins, sigmas)  # (n_sigma, n_bias)
+        cth = float(dev.thermal_capacitance_j_per_k[0])
+        tau_ns = float(dev.thermal_resistance_k_per_w[0]) * cth / 1e-9
+        _, bt, _, _ = _counts(config)
+        gv, gs = np.meshgrid(vins, scales * sigma1)  # (n_scale, n_bias)
         logs, hi, lo = sweep(dev, jnp.asarray(gv.ravel()), jnp.asarray(gs.ravel()), config)
-        lam, se = exponent_from_logs(logs, bt)
-        lam = lam.reshape(gv.shape)
-        se = se.reshape(gv.shape)
         hi = np.asarray(hi).reshape(gv.shape + (-1,))
         lo = np.asarray(lo).reshape(gv.shape + (-1,))
-
-        cb = np.asarray(config["check_biases_v"], float)
-        cv, cs = np.meshgrid(cb, sigmas)
-        la, lb = check(dev, jnp.asarray(cv.ravel()), jnp.asarray(cs.ravel()), config)
-        lam_a, se_a = exponent_from_logs(la, bt)
-        lam_b, _ = exponent_from_logs(lb, bt)
-        lam_a, lam_b, se_a = (x.reshape(cv.shape) for x in (lam_a, lam_b, se_a))
-
-    peaks = [[None] * len(vins) for _ in sigmas]
+        lam, se = exponents(np.asarray(logs).reshape(hi.shape), hi, lo, bt)
+    peaks = [[None] * len(vins) for _ in scales]
+    troughs = [[None] * len(vins) for _ in scales]
     periods = np.full(gv.shape, np.nan)
-    for i in range(len(sigmas)):
+    for i in range(len(scales)):
         for j in range(len(vins)):
-            peaks[i][j], periods[i, j] = peaks_and_period(hi[i, j], lo[i, j], bt)
+            peaks[i][j], troughs[i][j], periods[i, j] = extrema(hi[i, j], lo[i, j], bt)
     oscillating = np.isfinite(periods)
-    # A rate that grows a perturbation by less than this per period is not called chaos.
-    t0 = np.where(oscillating, periods, np.nanmedian(periods[0]) if oscillating[0].any() else 100.0)
+    # A rate that grows a perturbation by less than this per period is not called chaos; at a
+    # quiescent point the median period of the scan stands in.
+    t_typ = np.nanmedian(periods) if oscillating.any() else 100.0
+    t0 = np.where(oscillating, periods, t_typ)
     threshold = config["positive_threshold_per_period"] / t0
-    positive = (lam - 3 * se > threshold)
-    bands = {f"{s:g}": find_bands(positive[i], vins, config["min_band_points"])
+    positive = lam - 3 * se > threshold
+    bands = {f"x{s:g}": find_bands(positive[i], vins, config["min_band_points"])
              for i, s in enumerate(scales)}
-    found = any(len(b) > 0 for b in bands.values())
-    det = scales == 0
-    osc0 = oscillating[det][0] if det.any() else oscillating[0]
+    det = np.nonzero(scales == 0)[0]
+    osc0 = oscillating[det[0]] if det.size else oscillating[0]
     window = [float(vins[osc0].min()), float(vins[osc0].max())] if osc0.any() else None
-    lam_det_periodic = (float(np.max(np.abs(lam[det][0][osc0] * t0[det][0][osc0])))
-                        if det.any() and osc0.any() else float("nan"))
+    lam_det = (float(np.max(np.abs(lam[det[0]][osc0] * t0[det[0]][osc0])))
+               if det.size and osc0.any() else float("nan"))
+    lam_max = {f"x{s:g}": float(np.max(lam[i]) * 1e3) for i, s in enumerate(scales)}
+    lam_max_osc = {
+        f"x{s:g}": float(np.max(lam[i][oscillating[i]] * t0[i][oscillating[i]]))
+        if oscillating[i].any() else None for i, s in enumerate(scales)}
+    return dict(scales=scales, sigma1=sigma1, t_std=t_std, lam=lam, se=se, periods=periods, peaks=peaks,
+                troughs=troughs, oscillating=oscillating, threshold=threshold, positive=positive,
+                bands=bands, found=any(bands.values()), window=window, lam_det_periodic=lam_det,
+                lam_max_per_us=lam_max, lam_max_per_period=lam_max_osc,
+                cth=cth, tau_ns=tau_ns)
+
+
+def run(config, out_dir) -> dict:
+    check_config(config)
+    for var in config.get("variants", []):
+        check_config(dict(config, **var, variants=[]))
+    out_dir = Path(out_dir)
+    lor_t, lor_2, lor_se = lorenz_exponent(n_blocks=config["lorenz_blocks"])
+    scales = np.asarray(config["noise_scales"], float)
+    vins = np.linspace(config["bias_v"][0], config["bias_v"][1], int(config["bias_v"][2]))
+    main = bias_sweep(config, vins, scales)
+    variants = [(var, bias_sweep(dict(config, **var), vins,
+                                 np.asarray(var.get("noise_scales", scales), float)))
+                for var in config.get("variants", [])]
+
+    with jax.enable_x64(True):  # the two-trajectory check, main thermal capacitance
+        dev = device(config)
+        _, bt, _, _ = _counts(config)
+        cb = np.asarray(config["check_biases_v"], float)
+        cv, cs = np.meshgrid(cb, scales * main["sigma1"])
+        la, lb, chi, clo = check(dev, jnp.asarray(cv.ravel()), jnp.asarray(cs.ravel()), config)
+        lam_a, se_a = exponents(la, chi, clo, bt)
+        lam_b, _ = exponents(lb, chi, clo, bt)
+        lam_a, lam_b, se_a = (x.reshape(cv.shape) for x in (lam_a, lam_b, se_a))
     per_us = 1e3
     agree = np.abs(lam_a - lam_b) * per_us
+    found = main["found"] or any(r["found"] for _, r in variants)
 
-    _figures(out_dir, vins, scales, sigma1, peaks, lam * per_us, se * per_us, cb, lam_a * per_us,
-             lam_b * per_us, threshold * per_us)
+    _figures(out_dir, vins, scales, main, variants, cb, lam_b * per_us)
 
+    sigma1, t_std = main["sigma1"], main["t_std"]
     metrics = {
         "positive_band_found": bool(found),
-        "positive_bands_v": {s: b for s, b in bands.items() if b} or None,
-        "oscillation_window_v": window,
-        "lambda_max_per_us": {f"x{s:g}": float(np.max(lam[i]) * per_us) for i, s in enumerate(scales)},
-        "lambda_max_per_period": {
-            f"x{s:g}": float(np.nanmax(np.where(oscillating[i], lam[i] * t0[i], np.nan)))
-            if oscillating[i].any() else None for i, s in enumerate(scales)},
-        "deterministic_periodic_max_abs_lambda_per_period": lam_det_periodic,
+        "positive_bands_v": {k: b for k, b in main["bands"].items() if b} or None,
+        "oscillation_window_v": main["window"],
+        "lambda_max_per_us": main["lam_max_per_us"],
+        "lambda_max_oscillating_per_period": main["lam_max_per_period"],
+        "deterministic_periodic_max_abs_lambda_per_period": main["lam_det_periodic"],
         "tangent_vs_two_trajectory_max_abs_diff_per_us": float(agree.max()),
         "lorenz_lambda_tangent": lor_t,
         "lorenz_lambda_two_trajectory": lor_2,
         "thermal_noise_sigma_k_per_sqrt_ns": sigma1,
         "thermal_noise_temperature_std_k": t_std,
     }
+    for var, r in variants:
+        tag = f"cth_{var['thermal_capacitance_j_per_k']:.0e}"
+        metrics[f"{tag}_positive_bands_v"] = {k: b for k, b in r["bands"].items() if b} or None
+        metrics[f"{tag}_oscillation_window_v"] = r["window"]
+        metrics[f"{tag}_lambda_max_oscillating_per_period"] = r["lam_max_per_period"]
     reference = {
         "positive_band_found": True,
         "lorenz_lambda_tangent": LORENZ_REFERENCE,
@@ -404,17 +487,22 @@ def run(config, out_dir) -> dict:
         "deterministic_periodic_max_abs_lambda_per_period": 0.0,
         "tangent_vs_two_trajectory_max_abs_diff_per_us": 0.0,
     }
-    sweep_rec = {
-        "bias_v": vins.tolist(),
-        "noise_scales": scales.tolist(),
-        "noise_sigma_k_per_sqrt_ns": sigmas.tolist(),
-        "lambda_per_us": (lam * per_us).tolist(),
-        "lambda_standard_error_per_us": (se * per_us).tolist(),
-        "period_ns": [[None if not np.isfinite(p) else float(p) for p in row] for row in periods],
-        "chaotic_flag": positive.tolist(),
-        "peak_v_min": [[float(np.min(p)) for p in row] for row in peaks],
-        "peak_v_max": [[float(np.max(p)) for p in row] for row in peaks],
-    }
+
+    def record(r, sc):
+        return {
+            "thermal_time_ns": r["tau_ns"],
+            "noise_sigma_k_per_sqrt_ns": (sc * r["sigma1"]).tolist(),
+            "lambda_per_us": (r["lam"] * per_us).tolist(),
+            "lambda_standard_error_per_us": (r["se"] * per_us).tolist(),
+            "period_ns": [[None if not np.isfinite(p) else float(p) for p in row]
+                          for row in r["periods"]],
+            "chaotic_flag": r["positive"].tolist(),
+            "peak_v_min": [[float(np.min(p)) for p in row] for row in r["peaks"]],
+            "peak_v_max": [[float(np.max(p)) for p in row] for row in r["peaks"]],
+        }
+
+    sweep_rec = dict(bias_v=vins.tolist(), noise_scales=scales.tolist(), **record(main, scales))
+    variant_rec = [dict(var, **record(r, r["scales"])) for var, r in variants]
     check_rec = {
         "bias_v": cb.tolist(),
         "lambda_tangent_per_us": (lam_a * per_us).tolist(),
@@ -423,60 +511,96 @@ def run(config, out_dir) -> dict:
     }
     notes = [
         "paper (Kumar, Strachan & Williams 2017): 'a tunable range of periodic and chaotic "
-        "self-oscillations' as the bias is varied, chaos attributed to nonlinear transport "
-        "coupled with thermal fluctuations; a positive largest exponent in a bias band",
+        "self-oscillations' as the bias is varied, the chaos attributed to nonlinear transport "
+        "coupled with thermal fluctuations; i.e. a positive largest exponent in a bias band inside "
+        "the oscillating range",
         f"thermal noise: sigma = sqrt(2 k_B/R_th) T_ref/C_th = {sigma1:.3g} K/sqrt(ns) at "
         f"T_ref = {config['noise_reference_k']:g} K (std of T {t_std:.3g} K, correlation time "
-        f"R_th C_th); scanned x{', x'.join(f'{s:g}' for s in scales)}",
+        f"R_th C_th = {main['tau_ns']:.2g} ns); scanned x{', x'.join(f'{s:g}' for s in scales)}",
         "the model's state (V, T) is 2-D: deterministic chaos is impossible; the exponent is "
-        "that of the noisy system on one noise realisation (tangent via jax.jvp and two nearby "
-        "trajectories, same increments)",
+        "that of the noisy system on one noise realisation (tangent via jax.jvp, checked against "
+        "two nearby trajectories with the same increments)",
+        f"deterministic oscillation window {main['window']} V; the largest exponent over the "
+        "oscillating biases, per period: " + ", ".join(
+            f"{k}: {v:+.3g}" for k, v in main["lam_max_per_period"].items() if v is not None),
     ]
+    for var, r in variants:
+        notes.append(
+            f"variant C_th = {var['thermal_capacitance_j_per_k']:g} J/K (thermal time "
+            f"{r['tau_ns']:.3g} ns vs RC 100 ns; noise x1 = {r['sigma1']:.3g} K/sqrt(ns)): window "
+            f"{r['window']} V, positive band " + ("found" if r["found"] else "none"))
     if found:
+        allb = [("main", main["bands"])] + [(f"C_th={v['thermal_capacitance_j_per_k']:g}",
+                                            r["bands"]) for v, r in variants]
         notes.append("positive exponent band(s) (bias V, per noise scale): " + "; ".join(
-            f"x{s}: " + ", ".join(f"{a:.3f}-{b:.3f}" for a, b in bl) for s, bl in bands.items() if bl))
+            f"{name} {k}: " + ", ".join(f"{a:.3f}-{b:.3f}" for a, b in bl)
+            for name, bands in allb for k, bl in bands.items() if bl))
     else:
         notes.append(
-            "NO positive-exponent band in this model at any scanned noise amplitude: the noisy "
-            "oscillator stays periodic (exponent ~0) or is synchronised by the noise (exponent < 0); "
-            "the paper's chaotic window is NOT reproduced")
+            "NO positive-exponent band in this model at any scanned noise amplitude or thermal "
+            "capacitance: the noisy oscillator stays periodic (exponent ~0) or is synchronised "
+            "by the noise (exponent < 0); the paper's chaotic window is NOT reproduced")
+    figures = ["bifurcation.png", "lyapunov.png"]
     return {"metrics": metrics, "reference": reference, "sweep": sweep_rec,
-            "two_trajectory_check": check_rec, "notes": notes,
-            "figures": ["bifurcation.png", "lyapunov.png"]}
+            "variants": variant_rec, "two_trajectory_check": check_rec, "notes": notes,
+            "figures": figures}
 
 
-def _figures(out_dir, vins, scales, sigma1, peaks, lam, se, cb, lam_a, lam_b, thr):
+def _figures(out_dir, vins, scales, main, variants, cb, lam_two):
     colours = plt.cm.viridis(np.linspace(0.0, 0.85, len(scales)))
+    peaks, troughs, periods = main["peaks"], main["troughs"], main["periods"]
     fig, axes = plt.subplots(len(scales), 1, figsize=(6.4, 1.9 * len(scales) + 0.6), sharex=True,
                              constrained_layout=True, squeeze=False)
     for i, s in enumerate(scales):
         ax = axes[i, 0]
+        first_q = True
         for j, v in enumerate(vins):
             p = np.asarray(peaks[i][j])
+            if not np.isfinite(periods[i, j]):  # quiescent: the fixed point
+                ax.plot([v], p[:1], "o", mfc="none", ms=3, color="0.4",
+                        label="fixed point" if first_q else None)
+                first_q = False
+                continue
+            q = np.asarray(troughs[i][j])
             ax.plot(np.full(p.shape, v), p, ".", ms=1.5, color=colours[i], alpha=0.6)
-        ax.set_ylabel("peak V (V)")
-        label = "deterministic" if s == 0 else f"noise x{s:g} ({s * sigma1:.2g} K/$\\sqrt{{ns}}$)"
+            ax.plot(np.full(q.shape, v), q, ".", ms=1.5, color="0.6", alpha=0.6)
+        ax.set_ylabel("V (V)")
+        if i == 0:
+            ax.plot([], [], ".", color=colours[0], label="peaks")
+            ax.plot([], [], ".", color="0.6", label="troughs")
+            ax.legend(fontsize=7, loc="center right")
+        label = ("deterministic" if s == 0
+                 else f"noise x{s:g} ({s * main['sigma1']:.2g} K/$\\sqrt{{ns}}$)")
         ax.set_title(label, fontsize=9)
     axes[-1, 0].set_xlabel("bias $V_{in}$ (V)")
-    fig.suptitle("NbO2 relaxation oscillator: peak voltages against bias", fontsize=10)
+    fig.suptitle("NbO2 relaxation oscillator: peak (and trough) voltages against bias",
+                 fontsize=10)
     fig.savefig(out_dir / "bifurcation.png", dpi=130)
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
-    for i, s in enumerate(scales):
-        label = "deterministic" if s == 0 else f"noise x{s:g}"
-        ax.errorbar(vins, lam[i], yerr=3 * se[i], fmt="-o", ms=2.5, lw=1, color=colours[i],
-                    label=label)
-        ax.plot(cb, lam_b[i], "x", color=colours[i], ms=7,
-                label="two trajectories" if i == 0 else None)
-    ax.plot(vins, np.nanmedian(np.atleast_2d(thr), axis=0), "k:", lw=1,
-            label="chaos threshold")
-    ax.axhline(0.0, color="k", lw=0.6)
-    lo = np.nanpercentile(lam, 5)
-    ax.set_ylim(max(lo * 1.2, -60.0), max(5.0, np.nanmax(lam) * 1.3))
-    ax.set_xlabel("bias $V_{in}$ (V)")
-    ax.set_ylabel("largest Lyapunov exponent (1/$\\mu$s)")
-    ax.legend(fontsize=7, ncol=2)
-    ax.set_title("tangent (jvp) exponent, 3 s.e. bars; crosses: two-trajectory check", fontsize=9)
+    runs = [(f"C_th = {main['cth']:.0e} J/K", main)]
+    runs += [(f"C_th = {v['thermal_capacitance_j_per_k']:.0e} J/K", r) for v, r in variants]
+    fig, axes = plt.subplots(len(runs), 1, figsize=(6.4, 3.6 * len(runs) + 0.4),
+                             constrained_layout=True, squeeze=False, sharex=True)
+    for n, (title, r) in enumerate(runs):
+        ax = axes[n, 0]
+        lam, se = r["lam"] * 1e3, r["se"] * 1e3
+        colours = plt.cm.viridis(np.linspace(0.0, 0.85, len(r["scales"])))
+        for i, s in enumerate(r["scales"]):
+            label = "deterministic" if s == 0 else f"noise x{s:g}"
+            ax.errorbar(vins, lam[i], yerr=3 * se[i], fmt="-o", ms=2.5, lw=1, color=colours[i],
+                        label=label)
+            if n == 0:
+                ax.plot(cb, lam_two[i], "x", color=colours[i], ms=7,
+                        label="two trajectories" if i == 0 else None)
+        ax.plot(vins, 1e3 * np.min(r["threshold"], axis=0), "k:", lw=1, label="chaos threshold")
+        ax.axhline(0.0, color="k", lw=0.6)
+        lo = np.nanpercentile(lam, 5)
+        ax.set_ylim(max(lo * 1.2, -60.0), max(5.0, np.nanmax(lam) * 1.3))
+        ax.set_ylabel("largest Lyapunov exp. (1/$\\mu$s)")
+        ax.set_title(f"{title} (thermal time {r['tau_ns']:.2g} ns): tangent (jvp) exponent, "
+                     "3 s.e. bars" + ("; x: two-trajectory check" if n == 0 else ""), fontsize=8)
+        ax.legend(fontsize=7, ncol=2)
+    axes[-1, 0].set_xlabel("bias $V_{in}$ (V)")
     fig.savefig(out_dir / "lyapunov.png", dpi=130)
     plt.close(fig)
