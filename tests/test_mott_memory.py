@@ -19,7 +19,7 @@ def _experiment():
 
 def test_bad_patterns_raise_clear_errors():
     E = _experiment()
-    with pytest.raises(ValueError, match=r"patterns\[0, 1\]=0.5; expected every pixel to be \+1 or -1"):
+    with pytest.raises(ValueError, match=r"patterns\[0, 1\]=0.5; expected every pixel to be \+1"):
         E.check_patterns([[1.0, 0.5, -1.0]])
     with pytest.raises(ValueError, match=r"patterns has shape \(0, 25\): an empty pattern set"):
         E.hebbian_weights(np.zeros((0, 25)))
@@ -49,23 +49,25 @@ def test_hebbian_rule_and_digital_hopfield():
     i, j = np.unravel_index(np.argmax(w), w.shape)
     k, m = np.unravel_index(np.argmin(w), w.shape)
     gu = E.DESIGN0["g_unit_us"] * 1e-6
-    assert g[i, j] == pytest.approx(gu * w[i, j]) and g[n + i, n + j] == g[i, j] and g[i, n + j] == 0
+    assert g[i, j] == pytest.approx(gu * w[i, j]) and g[n + i, n + j] == g[i, j]
+    assert g[i, n + j] == 0
     assert g[k, n + m] == pytest.approx(-gu * w[k, m]) and g[k, m] == 0 and np.all(g >= 0)
 
 
 def test_gradient_through_the_dynamics_matches_finite_differences():
     E = _experiment()
-    config = dict(E.QUICK, t1_ns=4000.0, window_ns=2000.0, dt_ns=20.0)
+    config = dict(E.QUICK, t1_ns=3000.0, window_ns=1500.0, dt_ns=20.0)
+    cycle = E.limit_cycle_states(E.DESIGN0, config)[0]  # float32 is fine for a start state
+    rng = np.random.default_rng(1)
+    xi = np.where(rng.random((3, 8)) < 0.5, -1.0, 1.0)  # 3 random patterns of 8 pixels
+    cues, idx = E.corrupt(xi, 2, 1, rng)
     with jax.enable_x64(True):
-        xi = E.letter_patterns(["E", "V", "N"])
         w = jnp.asarray(E.hebbian_weights(xi))
-        cues, idx = E.corrupt(xi, 4, 1, np.random.default_rng(1))
-        cycle = jnp.asarray(E.limit_cycle_states(E.DESIGN0, config)[0])
-        direction = jnp.asarray(E.hebbian_weights(E.letter_patterns(["K", "O"])))
+        direction = jnp.asarray(E.symmetric(rng.standard_normal((8, 8)) * 0.1))
 
         def loss(s):
             return E.surrogate_loss(w + s * direction, jnp.asarray(cues), jnp.asarray(xi[idx]),
-                                    E.DESIGN0, cycle, config)
+                                    E.DESIGN0, jnp.asarray(cycle, jnp.float64), config)
 
         g = jax.grad(loss)(0.0)
         h = 1e-4
