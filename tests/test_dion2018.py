@@ -150,6 +150,9 @@ def test_quick_parity_energy_and_codesign(quick):
     assert m["parity3_test_error"] <= 0.03
     assert m["parity3_best_test_error_without_feedback"] > 0.15
     assert m["chosen_feedback_gain"] > 0
+    worst = max(m[f"parity{n}_test_error"] for n in (1, 2, 3))
+    assert worst <= m["parity_test_error_95_upper_bound"] <= worst + 4.0 / m["n_test_bits"]
+    assert 0 < m["low_energy_point_energy_per_bit_j"] < 1e-12
     # energy = power x one delay period per bit; latency = (N + 1) theta
     n = rec["config"]["n_nodes"]
     ringdown = 2 * 4000.0 / (2 * math.pi * 2.2)
