@@ -76,11 +76,11 @@ FULL = dict(
     bias_v=[2.95, 3.65, 57],
     noise_scales=[0.0, 1.0, 3.0, 10.0, 30.0, 100.0],
     t_transient_ns=1500.0,
-    t_measure_ns=8000.0,
+    t_measure_ns=16000.0,
     check_biases_v=[3.06, 3.1, 3.2, 3.3, 3.4, 3.5],
     lorenz_blocks=5000,
     # thermal time comparable with RC (90 ns vs 100 ns): the slow-thermal variant
-    variants=[{"thermal_capacitance_j_per_k": 3e-13, "dt_ns": 0.2, "t_measure_ns": 40000.0,
+    variants=[{"thermal_capacitance_j_per_k": 3e-13, "dt_ns": 0.2, "t_measure_ns": 60000.0,
                "noise_scales": [0.0, 1.0, 10.0, 100.0, 1000.0]}],
 )
 
@@ -409,6 +409,7 @@ def bias_sweep(config, vins, scales):
         for j in range(len(vins)):
             peaks[i][j], troughs[i][j], periods[i, j] = extrema(hi[i, j], lo[i, j], bt)
     oscillating = np.isfinite(periods)
+    quiescent = hi.max(axis=-1) - lo.min(axis=-1) < 0.02
     # A rate that grows a perturbation by less than this per period is not called chaos; at a
     # quiescent point the median period of the scan stands in.
     t_typ = np.nanmedian(periods) if oscillating.any() else 100.0
@@ -419,15 +420,22 @@ def bias_sweep(config, vins, scales):
              for i, s in enumerate(scales)}
     det = np.nonzero(scales == 0)[0]
     osc0 = oscillating[det[0]] if det.size else oscillating[0]
-    window = [float(vins[osc0].min()), float(vins[osc0].max())] if osc0.any() else None
+    window = ([round(float(vins[osc0].min()), 6), round(float(vins[osc0].max()), 6)]
+              if osc0.any() else None)
     lam_det = (float(np.max(np.abs(lam[det[0]][osc0] * t0[det[0]][osc0])))
                if det.size and osc0.any() else float("nan"))
     lam_max = {f"x{s:g}": float(np.max(lam[i]) * 1e3) for i, s in enumerate(scales)}
     lam_max_osc = {
         f"x{s:g}": float(np.max(lam[i][oscillating[i]] * t0[i][oscillating[i]]))
         if oscillating[i].any() else None for i, s in enumerate(scales)}
+    z = lam / np.maximum(se, 1e-300)
+    z_max = {f"x{s:g}": float(np.max(z[i][oscillating[i]])) if oscillating[i].any() else None
+             for i, s in enumerate(scales)}
+    frac_pos = {f"x{s:g}": float(np.mean(lam[i][oscillating[i]] > 0))
+                if oscillating[i].any() else None for i, s in enumerate(scales)}
     return dict(scales=scales, sigma1=sigma1, t_std=t_std, lam=lam, se=se, periods=periods, peaks=peaks,
-                troughs=troughs, oscillating=oscillating, threshold=threshold, positive=positive,
+                troughs=troughs, oscillating=oscillating, quiescent=quiescent, z_max=z_max,
+                frac_pos=frac_pos, threshold=threshold, positive=positive,
                 bands=bands, found=any(bands.values()), window=window, lam_det_periodic=lam_det,
                 lam_max_per_us=lam_max, lam_max_per_period=lam_max_osc,
                 cth=cth, tau_ns=tau_ns)
@@ -468,6 +476,8 @@ def run(config, out_dir) -> dict:
         "oscillation_window_v": main["window"],
         "lambda_max_per_us": main["lam_max_per_us"],
         "lambda_max_oscillating_per_period": main["lam_max_per_period"],
+        "lambda_max_z_score_oscillating": main["z_max"],
+        "fraction_positive_oscillating": main["frac_pos"],
         "deterministic_periodic_max_abs_lambda_per_period": main["lam_det_periodic"],
         "tangent_vs_two_trajectory_max_abs_diff_per_us": float(agree.max()),
         "lorenz_lambda_tangent": lor_t,
@@ -480,12 +490,14 @@ def run(config, out_dir) -> dict:
         metrics[f"{tag}_positive_bands_v"] = {k: b for k, b in r["bands"].items() if b} or None
         metrics[f"{tag}_oscillation_window_v"] = r["window"]
         metrics[f"{tag}_lambda_max_oscillating_per_period"] = r["lam_max_per_period"]
+        metrics[f"{tag}_lambda_max_z_score_oscillating"] = r["z_max"]
     reference = {
         "positive_band_found": True,
         "lorenz_lambda_tangent": LORENZ_REFERENCE,
         "lorenz_lambda_two_trajectory": LORENZ_REFERENCE,
         "deterministic_periodic_max_abs_lambda_per_period": 0.0,
         "tangent_vs_two_trajectory_max_abs_diff_per_us": 0.0,
+        "lambda_max_z_score_oscillating": "> 3 in a band (chaos)",
     }
 
     def record(r, sc):
@@ -522,7 +534,12 @@ def run(config, out_dir) -> dict:
         "two nearby trajectories with the same increments)",
         f"deterministic oscillation window {main['window']} V; the largest exponent over the "
         "oscillating biases, per period: " + ", ".join(
-            f"{k}: {v:+.3g}" for k, v in main["lam_max_per_period"].items() if v is not None),
+            f"{k}: {v:+.3g}" for k, v in main["lam_max_per_period"].items() if v is not None)
+        + "; largest exponent/standard error: " + ", ".join(
+            f"{k}: {v:+.2g}" for k, v in main["z_max"].items() if v is not None)
+        + f" (chaos needs > 3 in a band; noise alone gives a max of about "
+        f"{np.sqrt(2 * np.log(max(int(main['oscillating'][0].sum()), 2))):.1f} over the "
+        f"{int(main['oscillating'][0].sum())} oscillating biases)",
     ]
     for var, r in variants:
         notes.append(
@@ -548,7 +565,7 @@ def run(config, out_dir) -> dict:
 
 def _figures(out_dir, vins, scales, main, variants, cb, lam_two):
     colours = plt.cm.viridis(np.linspace(0.0, 0.85, len(scales)))
-    peaks, troughs, periods = main["peaks"], main["troughs"], main["periods"]
+    peaks, troughs, quiescent = main["peaks"], main["troughs"], main["quiescent"]
     fig, axes = plt.subplots(len(scales), 1, figsize=(6.4, 1.9 * len(scales) + 0.6), sharex=True,
                              constrained_layout=True, squeeze=False)
     for i, s in enumerate(scales):
@@ -556,7 +573,7 @@ def _figures(out_dir, vins, scales, main, variants, cb, lam_two):
         first_q = True
         for j, v in enumerate(vins):
             p = np.asarray(peaks[i][j])
-            if not np.isfinite(periods[i, j]):  # quiescent: the fixed point
+            if quiescent[i, j]:  # the fixed point
                 ax.plot([v], p[:1], "o", mfc="none", ms=3, color="0.4",
                         label="fixed point" if first_q else None)
                 first_q = False
