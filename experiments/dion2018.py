@@ -118,7 +118,7 @@ def simulate_nodes(node, inputs, mask, config, key, y0=None, dt_over_t=None):
     theta = float(node.theta)
     drive = pn.Masked(jnp.asarray(inputs), jnp.asarray(mask), theta=theta)
     if config["temperature_k"] > 0:
-        drive = thermal_drive(drive, key)
+        drive = thermal_drive(drive, key, node)
     traj = pn.simulate(node, drive, dt=_dt(node, config, dt_over_t), saveat="holds", observe=False, y0=y0,
                        history=y0)
     ys = jnp.moveaxis(traj.ys, 0, -2)  # batch + (n_seg, 2)

@@ -128,6 +128,12 @@ def test_bad_drive_and_ensemble_steady_state():
         thermal_drive(pn.SampleAndHold(jnp.zeros(5), 1.0), jax.random.key(0))
     with pytest.raises(ValueError, match="n_nodes"):
         pn.simulate(node, pn.Masked(jnp.zeros(3), jnp.ones(4), float(node.theta)), dt=50.0)
+    with pytest.raises(ValueError, match="n_nodes"):
+        thermal_drive(pn.Masked(jnp.zeros(3), jnp.ones(4), float(node.theta)), jax.random.key(0),
+                      node)
+    with pytest.raises(ValueError, match="theta"):
+        thermal_drive(pn.Masked(jnp.zeros(3), jnp.ones(5), 2 * float(node.theta)),
+                      jax.random.key(0), node)
     with pytest.raises(ValueError, match="scalar parameters"):
         DuffingDelayNode(feedback_gain=np.array([0.1, 0.2])).steady_state_amplitudes_nm()
 

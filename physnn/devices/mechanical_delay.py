@@ -62,6 +62,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from .. import _validate as V
+from .._validate import _show
 from ._base import AbstractDelayDevice
 from .mechanical import _K3, _PN, K_B, TWO_PI
 from .photonic import _delay, _n_nodes
@@ -246,12 +247,13 @@ class DuffingDelayNode(AbstractDelayDevice):
         return self.mass_kg * self.damping_rate() * 0.5 * self.omega_drive() ** 2 * a2
 
 
-def thermal_drive(drive, key, n_nodes: int | None = None):
+def thermal_drive(drive, key, node: DuffingDelayNode | None = None):
     r"""The masked input ``drive`` (a :class:`~physnn.drives.Masked`) with two thermal-noise
     channels appended: a :class:`~physnn.drives.SampleAndHold` with the same hold $\theta$ whose
     value is $(J, n', n'')$, with $n', n''$ independent standard-normal samples per node interval
     (drawn from ``key``; same key, same noise). :class:`DuffingDelayNode` turns them into its
-    thermal force at ``temperature_k``."""
+    thermal force at ``temperature_k``, scaled for a hold equal to its own ``theta``; pass the
+    ``node`` to have its virtual-node count and spacing checked against the drive's."""
     import jax
 
     from ..drives import Masked, SampleAndHold
@@ -259,9 +261,15 @@ def thermal_drive(drive, key, n_nodes: int | None = None):
     if not isinstance(drive, Masked):
         raise ValueError(f"thermal_drive: drive must be a physnn.Masked drive, got "
                          f"{type(drive).__name__}")
-    if n_nodes is not None and int(n_nodes) != drive.n_nodes:
-        raise ValueError(f"thermal_drive: the mask has {drive.n_nodes} entries but n_nodes="
-                         f"{n_nodes}")
+    if node is not None:
+        theta = V._concrete(node.theta)
+        if drive.n_nodes != node.n_nodes:
+            raise ValueError(f"thermal_drive: the mask has {drive.n_nodes} entries but the node "
+                             f"has n_nodes={node.n_nodes}")
+        if theta is not None and np.any(np.abs(theta - drive.hold) > 1e-6 * drive.hold):
+            raise ValueError(f"thermal_drive: the drive's node spacing theta={drive.hold:.6g} us "
+                             f"differs from the node's theta={_show(theta)} us; the thermal force "
+                             "is scaled for the node's theta")
     g = jnp.arange(drive.n_segments)
     j = jnp.moveaxis(jax.vmap(drive.segment)(g), 0, -2)  # batch + (n_seg, 1)
     noise = jax.random.normal(key, j.shape[:-1] + (2,), j.dtype)
