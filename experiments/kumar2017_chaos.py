@@ -429,8 +429,9 @@ def bias_sweep(config, vins, scales):
         f"x{s:g}": float(np.max(lam[i][oscillating[i]] * t0[i][oscillating[i]]))
         if oscillating[i].any() else None for i, s in enumerate(scales)}
     z = lam / np.maximum(se, 1e-300)
-    z_max = {f"x{s:g}": float(np.max(z[i][oscillating[i]])) if oscillating[i].any() else None
-             for i, s in enumerate(scales)}
+    # (deterministic lanes: no noise, the batch spread vanishes and the ratio means nothing)
+    z_max = {f"x{s:g}": float(np.max(z[i][oscillating[i]]))
+             for i, s in enumerate(scales) if s > 0 and oscillating[i].any()}
     frac_pos = {f"x{s:g}": float(np.mean(lam[i][oscillating[i]] > 0))
                 if oscillating[i].any() else None for i, s in enumerate(scales)}
     return dict(scales=scales, sigma1=sigma1, t_std=t_std, lam=lam, se=se, periods=periods, peaks=peaks,
@@ -480,6 +481,8 @@ def run(config, out_dir) -> dict:
         "fraction_positive_oscillating": main["frac_pos"],
         "deterministic_periodic_max_abs_lambda_per_period": main["lam_det_periodic"],
         "tangent_vs_two_trajectory_max_abs_diff_per_us": float(agree.max()),
+        "tangent_vs_two_trajectory_max_diff_over_standard_error": float(
+            np.max(agree / np.maximum(se_a * per_us, 1e-12))),
         "lorenz_lambda_tangent": lor_t,
         "lorenz_lambda_two_trajectory": lor_2,
         "thermal_noise_sigma_k_per_sqrt_ns": sigma1,
@@ -497,6 +500,7 @@ def run(config, out_dir) -> dict:
         "lorenz_lambda_two_trajectory": LORENZ_REFERENCE,
         "deterministic_periodic_max_abs_lambda_per_period": 0.0,
         "tangent_vs_two_trajectory_max_abs_diff_per_us": 0.0,
+        "tangent_vs_two_trajectory_max_diff_over_standard_error": 0.0,
         "lambda_max_z_score_oscillating": "> 3 in a band (chaos)",
     }
 
