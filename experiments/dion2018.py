@@ -83,7 +83,7 @@ FULL = {
     "codesign_steps": 30, "codesign_lr": 0.05,
 }
 
-F0_MHZ, Q = 2.2, 4000.0  # the DuffingDelayNode (and DuffingNetwork) defaults
+F0_MHZ, Q, K3 = 2.2, 4000.0, 3e11  # the DuffingDelayNode (and DuffingNetwork) defaults
 RINGDOWN_US = 2 * Q / (2 * np.pi * F0_MHZ)  # T = 2Q/omega0
 
 REFERENCE = {
@@ -97,15 +97,25 @@ REFERENCE = {
 # --------------------------------------------------------------------------------------------
 
 
-def make_node(config, gamma, eta, detuning_lw, theta_over_t=None) -> DuffingDelayNode:
+def make_node(config, gamma, eta, detuning_lw, theta_over_t=None, q_scale=1.0,
+              k3_scale=1.0) -> DuffingDelayNode:
     """The resonator at an operating point (arrays broadcast into an ensemble); detuning of the
-    drive in linewidths f0/Q above the resonance."""
+    drive in linewidths f0/Q above the resonance (nominal Q). ``q_scale`` and ``k3_scale``
+    multiply the quality factor and the cubic stiffness (co-design)."""
     theta = (theta_over_t or config["theta_over_t"]) * RINGDOWN_US
     return DuffingDelayNode(
-        f0_mhz=F0_MHZ, q=Q, drive_force_pn=config["drive_force_pn"],
+        f0_mhz=F0_MHZ, q=Q * q_scale, k3_n_per_m3=K3 * k3_scale,
+        drive_force_pn=config["drive_force_pn"],
         drive_mhz=F0_MHZ * (1.0 + jnp.asarray(detuning_lw) / Q),
         input_gain=gamma, feedback_gain=eta, temperature_k=config["temperature_k"],
         n_nodes=config["n_nodes"], theta=theta, desync=1)
+
+
+def device_scales(p) -> tuple:
+    """Co-designed Q and k3 as factors of the nominal values, bounded to the range a fabrication
+    run could target: Q x [e^-0.5, e^0.5] (0.61-1.65), k3 x [e^-1, e^1] (0.37-2.7). The bound
+    also keeps the fixed-step solve inside RK4's stability region."""
+    return jnp.exp(0.5 * jnp.tanh(p["log_q"])), jnp.exp(jnp.tanh(p["log_k3"]))
 
 
 def _dt(node, config, dt_over_t=None):
@@ -321,8 +331,9 @@ def spoken_digits(config, detuning):
 
 
 def codesign(config, mask0):
-    """Train gamma, eta, the detuning and the mask on the P3 validation MSE of a differentiable
-    ridge readout, with fixed training bits and thermal noise (common random numbers)."""
+    """Train gamma, eta, the detuning, Q, k3 (bounded, see ``device_scales``) and the mask on the
+    P3 validation MSE of a differentiable ridge readout, with fixed training bits and thermal
+    noise (common random numbers)."""
     n_bits, w = config["codesign_bits"], config["washout"]
     bits, _ = parity_task(n_bits, 1, seed=config["seed"] + 100)
     y3 = jnp.asarray(parity_targets(bits, 3)[w:], jnp.float32)
@@ -331,13 +342,17 @@ def codesign(config, mask0):
     key = jax.random.key(config["seed"] + 101)
     start = config["codesign_start"]
     params = {"gamma": jnp.float32(start["gamma"]), "eta": jnp.float32(start["eta"]),
-              "detuning_lw": jnp.float32(start["detuning_lw"]), "mask": jnp.asarray(mask0)}
+              "detuning_lw": jnp.float32(start["detuning_lw"]), "mask": jnp.asarray(mask0),
+              "log_q": jnp.float32(0.0), "log_k3": jnp.float32(0.0)}
 
     base = make_node(config, start["gamma"], start["eta"], start["detuning_lw"])
 
     def with_params(p):
-        return eqx.tree_at(lambda m: (m.input_gain, m.feedback_gain, m.drive_mhz), base,
-                           (p["gamma"], p["eta"], F0_MHZ * (1.0 + p["detuning_lw"] / Q)))
+        q_scale, k3_scale = device_scales(p)
+        return eqx.tree_at(lambda m: (m.input_gain, m.feedback_gain, m.drive_mhz, m.q,
+                                      m.k3_n_per_m3), base,
+                           (p["gamma"], p["eta"], F0_MHZ * (1.0 + p["detuning_lw"] / Q),
+                            base.q * q_scale, base.k3_n_per_m3 * k3_scale))
 
     def loss_fn(p):
         node = with_params(p)
@@ -402,7 +417,9 @@ def run(config, out_dir) -> dict:
         before, p_before = scores[grid.index(point)], power[grid.index(point)]
     else:
         before, p_before, _ = parity_at(make_node(config, *point), config, mask, bits_tr, bits_te)
-    trained = make_node(config, params["gamma"], params["eta"], params["detuning_lw"])
+    q_scale, k3_scale = (float(v) for v in device_scales(params))
+    trained = make_node(config, params["gamma"], params["eta"], params["detuning_lw"],
+                        q_scale=q_scale, k3_scale=k3_scale)
     after, p_after, _ = parity_at(trained, config, np.asarray(params["mask"]), bits_tr, bits_te)
     timings["codesign_s"] = time.perf_counter() - t
 
@@ -474,7 +491,8 @@ def run(config, out_dir) -> dict:
                    "parity_amplitude_readout": {str(k): v for k, v in amp_scores.items()},
                    "fsdd": digits,
                    "codesign": {"gamma": float(params["gamma"]), "eta": float(params["eta"]),
-                                "detuning_lw": float(params["detuning_lw"]), "curve": curve,
+                                "detuning_lw": float(params["detuning_lw"]),
+                                "q": Q * q_scale, "k3_n_per_m3": K3 * k3_scale, "curve": curve,
                                 "before": {str(k): v for k, v in before.items()},
                                 "after": {str(k): v for k, v in after.items()}}},
         "map": {"points": [list(map(float, p)) for p in grid],
