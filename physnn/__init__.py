@@ -7,8 +7,16 @@ __version__ = "0.1.0"
 
 from . import delay, drives, readout, tasks, train
 from .delay import delay_map, node_states
-from .devices import AbstractDelayDevice, AbstractDevice, IkedaNode, MackeyGlassNode, MottNetwork, STONetwork
-from .devices.mechanical import DuffingNetwork
+from .devices import (
+    AbstractDelayDevice,
+    AbstractDevice,
+    DuffingDelayNode,
+    DuffingNetwork,
+    IkedaNode,
+    MackeyGlassNode,
+    MottNetwork,
+    STONetwork,
+)
 from .drives import Constant, Masked, SampleAndHold, Tones
 from .simulate import SimulationError, Trajectory, simulate
 
@@ -18,6 +26,7 @@ __all__ = [
     "STONetwork",
     "MottNetwork",
     "DuffingNetwork",
+    "DuffingDelayNode",
     "MackeyGlassNode",
     "IkedaNode",
     "delay",
