@@ -476,11 +476,13 @@ def run(config, out_dir) -> dict:
         f"detuning={grid[frugal][2]:+g} linewidths",
         "energy = damping power of the resonator x input duration (one delay period per bit, "
         "n_frames periods per word); the electronics of the delay loop and readout are not counted",
-        f"co-design: gamma, eta, detuning and mask trained by Adam through the delay integrator for "
+        f"co-design: gamma, eta, detuning, Q, k3 (bounded: Q x 0.61-1.65, k3 x 0.37-2.7) and mask "
+        f"trained by Adam through the delay integrator for "
         f"{config['codesign_steps']} steps on {config['codesign_bits']} bits (P3 validation MSE), "
-        f"from gamma={start['gamma']}, eta={start['eta']}, detuning={start['detuning_lw']} linewidths; "
-        f"result gamma={float(params['gamma']):.3g}, eta={float(params['eta']):.3g}, detuning="
-        f"{float(params['detuning_lw']):.3g} linewidths",
+        f"from gamma={start['gamma']}, eta={start['eta']}, detuning={start['detuning_lw']} linewidths, "
+        f"Q={Q:.0f}, k3={K3:.3g} N/m^3; result gamma={float(params['gamma']):.3g}, "
+        f"eta={float(params['eta']):.3g}, detuning={float(params['detuning_lw']):.3g} linewidths, "
+        f"Q={Q * q_scale:.0f}, k3={K3 * k3_scale:.3g} N/m^3",
     ]
     return {
         "metrics": metrics,
