@@ -320,23 +320,10 @@ def _counts(config):
     return k, bt, int(round(config["t_transient_ns"] / bt)), int(round(config["t_measure_ns"] / bt))
 
 
-def sweep(dev, vins, sigmas, config):
-    """Tangent log-growths and block max/min of V for every (sigma, V_in) lane."""
-    k, _, n_tr, n_me = _counts(config)
-    step_for = _mott(dev, config["dt_ns"])
-    key = jax.random.key(config["seed"])
-
-    def lane(vin, sigma):
-        step = step_for(vin, sigma)
-        y = advance(step, jnp.array([0.0, 300.0]), key, n_tr, k, 1)
-        return tangent_logs(step, y, key, n_me, k, 1, WEIGHTS, first_block=n_tr)
-
-    return jax.jit(jax.vmap(lane))(vins, sigmas)
-
-
-def check(dev, vins, sigmas, config):
-    """Tangent and two-trajectory log-growths on the same noise realisation, and the block
-    max/min of V, per lane."""
+def _lanes(dev, vins, sigmas, config, two_trajectory: bool):
+    """Every (sigma, V_in) lane in one vmapped solve: transient, then the tangent log-growths
+    and block max/min of V, and, with ``two_trajectory``, the two-trajectory log-growths on the
+    same noise realisation."""
     k, _, n_tr, n_me = _counts(config)
     step_for = _mott(dev, config["dt_ns"])
     key = jax.random.key(config["seed"])
@@ -345,11 +332,24 @@ def check(dev, vins, sigmas, config):
         step = step_for(vin, sigma)
         y = advance(step, jnp.array([0.0, 300.0]), key, n_tr, k, 1)
         a, hi, lo = tangent_logs(step, y, key, n_me, k, 1, WEIGHTS, first_block=n_tr)
+        if not two_trajectory:
+            return a, hi, lo
         b = two_trajectory_logs(step, y, key, n_me, k, 1, WEIGHTS, config["two_trajectory_d0"],
                                 first_block=n_tr)
         return a, b, hi, lo
 
     return jax.jit(jax.vmap(lane))(vins, sigmas)
+
+
+def sweep(dev, vins, sigmas, config):
+    """Tangent log-growths and block max/min of V for every (sigma, V_in) lane."""
+    return _lanes(dev, vins, sigmas, config, two_trajectory=False)
+
+
+def check(dev, vins, sigmas, config):
+    """Tangent and two-trajectory log-growths on the same noise realisation, and the block
+    max/min of V, per lane."""
+    return _lanes(dev, vins, sigmas, config, two_trajectory=True)
 
 
 def extrema(hi, lo, block_time, min_amplitude=0.02):
