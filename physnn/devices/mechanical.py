@@ -58,6 +58,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
@@ -510,10 +511,6 @@ def frequency_sweep(device: DuffingNetwork, freqs_mhz, *, settle_us: float, dt: 
     **Returns:** the lock-in amplitudes $|A_i|$ (nm) at the end of every dwell, shape
     ``(n_freqs,) + batch + (N,)``, and the final state.
     """
-    import jax
-
-    from ..simulate import simulate
-
     if device.frame != "rotating":
         raise ValueError("frequency_sweep: needs a DuffingNetwork with frame='rotating' (a lab-frame "
                          "sweep would restart the drive phase at every dwell)")
@@ -522,18 +519,21 @@ def frequency_sweep(device: DuffingNetwork, freqs_mhz, *, settle_us: float, dt: 
         raise ValueError(f"frequency_sweep: freqs_mhz must be a non-empty 1-D array, got "
                          f"shape {tuple(freqs.shape)}")
     y = device.init_state() if y0 is None else y0
-
-    @jax.jit
-    def sweep(dev, y):
-        def dwell(y, f):
-            d = eqx.tree_at(lambda m: m.drive_mhz, dev, jnp.broadcast_to(f, dev.drive_mhz.shape))
-            traj = simulate(d, None, t1=float(settle_us), dt=dt, y0=y, saveat="final",
-                            observe=False)
-            y_end = traj.ys[-1]
-            _, _, a = d._lab_and_amplitude(jnp.asarray(settle_us, y.dtype), y_end)
-            return y_end, jnp.abs(a)
-
-        return jax.lax.scan(dwell, y, freqs)
-
-    y_end, amps = sweep(device, y)
+    y_end, amps = _sweep(device, y, freqs, float(settle_us), float(dt))
     return amps, y_end
+
+
+@eqx.filter_jit
+def _sweep(dev, y, freqs, settle_us: float, dt: float):
+    """The dwells of :func:`frequency_sweep` as one scan (compiled once per device structure,
+    sweep length and dwell; floats are static under ``filter_jit``)."""
+    from ..simulate import simulate
+
+    def dwell(y, f):
+        d = eqx.tree_at(lambda m: m.drive_mhz, dev, jnp.broadcast_to(f, dev.drive_mhz.shape))
+        traj = simulate(d, None, t1=settle_us, dt=dt, y0=y, saveat="final", observe=False)
+        y_end = traj.ys[-1]
+        _, _, a = d._lab_and_amplitude(jnp.asarray(settle_us, y.dtype), y_end)
+        return y_end, jnp.abs(a)
+
+    return jax.lax.scan(dwell, y, freqs)
