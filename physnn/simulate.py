@@ -312,6 +312,7 @@ def simulate(
     observe: bool = True,
     history: Any = None,
     max_delay: float | None = None,
+    min_delay: float | None = None,
 ) -> Trajectory:
     r"""Integrate ``device`` under ``drive`` from ``t0`` to ``t1``.
 
@@ -340,9 +341,11 @@ def simulate(
     - `adaptive`, `rtol`, `atol`: adaptive step-size control (PID controller).
     - `max_steps`: step budget of an adaptive solve (per hold interval for held drives).
     - `observe`: also evaluate ``device.observe`` at the saved times.
-    - `history`, `max_delay`: for delay devices only (:class:`~physnn.AbstractDelayDevice`), which
-      go through physnn's delay integrator, :func:`physnn.delay.simulate_delay`: the state before
-      ``t0`` (a constant or a function of time), and a bound on a traced delay.
+    - `history`, `max_delay`, `min_delay`: for delay devices only
+      (:class:`~physnn.AbstractDelayDevice`), which go through physnn's delay integrator,
+      :func:`physnn.delay.simulate_delay`: the state before ``t0`` (a constant or a function of
+      time), and upper and lower bounds on a traced delay (the lower one keeps low-pass nodes on
+      the vectorised method of steps while the delay is trained).
 
     **Returns:** a :class:`Trajectory`; every saved leaf has the time axis first, then the batch.
 
@@ -364,9 +367,11 @@ def simulate(
         from .delay import simulate_delay
 
         return simulate_delay(device, drive, dt=dt, t1=t1, t0=t0, y0=y0, history=history,
-                              saveat=saveat, max_delay=max_delay, observe=observe)
-    if history is not None or max_delay is not None:
-        raise ValueError(f"simulate: history and max_delay apply to delay devices only, not {name}")
+                              saveat=saveat, max_delay=max_delay, min_delay=min_delay,
+                              observe=observe)
+    if history is not None or max_delay is not None or min_delay is not None:
+        raise ValueError(f"simulate: history, max_delay and min_delay apply to delay devices only, "
+                         f"not {name}")
     if isinstance(saveat, dfx.SaveAt):
         raise ValueError(
             "simulate: saveat=diffrax.SaveAt(...) is not accepted; pass 'holds', 'steps', "
