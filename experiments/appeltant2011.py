@@ -51,7 +51,7 @@ QUICK = {
     "thetas": [3.0], "etas_theta": [0.6, 0.8], "gammas_theta": [0.1, 0.3],
     "santafe_train": 1500, "santafe_test": 500, "santafe_etas": [0.4, 0.8],
     "santafe_gammas": [0.5, 2.0],
-    "codesign_steps": 6, "codesign_lr": 0.003, "tau_steps": 1, "tau_lr": 0.05, "tau_train": 50,
+    "codesign_steps": 10, "codesign_lr": 0.003, "tau_steps": 2, "tau_lr": 0.1, "tau_train": 100,
 }
 FULL = {
     "n_nodes": 400, "theta": 0.2, "p": 1.0, "mask_amp": 0.1, "seed": 0, "desync": 1,
@@ -61,7 +61,7 @@ FULL = {
     "gammas_theta": [0.05, 0.1, 0.2, 0.3, 0.5],
     "santafe_train": 3800, "santafe_test": 1000,
     "santafe_etas": [0.2, 0.4, 0.6, 0.8, 1.0, 1.3], "santafe_gammas": [0.1, 0.3, 1.0, 3.0, 10.0],
-    "codesign_steps": 150, "codesign_lr": 0.003, "tau_steps": 3, "tau_lr": 0.05, "tau_train": 300,
+    "codesign_steps": 300, "codesign_lr": 0.003, "tau_steps": 20, "tau_lr": 0.1, "tau_train": 1000,
 }
 
 REFERENCE = {
@@ -214,89 +214,111 @@ def _readout_loss(x_fit, y_fit, x_val, y_val):
     return jnp.sqrt(jnp.mean((pred - y_val) ** 2) / jnp.var(y_val))
 
 
-def codesign(config, start, progress=True):
-    """Train mask, eta, gamma, theta through the map; then also tau through the integrator."""
+def _fresh_narma(config, step, n_samples):
+    """The NARMA10 realisation that co-design step ``step`` trains on. Each step draws a new one
+    (seeds from ``seed + 1000 + step``; the rare divergent ones are skipped), so the parameters
+    cannot fit one particular series; the evaluation series (``seed``) is never among them."""
+    seed = config["seed"] + 1000 + step
+    while True:
+        try:
+            return narma10(n_samples, seed=seed, washout=200)
+        except ValueError:  # this realisation diverged
+            seed += 100_003
+
+
+def _trainable(model, names):
+    spec = jax.tree_util.tree_map(lambda _: False, model)
+    return eqx.tree_at(lambda m: tuple(getattr(m[0], k) for k in names) + (m[1],), spec,
+                       (True,) * (len(names) + 1))
+
+
+def codesign(config, start, out_dir=None, progress=True):
+    """Co-design by gradient with :func:`physnn.train.fit` (checkpointed: an interrupted run
+    resumes where it stopped). Phase 1 trains the mask, eta, gamma and theta through the map;
+    phase 2 trains the mask, eta, gamma and the delay tau (fractional) through the continuous
+    integrator. Every step fits the ridge readout on a fresh NARMA10 series and scores it on the
+    rest of that series."""
     u, y, fit, val, train, test = narma_data(config)
-    n = config["n_nodes"]
+    n, w = config["n_nodes"], config["narma_washout"]
     theta0 = start["theta"]
+    big_d = n + start["desync"]  # the delay in node intervals
     node = _node(config, start["eta"], start["gamma"], start["desync"], theta0)
-    model = (node, jnp.asarray(_mask(config)))
-    trainable = jax.tree_util.tree_map(lambda _: False, node)
-    trainable = eqx.tree_at(lambda m: (m.eta, m.gamma, m.theta), trainable, (True, True, True))
-    params, static = eqx.partition(model, (trainable, True))
-    uj = jnp.asarray(u)
-    y_fit, y_val = jnp.asarray(y[fit]), jnp.asarray(y[val])
+    ckpt = None if out_dir is None else Path(out_dir) / "checkpoints"
 
-    def loss_map(p):
-        nd, mask = eqx.combine(p, static)
-        x = pn.node_states(pn.delay_map(nd, pn.Masked(uj, mask, theta0)), n)
-        return _readout_loss(x[fit], y_fit, x[val], y_val)
+    def val_nrmse(nd, mask, th):  # the fixed validation split of the evaluation series
+        return _fit_eval(node_features(nd, u, mask, th), y, fit, val)[0]
 
-    opt = optax.adam(config["codesign_lr"])
-    state = opt.init(params)
+    n_fit = config["narma_train"] - config["narma_val"]
 
-    @eqx.filter_jit
-    def step(p, s):
-        loss, g = eqx.filter_value_and_grad(loss_map)(p)
-        upd, s = opt.update(g, s, p)
-        return eqx.apply_updates(p, upd), s, loss
+    def batch(n_fit_, n_val_):
+        def sample(step, key):
+            uu, yy = _fresh_narma(config, step, w + n_fit_ + n_val_)
+            return jnp.asarray(uu), jnp.asarray(yy[w:w + n_fit_]), jnp.asarray(yy[w + n_fit_:])
+        return sample
 
-    curve = []
-    for _ in tqdm(range(config["codesign_steps"]), desc="appeltant2011: co-design (map)",
-                  leave=False, disable=not progress):
-        params, state, loss = step(params, state)
-        if not np.isfinite(float(loss)):
-            raise FloatingPointError("appeltant2011: co-design loss became non-finite")
-        curve.append(float(loss))
-    node, mask = eqx.combine(params, static)
+    def loss_map(model, b, key):
+        nd, mask = model
+        nd = eqx.tree_at(lambda m: m.delay, nd, big_d * theta0)  # concrete: the map needs it
+        uu, y_fit, y_val = b
+        x = pn.node_states(pn.delay_map(nd, pn.Masked(uu, mask, theta0)), n)
+        return _readout_loss(x[w:w + n_fit], y_fit, x[w + n_fit:], y_val)
+
+    mask0 = jnp.asarray(_mask(config))
+    val_start = val_nrmse(node, mask0, theta0)
+    (node, mask), hist = pn.train.fit(
+        (node, mask0), loss_map, batch(n_fit, config["narma_val"]),
+        optax.adam(config["codesign_lr"]), steps=config["codesign_steps"], key=jax.random.key(0),
+        checkpoint_dir=None if ckpt is None else ckpt / "map", checkpoint_every=25,
+        progress=progress, filter_spec=_trainable((node, mask0), ("eta", "gamma", "theta")))
     theta = float(node.theta)
-    big_d = int(round(float(node.delay) / theta0))  # the delay in node intervals
     node = eqx.tree_at(lambda m: (m.theta, m.delay), node,
                        (jnp.asarray(theta), jnp.asarray(big_d * theta)))
     x = node_features(node, u, mask, theta)
     test_map = _fit_eval(x, y, train, test)[0]
+    val_map = _fit_eval(x, y, fit, val)[0]
 
-    # phase 2: tau (fractional) with the continuous integrator, on a shorter stretch
+    # phase 2: tau (fractional) too, through the continuous integrator (vectorised method of
+    # steps; min_delay keeps it on that path while tau is traced)
     n_tau = config["tau_train"]
-    w = config["narma_washout"]
-    u2 = jnp.asarray(u[: w + n_tau])
-    half = w + n_tau // 2
-    y2_fit, y2_val = jnp.asarray(y[w:half]), jnp.asarray(y[half: w + n_tau])
+    n_fit2 = (7 * n_tau) // 10
     tau0 = float(node.delay)
-    trainable2 = eqx.tree_at(lambda m: (m.eta, m.gamma, m.delay),
-                             jax.tree_util.tree_map(lambda _: False, node), (True, True, True))
-    params2, static2 = eqx.partition((node, mask), (trainable2, True))
-    max_delay = 1.2 * tau0
+    max_delay, min_delay = 1.2 * tau0, 0.8 * tau0
     dt = _continuous_dt(theta, config["dt_max"])
 
-    def loss_ode(p):
-        nd, mk = eqx.combine(p, static2)
-        xs = pn.simulate(nd, pn.Masked(u2, mk, theta), dt=dt, max_delay=max_delay,
-                         observe=False).ys
-        xs = pn.node_states(xs, n)
-        return _readout_loss(xs[w:half], y2_fit, xs[half:], y2_val)
+    def states_ode(nd, mk, uu):
+        xs = pn.simulate(nd, pn.Masked(uu, mk, theta), dt=dt, max_delay=max_delay,
+                         min_delay=min_delay, observe=False).ys
+        return pn.node_states(xs, n)
 
-    opt2 = optax.adam(config["tau_lr"])
-    state2 = opt2.init(params2)
+    def loss_ode(model, b, key):
+        nd, mk = model
+        uu, y_fit, y_val = b
+        xs = states_ode(nd, mk, uu)
+        return _readout_loss(xs[w:w + n_fit2], y_fit, xs[w + n_fit2:], y_val), {"tau": nd.delay}
 
-    @eqx.filter_jit
-    def step2(p, s):
-        loss, g = eqx.filter_value_and_grad(loss_ode)(p)
-        upd, s = opt2.update(g, s, p)
-        return eqx.apply_updates(p, upd), s, loss, g
+    sample2 = batch(n_fit2, n_tau - n_fit2)
 
-    curve2, taus, grads = [], [], []
-    for _ in tqdm(range(config["tau_steps"]), desc="appeltant2011: co-design (tau, integrator)",
-                  leave=False, disable=not progress):
-        taus.append(float(eqx.combine(params2, static2)[0].delay))
-        params2, state2, loss, g = step2(params2, state2)
-        curve2.append(float(loss))
-        grads.append(float(g[0].delay))
-    node2, mask2 = eqx.combine(params2, static2)
-    x2 = np.asarray(pn.node_states(pn.simulate(node2, pn.Masked(uj, mask2, theta), dt=dt,
-                                               max_delay=max_delay, observe=False).ys, n))
+    def dloss_dtau(model):  # on the first phase-2 series
+        g = eqx.filter_grad(lambda m: loss_ode(m, sample2(0, None), None)[0])(model)
+        return float(g[0].delay)
+
+    spec2 = _trainable((node, mask), ("eta", "gamma", "delay"))
+    def labels(params):  # its own learning rate for tau (in units of the response time)
+        return eqx.tree_at(lambda m: m[0].delay, jax.tree_util.tree_map(lambda _: "base", params),
+                           "tau")
+
+    opt2 = optax.multi_transform(
+        {"base": optax.adam(config["codesign_lr"]), "tau": optax.adam(config["tau_lr"])}, labels)
+    grads = [dloss_dtau((node, mask))]
+    (node2, mask2), hist2 = pn.train.fit(
+        (node, mask), loss_ode, sample2, opt2, steps=config["tau_steps"], key=jax.random.key(1),
+        checkpoint_dir=None if ckpt is None else ckpt / "tau", checkpoint_every=5,
+        progress=progress, filter_spec=spec2)
+    grads.append(dloss_dtau((node2, mask2)))
+    x2 = np.asarray(states_ode(node2, mask2, jnp.asarray(u)))
     test_ode = _fit_eval(x2, y, train, test)[0]
-    return {"curve": curve, "curve_tau": curve2, "taus": taus, "dloss_dtau": grads,
+    return {"curve": hist["loss"], "curve_tau": hist2["loss"], "taus": [tau0] + hist2["tau"],
+            "dloss_dtau": grads, "val_start": val_start, "val_map": val_map,
             "eta": float(node2.eta), "gamma": float(node2.gamma), "theta": theta,
             "tau": float(node2.delay), "tau_over_theta": float(node2.delay) / theta,
             "test_map": test_map, "test_continuous": test_ode}
@@ -320,7 +342,7 @@ def _run(config, out_dir) -> dict:
     sf = santafe(config)
     t["santafe_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    cd = codesign(config, scan["best"])
+    cd = codesign(config, scan["best"], out_dir)
     t["codesign_s"] = time.perf_counter() - t0
     _figures(out_dir, config, scan, sf, cd)
 
@@ -350,10 +372,13 @@ def _run(config, out_dir) -> dict:
         f"{config['dt_max']} response times), where the delayed feedback varies inside each theta "
         "interval; the map holds it (a sample-and-hold feedback)",
         "linear baseline here: ridge on the last 20 inputs (the paper's 0.4 is a linear reservoir)",
-        f"co-design from the best scan point: mask, eta, gamma, theta through the map "
-        f"({config['codesign_steps']} Adam steps, validation loss) -> 'codesign'; then eta, gamma "
-        f"and tau through the continuous integrator ({config['tau_steps']} steps on "
-        f"{config['tau_train']} samples) -> 'codesign_with_tau' (continuous solve): "
+        f"co-design from the best scan point with physnn.train.fit (checkpointed), every step on "
+        f"a fresh NARMA10 series (readout fitted on its first part, loss on the rest; never the "
+        f"evaluation series): mask, eta, gamma, theta through the map ({config['codesign_steps']} "
+        f"Adam steps) -> 'codesign' (validation NRMSE {cd['val_start']:.4f} -> "
+        f"{cd['val_map']:.4f}); then mask, eta, gamma and tau through the continuous integrator "
+        f"({config['tau_steps']} steps on {config['tau_train']}-sample series) -> "
+        f"'codesign_with_tau' (continuous solve): "
         f"eta={cd['eta']:.3f}, gamma={cd['gamma']:.3f}, theta={cd['theta']:.3f}, "
         f"tau/theta={cd['tau_over_theta']:.3f}",
         f"Santa Fe at theta = 0.2, desynchronised: eta={sf['eta']}, gamma={sf['gamma']}, continuous "
@@ -408,12 +433,17 @@ def _figures(out_dir, config, scan, sf, cd):
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(6, 3.5), constrained_layout=True)
-    ax.plot(cd["curve"], label="phase 1: mask, eta, gamma, theta (map)")
-    n1 = len(cd["curve"])
+    c1 = np.asarray(cd["curve"])
+    ax.plot(c1, lw=0.6, alpha=0.5, label="phase 1: mask, eta, gamma, theta (map)")
+    k = max(1, len(c1) // 15)
+    if len(c1) >= 2 * k:
+        ax.plot(np.arange(k - 1, len(c1)), np.convolve(c1, np.ones(k) / k, "valid"), "C0-",
+                label=f"phase 1, mean over {k} steps")
+    n1 = len(c1)
     ax.plot(range(n1, n1 + len(cd["curve_tau"])), cd["curve_tau"], "o-",
-            label="phase 2: eta, gamma, tau (integrator, shorter data)")
-    ax.set_xlabel("Adam step")
-    ax.set_ylabel("validation NRMSE")
+            label="phase 2: mask, eta, gamma, tau (integrator, shorter series)")
+    ax.set_xlabel("Adam step (a fresh NARMA10 series each)")
+    ax.set_ylabel("NRMSE on the series' held-out part")
     ax.legend(fontsize=8)
     fig.savefig(out_dir / "codesign.png", dpi=110)
     plt.close(fig)

@@ -511,7 +511,7 @@ def delay_map(node, drive, *, history=0.0) -> Array:
     _check_drive_matches(node, drive, "delay_map", check_theta=False)
     theta = float(drive.hold)
     node.map_form()  # raises for nodes without the low-pass form
-    tau_c = _concrete_float(jnp.asarray(node.delay))
+    tau_c = _concrete_float(node.delay)
     if tau_c is None:
         raise ValueError("delay_map: the delay must be concrete (the map needs a whole number of "
                          "node intervals); differentiate with respect to tau with simulate()")
