@@ -481,6 +481,9 @@ def fit(
     params, static = eqx.partition(model, filter_spec)
     params, frozen = eqx.partition(params, eqx.is_inexact_array)
     static = eqx.combine(static, frozen)
+    # weakly typed leaves (e.g. jnp.asarray(0.7)) would come back strongly typed from the first
+    # update and make the jitted step compile a second time
+    params = jax.tree_util.tree_map(lambda x: jax.lax.convert_element_type(x, x.dtype), params)
     opt_state = optimizer.init(params)
 
     history: dict[str, list] = {"step": [], "loss": []}
