@@ -399,3 +399,20 @@ def test_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name) as e:
         fit(quad_model(), quad_loss, {"target": TARGET}, optax.sgd(0.1), **kw)
     assert repr(next(iter(kwargs.values()))) in str(e.value)
+
+
+def test_weakly_typed_parameters_compile_the_step_once():
+    """jnp.asarray(0.5) is weakly typed; the first update returns it strongly typed, which used
+    to make the jitted step trace (and compile) again."""
+    traces = []
+
+    def loss(model, batch, key):
+        traces.append(1)  # runs once per trace
+        return jnp.sum((model.w - batch["target"]) ** 2)
+
+    model = Quad(w=jnp.asarray(0.5), frozen=jnp.asarray(1.0))
+    assert model.w.weak_type
+    trained, hist = fit(model, loss, {"target": jnp.asarray(2.0)}, optax.adam(0.1), steps=5,
+                        key=jax.random.key(0), progress=False)
+    assert len(traces) == 1
+    assert hist["loss"][-1] < hist["loss"][0]
