@@ -26,6 +26,8 @@ the caller): the readout of highly correlated virtual nodes needs it.
 
 from __future__ import annotations
 
+import json
+import tempfile
 import time
 from pathlib import Path
 
@@ -52,6 +54,7 @@ QUICK = {
     "santafe_train": 1500, "santafe_test": 500, "santafe_etas": [0.4, 0.8],
     "santafe_gammas": [0.5, 2.0],
     "codesign_steps": 10, "codesign_lr": 0.003, "tau_steps": 2, "tau_lr": 0.1, "tau_train": 100,
+    "codesign_every": 5, "tau_every": 2,
 }
 FULL = {
     "n_nodes": 400, "theta": 0.2, "p": 1.0, "mask_amp": 0.1, "seed": 0, "desync": 1,
@@ -62,6 +65,7 @@ FULL = {
     "santafe_train": 3800, "santafe_test": 1000,
     "santafe_etas": [0.2, 0.4, 0.6, 0.8, 1.0, 1.3], "santafe_gammas": [0.1, 0.3, 1.0, 3.0, 10.0],
     "codesign_steps": 300, "codesign_lr": 0.003, "tau_steps": 20, "tau_lr": 0.1, "tau_train": 1000,
+    "codesign_every": 25, "tau_every": 5,
 }
 
 REFERENCE = {
@@ -232,6 +236,38 @@ def _trainable(model, names):
                        (True,) * (len(names) + 1))
 
 
+def _fit_select(model, loss_fn, data, optimizer, steps, every, key, ckpt_dir, score, progress,
+                filter_spec):
+    """:func:`physnn.train.fit` in chunks of ``every`` steps, keeping the model with the best
+    ``score`` (the fixed validation split) among the start and the end of every chunk. The loss
+    on fresh series is noisy, and a rare series near the node's pole can throw the parameters
+    off; selection on validation data keeps the best state seen. Resumable: the training state,
+    the scores so far and the best model are all checkpointed in ``ckpt_dir``."""
+    ckpt_dir = Path(ckpt_dir)
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    record, best_file = ckpt_dir / "selection.json", ckpt_dir / "best.eqx"
+    sel = json.loads(record.read_text()) if record.exists() else {"scores": [[0, score(model)]],
+                                                                   "best_step": 0}
+    if not best_file.exists():
+        pn.train.save_checkpoint(best_file, model)
+    done = {e for e, _ in sel["scores"]}
+    hist = {"loss": []}
+    for end in list(range(every, steps, every)) + [steps]:
+        trained, hist = pn.train.fit(model, loss_fn, data, optimizer, steps=end, key=key,
+                                     checkpoint_dir=ckpt_dir, checkpoint_every=every,
+                                     progress=progress, filter_spec=filter_spec)
+        if end in done:
+            continue
+        sc = score(trained)
+        if sc < min(v for _, v in sel["scores"]):
+            pn.train.save_checkpoint(best_file, trained)
+            sel["best_step"] = end
+        sel["scores"].append([end, sc])
+        record.write_text(json.dumps(sel))
+    best, _ = pn.train.load_checkpoint(best_file, model)
+    return best, hist, sel["scores"], sel["best_step"]
+
+
 def codesign(config, start, out_dir=None, progress=True):
     """Co-design by gradient with :func:`physnn.train.fit` (checkpointed: an interrupted run
     resumes where it stopped). Phase 1 trains the mask, eta, gamma and theta through the map;
@@ -243,10 +279,13 @@ def codesign(config, start, out_dir=None, progress=True):
     theta0 = start["theta"]
     big_d = n + start["desync"]  # the delay in node intervals
     node = _node(config, start["eta"], start["gamma"], start["desync"], theta0)
-    ckpt = None if out_dir is None else Path(out_dir) / "checkpoints"
+    ckpt = Path(out_dir if out_dir is not None else tempfile.mkdtemp()) / "checkpoints"
 
     def val_nrmse(nd, mask, th):  # the fixed validation split of the evaluation series
-        return _fit_eval(node_features(nd, u, mask, th), y, fit, val)[0]
+        try:
+            return _fit_eval(node_features(nd, u, mask, th), y, fit, val)[0]
+        except FloatingPointError:  # the node diverged on this series
+            return float("inf")
 
     n_fit = config["narma_train"] - config["narma_val"]
 
@@ -264,12 +303,18 @@ def codesign(config, start, out_dir=None, progress=True):
         return _readout_loss(x[w:w + n_fit], y_fit, x[w + n_fit:], y_val)
 
     mask0 = jnp.asarray(_mask(config))
-    val_start = val_nrmse(node, mask0, theta0)
-    (node, mask), hist = pn.train.fit(
+
+    def score_map(model):
+        nd, mk = model
+        return val_nrmse(eqx.tree_at(lambda m: m.delay, nd, big_d * float(nd.theta)), mk,
+                         float(nd.theta))
+
+    val_start = score_map((node, mask0))
+    (node, mask), hist, scores, best_step = _fit_select(
         (node, mask0), loss_map, batch(n_fit, config["narma_val"]),
-        optax.adam(config["codesign_lr"]), steps=config["codesign_steps"], key=jax.random.key(0),
-        checkpoint_dir=None if ckpt is None else ckpt / "map", checkpoint_every=25,
-        progress=progress, filter_spec=_trainable((node, mask0), ("eta", "gamma", "theta")))
+        optax.adam(config["codesign_lr"]), config["codesign_steps"], config["codesign_every"],
+        jax.random.key(0), ckpt / "map", score_map, progress,
+        _trainable((node, mask0), ("eta", "gamma", "theta")))
     theta = float(node.theta)
     node = eqx.tree_at(lambda m: (m.theta, m.delay), node,
                        (jnp.asarray(theta), jnp.asarray(big_d * theta)))
@@ -309,16 +354,24 @@ def codesign(config, start, out_dir=None, progress=True):
 
     opt2 = optax.multi_transform(
         {"base": optax.adam(config["codesign_lr"]), "tau": optax.adam(config["tau_lr"])}, labels)
+    def score_ode(model):
+        try:
+            xs = np.asarray(states_ode(model[0], model[1], jnp.asarray(u)))
+        except pn.SimulationError:  # the node diverged on this series
+            return float("inf")
+        return _fit_eval(xs, y, fit, val)[0]
+
     grads = [dloss_dtau((node, mask))]
-    (node2, mask2), hist2 = pn.train.fit(
-        (node, mask), loss_ode, sample2, opt2, steps=config["tau_steps"], key=jax.random.key(1),
-        checkpoint_dir=None if ckpt is None else ckpt / "tau", checkpoint_every=5,
-        progress=progress, filter_spec=spec2)
+    (node2, mask2), hist2, scores2, best_step2 = _fit_select(
+        (node, mask), loss_ode, sample2, opt2, config["tau_steps"], config["tau_every"],
+        jax.random.key(1), ckpt / "tau", score_ode, progress, spec2)
     grads.append(dloss_dtau((node2, mask2)))
     x2 = np.asarray(states_ode(node2, mask2, jnp.asarray(u)))
     test_ode = _fit_eval(x2, y, train, test)[0]
     return {"curve": hist["loss"], "curve_tau": hist2["loss"], "taus": [tau0] + hist2["tau"],
             "dloss_dtau": grads, "val_start": val_start, "val_map": val_map,
+            "val_scores_map": scores, "best_step_map": best_step, "val_scores_tau": scores2,
+            "best_step_tau": best_step2,
             "eta": float(node2.eta), "gamma": float(node2.gamma), "theta": theta,
             "tau": float(node2.delay), "tau_over_theta": float(node2.delay) / theta,
             "test_map": test_map, "test_continuous": test_ode}
@@ -375,9 +428,12 @@ def _run(config, out_dir) -> dict:
         f"co-design from the best scan point with physnn.train.fit (checkpointed), every step on "
         f"a fresh NARMA10 series (readout fitted on its first part, loss on the rest; never the "
         f"evaluation series): mask, eta, gamma, theta through the map ({config['codesign_steps']} "
-        f"Adam steps) -> 'codesign' (validation NRMSE {cd['val_start']:.4f} -> "
-        f"{cd['val_map']:.4f}); then mask, eta, gamma and tau through the continuous integrator "
-        f"({config['tau_steps']} steps on {config['tau_train']}-sample series) -> "
+        f"Adam steps; of the states every {config['codesign_every']} steps the one best on the "
+        f"validation split is kept: step {cd['best_step_map']}) -> 'codesign' (validation NRMSE "
+        f"{cd['val_start']:.4f} -> {cd['val_map']:.4f}); then mask, eta, gamma and tau through "
+        f"the continuous integrator "
+        f"({config['tau_steps']} steps on {config['tau_train']}-sample series, best on validation "
+        f"of every {config['tau_every']}: step {cd['best_step_tau']}) -> "
         f"'codesign_with_tau' (continuous solve): "
         f"eta={cd['eta']:.3f}, gamma={cd['gamma']:.3f}, theta={cd['theta']:.3f}, "
         f"tau/theta={cd['tau_over_theta']:.3f}",
@@ -432,18 +488,26 @@ def _figures(out_dir, config, scan, sf, cd):
     fig.savefig(out_dir / "predictions.png", dpi=110)
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(6, 3.5), constrained_layout=True)
+    _plot_codesign(out_dir, cd)
+
+
+def _plot_codesign(out_dir, cd):
+    """Loss per step on fresh series (log scale), and the validation scores used for selection."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.8), constrained_layout=True)
     c1 = np.asarray(cd["curve"])
-    ax.plot(c1, lw=0.6, alpha=0.5, label="phase 1: mask, eta, gamma, theta (map)")
-    k = max(1, len(c1) // 15)
-    if len(c1) >= 2 * k:
-        ax.plot(np.arange(k - 1, len(c1)), np.convolve(c1, np.ones(k) / k, "valid"), "C0-",
-                label=f"phase 1, mean over {k} steps")
+    ax.plot(c1, lw=0.6, alpha=0.5, label="phase 1: mask, eta, gamma, theta (map), fresh series")
     n1 = len(c1)
-    ax.plot(range(n1, n1 + len(cd["curve_tau"])), cd["curve_tau"], "o-",
-            label="phase 2: mask, eta, gamma, tau (integrator, shorter series)")
-    ax.set_xlabel("Adam step (a fresh NARMA10 series each)")
-    ax.set_ylabel("NRMSE on the series' held-out part")
-    ax.legend(fontsize=8)
+    ax.plot(range(n1, n1 + len(cd["curve_tau"])), cd["curve_tau"], ".-", lw=0.8,
+            label="phase 2: mask, eta, gamma, tau (integrator), fresh series")
+    for key, off, style, lab in (("val_scores_map", 0, "ks", "validation split (map)"),
+                                 ("val_scores_tau", n1, "k^", "validation split (integrator)")):
+        sc = np.asarray(cd[key], dtype=float)
+        ax.plot(sc[:, 0] + off, sc[:, 1], style, ms=4, label=lab)
+    ax.axvline(cd["best_step_map"], color="C2", ls="--", lw=1, label="kept (phase 1)")
+    ax.axhline(0.08, color="C3", ls=":", lw=1, label="target 0.08")
+    ax.set_yscale("log")
+    ax.set_xlabel("Adam step")
+    ax.set_ylabel("NRMSE")
+    ax.legend(fontsize=7)
     fig.savefig(out_dir / "codesign.png", dpi=110)
     plt.close(fig)

@@ -42,3 +42,21 @@ def test_codesign_moves_parameters_and_delay(quick):
     assert len(cd["curve_tau"]) == load_experiment("appeltant2011").QUICK["tau_steps"]
     assert all(np.isfinite(g) and g != 0.0 for g in cd["dloss_dtau"])  # a real tau gradient
     assert abs(cd["tau_over_theta"] - round(cd["tau_over_theta"])) > 1e-6  # tau left the grid
+
+
+def test_codesign_resumes_from_its_checkpoints(quick):
+    """Run again on the same output folder, the co-design finds its finished checkpoints: no
+    step is trained again (the checkpoint files are not rewritten) and the result is the same."""
+    import jax
+
+    record, out = quick
+    ckpts = sorted((out / "checkpoints").rglob("*.eqx"))
+    assert len(ckpts) == 4  # training state and best model, for each phase
+    stamps = [p.stat().st_mtime_ns for p in ckpts]
+    exp = load_experiment("appeltant2011")
+    with jax.enable_x64(True):
+        again = exp.codesign(exp.QUICK, record["best"], out, progress=False)
+    assert [p.stat().st_mtime_ns for p in ckpts] == stamps
+    assert again["curve"] == record["codesign"]["curve"]
+    assert again["best_step_map"] == record["codesign"]["best_step_map"]
+    assert again["test_map"] == pytest.approx(record["codesign"]["test_map"], rel=1e-9)
