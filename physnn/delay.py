@@ -351,8 +351,6 @@ def _run(device, drive, y0, x0_left, xb, fb_minus, fb_plus, cfg):
     return ys
 
 
-
-
 def _window_steps(device, drive, tau_min, h, n_sub, held):
     """Steps per window of the vectorised method of steps, or 0 when it does not apply.
 
