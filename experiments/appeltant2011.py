@@ -236,6 +236,25 @@ def _trainable(model, names):
                        (True,) * (len(names) + 1))
 
 
+def _check_resume(ckpt_dir, setup):
+    """Checkpoints in ``ckpt_dir`` resume only the same set-up (config and starting point)."""
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    f = ckpt_dir / "setup.json"
+    setup = json.loads(json.dumps(setup))  # normalised as JSON
+    if f.exists():
+        found = json.loads(f.read_text())
+        if found != setup:
+            diff = sorted(k for k in set(found["config"]) | set(setup["config"])
+                          if found["config"].get(k) != setup["config"].get(k))
+            raise ValueError(
+                f"appeltant2011: {ckpt_dir} holds co-design checkpoints of a different set-up "
+                f"(config keys that differ: {diff or 'none'}; starting point "
+                f"{'differs' if found['start'] != setup['start'] else 'equal'}); delete that folder "
+                "or choose another output folder")
+    else:
+        f.write_text(json.dumps(setup))
+
+
 def _fit_select(model, loss_fn, data, optimizer, steps, every, key, ckpt_dir, score, progress,
                 filter_spec):
     """:func:`physnn.train.fit` in chunks of ``every`` steps, keeping the model with the best
@@ -280,6 +299,7 @@ def codesign(config, start, out_dir=None, progress=True):
     big_d = n + start["desync"]  # the delay in node intervals
     node = _node(config, start["eta"], start["gamma"], start["desync"], theta0)
     ckpt = Path(out_dir if out_dir is not None else tempfile.mkdtemp()) / "checkpoints"
+    _check_resume(ckpt, {"config": {k: config[k] for k in sorted(config)}, "start": start})
 
     def val_nrmse(nd, mask, th):  # the fixed validation split of the evaluation series
         try:

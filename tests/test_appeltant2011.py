@@ -60,3 +60,13 @@ def test_codesign_resumes_from_its_checkpoints(quick):
     assert again["curve"] == record["codesign"]["curve"]
     assert again["best_step_map"] == record["codesign"]["best_step_map"]
     assert again["test_map"] == pytest.approx(record["codesign"]["test_map"], rel=1e-9)
+
+
+def test_checkpoints_of_another_set_up_are_refused(quick):
+    import jax
+
+    record, out = quick
+    exp = load_experiment("appeltant2011")
+    other = dict(exp.QUICK, codesign_lr=0.01)
+    with jax.enable_x64(True), pytest.raises(ValueError, match="codesign_lr"):
+        exp.codesign(other, record["best"], out, progress=False)
