@@ -220,19 +220,15 @@ def simulate_delay(
         tau_lo = tau_c if tau_c is not None else (None if min_delay is None else float(min_delay))
         if isinstance(y0, jax.Array):
             w = _window_steps(device, drive, tau_lo, h, n_sub, held)
-    # order the ring so that slot (k % length) holds grid point k
-    perm = ks % length
-    order = np.argsort(perm)
-    xb = jtu.tree_map(lambda a: a[order], xh)
-    fb_minus = jtu.tree_map(lambda a: a[order], fh)
-    fb_plus = fb_minus
     x0_left = jtu.tree_map(lambda a: a[-1], xh)  # the history's value at t0 (may differ from y0)
     if w:  # vectorised method of steps (linear buffer in time order, ending at t0)
         ys = _run_windowed(device, drive, y0, x0_left, xh, fh, (n_seg, n_sub, h, t0, save, length,
                                                                   name, unit, w))
-    else:
-        xb = _set(xb, 0, y0, length)
-        ys = _run(device, drive, y0, x0_left, xb, fb_minus, fb_plus,
+    else:  # step-by-step scan over a ring buffer: slot (k % length) holds grid point k
+        order = np.argsort(ks % length)
+        xb = _set(jtu.tree_map(lambda a: a[order], xh), 0, y0, length)
+        fb = jtu.tree_map(lambda a: a[order], fh)
+        ys = _run(device, drive, y0, x0_left, xb, fb, fb,
                   (n_seg, n_sub, h, t0, save, length, held, name, unit))
     if save == "steps":
         ys = jtu.tree_map(lambda a: a.reshape((-1,) + a.shape[2:]), ys)
