@@ -368,12 +368,14 @@ def codesign(config, start, out_dir=None, progress=True):
         return float(g[0].delay)
 
     spec2 = _trainable((node, mask), ("eta", "gamma", "delay"))
+
     def labels(params):  # its own learning rate for tau (in units of the response time)
         return eqx.tree_at(lambda m: m[0].delay, jax.tree_util.tree_map(lambda _: "base", params),
                            "tau")
 
     opt2 = optax.multi_transform(
         {"base": optax.adam(config["codesign_lr"]), "tau": optax.adam(config["tau_lr"])}, labels)
+
     def score_ode(model):
         try:
             xs = np.asarray(states_ode(model[0], model[1], jnp.asarray(u)))

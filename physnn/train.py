@@ -380,6 +380,22 @@ def _split_loss(out):
     return loss, metrics
 
 
+def _cached_step(loss_fn, optimizer: optax.GradientTransformation):
+    """The jitted step for this loss and optimiser, built once: repeated ``fit`` calls with the
+    same ``loss_fn`` and ``optimizer`` objects (training in chunks, resuming in the same process)
+    reuse its compilation instead of tracing a fresh step each time."""
+    for fn, opt, step in _STEPS:
+        if fn is loss_fn and opt is optimizer:
+            return step
+    step = _make_step(loss_fn, optimizer)
+    _STEPS.append((loss_fn, optimizer, step))
+    del _STEPS[:-8]  # keep the most recent few
+    return step
+
+
+_STEPS: list = []
+
+
 def _make_step(loss_fn, optimizer: optax.GradientTransformation):
     def objective(params, static, batch, key):
         return _split_loss(loss_fn(eqx.combine(params, static), batch, key))
@@ -508,7 +524,7 @@ def fit(
     def save(completed: int) -> None:
         save_checkpoint(ckpt, (params, opt_state), {"step": completed, "history": history})
 
-    step_fn = _make_step(loss_fn, optimizer)
+    step_fn = _cached_step(loss_fn, optimizer)
     sampler = callable(data)
     completed = last_saved = start
     guard = _InterruptGuard()

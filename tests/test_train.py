@@ -416,3 +416,27 @@ def test_weakly_typed_parameters_compile_the_step_once():
                         key=jax.random.key(0), progress=False)
     assert len(traces) == 1
     assert hist["loss"][-1] < hist["loss"][0]
+
+
+def test_fit_in_chunks_compiles_the_step_once():
+    """fit(steps=2) then fit(steps=4) from its checkpoint, same loss and optimiser: one trace,
+    and the same result as one uninterrupted run."""
+    traces = []
+
+    def loss(model, batch, key):
+        traces.append(1)
+        return quad_loss(model, batch, key)
+
+    opt = optax.adam(0.1)
+    data = {"target": TARGET}
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        fit(quad_model(), loss, data, opt, steps=2, key=jax.random.key(0), checkpoint_dir=d,
+            progress=False)
+        chunked, _ = fit(quad_model(), loss, data, opt, steps=4, key=jax.random.key(0),
+                         checkpoint_dir=d, progress=False)
+    assert len(traces) == 1
+    whole, _ = fit(quad_model(), quad_loss, data, optax.adam(0.1), steps=4, key=jax.random.key(0),
+                   progress=False)
+    assert np.allclose(np.asarray(chunked.w), np.asarray(whole.w))
