@@ -33,6 +33,7 @@ from the inputs); the pattern-to-vowel table is learned from the training data.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -48,7 +49,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 import physnn as pn  # noqa: E402
-from physnn.devices.spintronic import is_locked, locking_order, mean_frequency_ghz  # noqa: E402
+from physnn.devices.spintronic import is_locked, locking_order, window_average  # noqa: E402
 from physnn.tasks import check_formants, load_romera, speaker_folds  # noqa: E402
 
 # Device: identical vortex STOs whose frequencies are set by their DC currents (about 6-7 MHz/mA,
@@ -64,12 +65,14 @@ NONE = N_OSC  # pattern index meaning "no oscillator locked to this tone"
 QUICK = {"n_folds": 2, "t1_ns": 400.0, "dt_ns": 1.0, "rf_amp_ma": 2.0, "coupling": 0.001,
          "temperature_k": 0.0, "rule_iters": 5, "rule_step_ma": 0.4, "grad_steps": 40,
          "grad_lr": 0.01, "grad_lr_current": 1.0, "grad_lr_coupling": 0.01,
-         "grad_weight_decay": 0.0, "mlp_steps": 300, "map_points": 21, "seed": 0,
+         "readout_l2": 1e-3, "readout_steps": 500, "taper": "hann", "mlp_steps": 300,
+         "map_points": 21, "seed": 0,
          "final_model": False}
 FULL = {"n_folds": 5, "t1_ns": 500.0, "dt_ns": 1.0, "rf_amp_ma": 2.0, "coupling": 0.001,
-        "temperature_k": 0.0, "rule_iters": 20, "rule_step_ma": 0.4, "grad_steps": 200,
+        "temperature_k": 0.0, "rule_iters": 20, "rule_step_ma": 0.4, "grad_steps": 100,
         "grad_lr": 0.01, "grad_lr_current": 1.0, "grad_lr_coupling": 0.01,
-        "grad_weight_decay": 0.0, "mlp_steps": 3000, "map_points": 61, "seed": 0,
+        "readout_l2": 1e-3, "readout_steps": 500, "taper": "hann", "mlp_steps": 3000,
+        "map_points": 61, "seed": 0,
         "final_model": True}
 
 PAPER = {"train_accuracy_a": 0.89, "test_accuracy_a": 0.88}
@@ -89,6 +92,7 @@ class VowelNetwork(eqx.Module):
     sto: pn.STONetwork
     enc_scale: jax.Array  # (2,)
     enc_offset: jax.Array  # (2,)
+    enc_log_gain: jax.Array  # (2,) tone amplitudes rf_amp_ma * exp(enc_log_gain)
     f_min: jax.Array  # (2,) Hz, from the training speakers
     f_max: jax.Array  # (2,)
     weights: jax.Array  # (n_features, n_classes) for mode "linear"
@@ -100,11 +104,13 @@ class VowelNetwork(eqx.Module):
     t1_ns: float = eqx.field(static=True)
     dt_ns: float = eqx.field(static=True)
     rf_amp_ma: float = eqx.field(static=True)
+    taper: str = eqx.field(static=True, default="hann")
 
     def tones(self, formants_hz):
         z = (formants_hz - self.f_min) / (self.f_max - self.f_min)
         u = self.enc_scale * (z - 0.5) + 0.5 + self.enc_offset
-        return pn.Tones(BAND_GHZ[0] + u * (BAND_GHZ[1] - BAND_GHZ[0]), amps=self.rf_amp_ma)
+        return pn.Tones(BAND_GHZ[0] + u * (BAND_GHZ[1] - BAND_GHZ[0]),
+                        amps=self.rf_amp_ma * jnp.exp(self.enc_log_gain))
 
 
 def n_features() -> int:
@@ -132,12 +138,13 @@ def initial_model(train_formants, config, mode: str, coupling: float | None = No
     n_cls = 7
     return VowelNetwork(
         sto=make_device(currents, coupling, config["temperature_k"]),
-        enc_scale=jnp.ones(2), enc_offset=jnp.zeros(2),
+        enc_scale=jnp.ones(2), enc_offset=jnp.zeros(2), enc_log_gain=jnp.zeros(2),
         f_min=jnp.asarray(train_formants.min(0)), f_max=jnp.asarray(train_formants.max(0)),
         weights=jnp.zeros((n_features(), n_cls)), bias=jnp.zeros(n_cls),
         feat_mean=jnp.zeros(n_features()), feat_std=jnp.ones(n_features()),
         table=jnp.zeros(25, dtype=jnp.int32), mode=mode, t1_ns=float(config["t1_ns"]),
         dt_ns=float(config["dt_ns"]), rf_amp_ma=float(config["rf_amp_ma"]),
+        taper=config.get("taper", "hann"),
     )
 
 
@@ -146,19 +153,19 @@ def initial_model(train_formants, config, mode: str, coupling: float | None = No
 
 def present(model: VowelNetwork, formants_hz, key=None, sto=None):
     """Present the tokens (one batched solve) and measure, over the second half of the
-    presentation: features (n, 16) and the synchronisation pattern index (n,). With
-    ``temperature_k > 0`` the thermal noise is drawn from ``key`` (default: a fixed key, so that
-    a measurement is repeatable)."""
+    presentation: features (n, 16) and the synchronisation pattern index (n,). The features are
+    Hann-weighted time averages (``window_average``), so that they vary smoothly with the
+    detuning of oscillators that are not locked. With ``temperature_k > 0`` the thermal noise is
+    drawn from ``key`` (default: a fixed key, so that a measurement is repeatable)."""
     sto = model.sto if sto is None else sto
     key = jax.random.key(0) if key is None else key
     tones = model.tones(formants_hz)
     t1 = model.t1_ns
     ts = np.linspace(0.0, t1, int(t1 / 4) + 1)
     traj = pn.simulate(sto, tones, t1=t1, dt=model.dt_ns, saveat=ts, key=key)
-    late = ts >= t1 / 2
-    power = jnp.mean(traj.obs["power"][late], axis=0)
-    freq = mean_frequency_ghz(traj, sto, t_start=t1 / 2)
-    order = locking_order(traj, sto, tones, t_start=t1 / 2)  # (..., 4, 2)
+    power = window_average(traj.obs["power"], ts, t1 / 2, model.taper)
+    freq = window_average(traj.obs["frequency_ghz"], ts, t1 / 2, model.taper)
+    order = locking_order(traj, sto, tones, t_start=t1 / 2, taper=model.taper)  # (..., 4, 2)
     shape = order.shape[:-2]
     feats = jnp.concatenate([power, (freq - 0.5 * sum(BAND_GHZ)) * 50.0,
                              order.reshape(shape + (2 * N_OSC,))], axis=-1)
@@ -197,33 +204,57 @@ def pattern_table(patterns, labels, n_classes=7):
 
 
 def predict_formants(model: VowelNetwork, formants_hz):
-    feats, pattern = present(model, jnp.asarray(formants_hz, dtype=jnp.float32))
+    """Class indices for formants (n, 2) in Hz. The tokens are padded to a multiple of 64 so that
+    sets of similar size share one compiled solve."""
+    n = len(formants_hz)
+    xp, _, _ = pad_tokens(np.asarray(formants_hz, dtype=np.float32))
+    feats, pattern = present(model, jnp.asarray(xp))
     if model.mode == "pattern":
-        return np.asarray(model.table[pattern])
-    return np.asarray(jnp.argmax(logits(model, feats), axis=-1))
+        return np.asarray(model.table[pattern])[:n]
+    return np.asarray(jnp.argmax(logits(model, feats), axis=-1))[:n]
+
+
+# ----------------------------------------------------------------------------------- padding
+
+
+def pad_tokens(x, y=None, n=None):
+    """Pad a token set to ``n`` rows (repeats of the first token) with weight 0, so that every
+    fold presents the same shapes and the solves and training steps compile once. ``n``
+    defaults to the next multiple of 64. Returns ``(x, y, weights)``."""
+    x = np.asarray(x)
+    k = len(x)
+    n = -(-k // 64) * 64 if n is None else n
+    if n < k:
+        raise ValueError(f"pad_tokens: n={n} is below the number of tokens {k}")
+    idx = np.r_[np.arange(k), np.zeros(n - k, int)]
+    w = np.r_[np.ones(k), np.zeros(n - k)].astype(np.float32)
+    return x[idx], (None if y is None else np.asarray(y)[idx]), w
 
 
 # ----------------------------------------------------------------------------------- (a)
 
 
-def train_pattern_rule(model, x, y, config, progress=None):
+def train_pattern_rule(model, x, y, config, progress=None, n_pad=None):
     """Measurement-driven current tuning (no gradients): try +-step on every current in one
     batched solve, keep the best if it improves training recognition, else halve the step."""
     step = config["rule_step_ma"]
-    table = None
+    n = len(x)
+    xp, _, _ = pad_tokens(x, n=n_pad)
+    y = np.asarray(y)
     history = []
 
-    def evaluate(currents, it=0):  # currents (k, 4) -> patterns (k, n); fresh noise per iteration
-        sto = eqx.tree_at(lambda s: s.current_ma, model.sto, currents[:, None, :])
+    def evaluate(currents, it=0):  # currents (8, 4) -> patterns (8, n); fresh noise per iteration
+        sto = eqx.tree_at(lambda s: s.current_ma, model.sto, jnp.asarray(currents)[:, None, :])
         key = jax.random.fold_in(jax.random.key(config["seed"]), it)
-        return present(model, jnp.asarray(x), key=key, sto=sto)[1]
+        return np.asarray(present(model, jnp.asarray(xp), key=key, sto=sto)[1])[:, :n]
 
     def accuracy(patterns):
         tab = pattern_table(patterns, y)
-        return float(np.mean(np.asarray(tab)[np.asarray(patterns)] == y)), tab
+        return float(np.mean(np.asarray(tab)[patterns] == y)), tab
 
-    currents = np.asarray(model.sto.current_ma, dtype=float)
-    best, table = accuracy(np.asarray(evaluate(jnp.asarray(currents[None])))[0])
+    currents = np.asarray(model.sto.current_ma, dtype=np.float32)
+    # the same (8, 4) candidate shape as every iteration, so that the solve compiles once
+    best, table = accuracy(evaluate(np.repeat(currents[None], 2 * N_OSC, axis=0))[0])
     history.append(best)
     for it in range(1, config["rule_iters"] + 1):
         cands = np.repeat(currents[None], 2 * N_OSC, axis=0)
@@ -231,7 +262,7 @@ def train_pattern_rule(model, x, y, config, progress=None):
             cands[2 * j, j] += step
             cands[2 * j + 1, j] -= step
         cands = np.maximum(cands, 1.05 * DEVICE["threshold_ma"])  # stay above threshold
-        pats = np.asarray(evaluate(jnp.asarray(cands), it))
+        pats = evaluate(cands, it)
         scores = [accuracy(p) for p in pats]
         k = int(np.argmax([s[0] for s in scores]))
         if scores[k][0] > best:
@@ -249,56 +280,115 @@ def train_pattern_rule(model, x, y, config, progress=None):
 # ----------------------------------------------------------------------------------- (b)
 
 
-def _trainable(model, train_coupling: bool):
+def _trainable(model):
     spec = jax.tree_util.tree_map(lambda _: False, model)
     return eqx.tree_at(
-        lambda m: (m.sto.current_ma, m.sto.coupling, m.enc_scale, m.enc_offset, m.weights, m.bias),
-        spec, (True, train_coupling, True, True, True, True))
+        lambda m: (m.sto.current_ma, m.sto.coupling, m.enc_scale, m.enc_offset, m.enc_log_gain,
+                   m.weights, m.bias),
+        spec, (True,) * 7)
 
 
-def train_gradient(model, x, y, config, train_coupling=True, progress=None):
-    """End-to-end training through the physics: softmax cross-entropy of a linear readout of
-    the observables, gradients through the diffrax solve, Adam."""
-    feats, _ = present(model, jnp.asarray(x))
-    model = eqx.tree_at(lambda m: (m.feat_mean, m.feat_std), model,
-                        (jnp.mean(feats, 0), jnp.std(feats, 0) + 1e-3))
-    spec = _trainable(model, train_coupling)
-    params, static = eqx.partition(model, spec)
-    # physical parameters move in their own units: currents in mA, coupling in 1/ns
-    lr = optax.cosine_decay_schedule(config["grad_lr"], config["grad_steps"], alpha=0.1)
-    scaled = lambda k: optax.cosine_decay_schedule(config["grad_lr"] * k, config["grad_steps"], 0.1)
-    labels = jax.tree_util.tree_map(lambda _: "other", params)
-    labels = eqx.tree_at(lambda m: (m.sto.current_ma, m.sto.coupling, m.weights), labels,
-                         ("current", "coupling", "weights"), is_leaf=lambda v: v is None)
-    opt = optax.chain(optax.clip_by_global_norm(10.0), optax.multi_transform(
-        {"other": optax.adam(lr),
-         "weights": optax.adamw(lr, weight_decay=config["grad_weight_decay"]),
-         "current": optax.adam(scaled(config["grad_lr_current"])),
-         "coupling": optax.adam(scaled(config["grad_lr_coupling"]))}, labels))
-    state = opt.init(params)
-    xs, ys = jnp.asarray(x), jnp.asarray(y)
+@functools.lru_cache(maxsize=8)
+def _optimizer(lr, lr_current, lr_coupling, steps, labels_treedef):
+    """Adam with per-group rates (currents in mA, coupling in 1/ns), cosine decay, clipping.
+    Cached so that every fold reuses one optimizer object and hence one compiled step."""
+    sched = lambda k: optax.cosine_decay_schedule(lr * k, max(steps, 1), alpha=0.1)  # noqa: E731
+    labels = jax.tree_util.tree_unflatten(labels_treedef[0], labels_treedef[1])
+    return optax.chain(optax.clip_by_global_norm(10.0), optax.multi_transform(
+        {"other": optax.adam(sched(1.0)), "current": optax.adam(sched(lr_current)),
+         "coupling": optax.adam(sched(lr_coupling))}, labels))
 
-    def loss_fn(p, key):
+
+def _weighted_ce(lg, ys, ws):
+    ce = optax.softmax_cross_entropy_with_integer_labels(lg, ys)
+    return jnp.sum(ws * ce) / jnp.sum(ws), jnp.sum(ws * (jnp.argmax(lg, -1) == ys)) / jnp.sum(ws)
+
+
+@eqx.filter_jit
+def _fit_readout(weights, bias, z, ys, ws, l2, steps):
+    """Softmax readout on fixed features ``z`` (already standardised): L2-regularised
+    cross-entropy, full-batch Adam, ``steps`` iterations in one compiled loop."""
+    opt = optax.adam(0.05)
+
+    def loss(p):
+        return _weighted_ce(z @ p[0] + p[1], ys, ws)[0] + l2 * jnp.sum(p[0] ** 2)
+
+    def body(_, carry):
+        p, s = carry
+        u, s = opt.update(jax.grad(loss)(p), s)
+        return optax.apply_updates(p, u), s
+
+    p = (weights, bias)
+    return jax.lax.fori_loop(0, steps, body, (p, opt.init(p)))[0]
+
+
+@eqx.filter_jit
+def _grad_step(params, static, state, xs, ys, ws, coupling_mask, l2, key, opt):
+    def loss_fn(p):
         m = eqx.combine(p, static)
         f, _ = present(m, xs, key=key)
-        lg = logits(m, f)
-        return optax.softmax_cross_entropy_with_integer_labels(lg, ys).mean(), jnp.mean(
-            jnp.argmax(lg, -1) == ys)
+        ce, acc = _weighted_ce(logits(m, f), ys, ws)
+        return ce + l2 * jnp.sum(p.weights ** 2), (ce, acc)
 
-    @eqx.filter_jit
-    def step(p, s, key):
-        (loss, acc), g = eqx.filter_value_and_grad(loss_fn, has_aux=True)(p, key)
-        u, s = opt.update(g, s, p)
-        p = optax.apply_updates(p, u)
-        p = eqx.tree_at(lambda m: m.sto.current_ma, p,
-                        jnp.maximum(p.sto.current_ma, 1.05 * DEVICE["threshold_ma"]))
-        return p, s, loss, acc
+    (_, (ce, acc)), g = eqx.filter_value_and_grad(loss_fn, has_aux=True)(params)
+    g = eqx.tree_at(lambda m: m.sto.coupling, g, g.sto.coupling * coupling_mask)
+    u, state = opt.update(g, state, params)
+    params = optax.apply_updates(params, u)
+    params = eqx.tree_at(lambda m: m.sto.current_ma, params,
+                         jnp.maximum(params.sto.current_ma, 1.05 * DEVICE["threshold_ma"]))
+    return params, state, ce, acc
+
+
+def fit_readout(model: VowelNetwork, x, y, config, n_pad=None) -> VowelNetwork:
+    """Present ``x``, standardise the observables and fit the softmax readout on them (L2
+    ``readout_l2``, from zero); the physics is left as it is."""
+    n = len(x)
+    xp, yp, wp = pad_tokens(x, y, n=n_pad)
+    ws = jnp.asarray(wp)
+    feats, _ = present(model, jnp.asarray(xp))
+    mu = jnp.sum(ws[:, None] * feats, 0) / n
+    sd = jnp.sqrt(jnp.sum(ws[:, None] * (feats - mu) ** 2, 0) / n) + 1e-3
+    w0, b0 = _fit_readout(jnp.zeros_like(model.weights), jnp.zeros_like(model.bias),
+                          (feats - mu) / sd, jnp.asarray(yp), ws,
+                          jnp.float32(config["readout_l2"]), config["readout_steps"])
+    return eqx.tree_at(lambda m: (m.feat_mean, m.feat_std, m.weights, m.bias), model,
+                       (mu, sd, w0, b0))
+
+
+def train_gradient(model, x, y, config, train_coupling=True, progress=None, n_pad=None):
+    """End-to-end training through the physics.
+
+    1. Present the training tokens, standardise the 16 observables, and fit the softmax readout
+       on them (:func:`fit_readout`): the readout starts where a linear classifier on the
+       untrained device's observables would end.
+    2. Train the currents, the coupling matrix (unless ``train_coupling=False``: then its
+       gradient is masked, so that both variants share one compiled step), the input map (scale,
+       offset, tone amplitudes) and the readout together, by Adam on the cross-entropy with
+       gradients through the diffrax solve (``grad_steps`` steps, fresh thermal noise at each
+       when ``temperature_k > 0``).
+
+    ``n_pad`` pads the training tokens (with weight 0) to a fixed count, so that folds of
+    different sizes share one compiled step.
+    """
+    xp, yp, wp = pad_tokens(x, y, n=n_pad)
+    xs, ys, ws = jnp.asarray(xp), jnp.asarray(yp), jnp.asarray(wp)
+    l2 = jnp.float32(config["readout_l2"])
+    model = fit_readout(model, x, y, config, n_pad=n_pad)
+    params, static = eqx.partition(model, _trainable(model))
+    labels = jax.tree_util.tree_map(lambda _: "other", params)
+    labels = eqx.tree_at(lambda m: (m.sto.current_ma, m.sto.coupling), labels,
+                         ("current", "coupling"), is_leaf=lambda v: v is None)
+    flat, treedef = jax.tree_util.tree_flatten(labels)
+    opt = _optimizer(config["grad_lr"], config["grad_lr_current"], config["grad_lr_coupling"],
+                     config["grad_steps"], (treedef, tuple(flat)))
+    state = opt.init(params)
+    mask = jnp.float32(1.0 if train_coupling else 0.0)
 
     history = {"loss": [], "accuracy": []}
     base = jax.random.key(config["seed"])
     for i in range(config["grad_steps"]):
-        # fresh thermal noise at every step (when temperature_k > 0)
-        params, state, loss, acc = step(params, state, jax.random.fold_in(base, i))
+        params, state, loss, acc = _grad_step(params, static, state, xs, ys, ws, mask, l2,
+                                              jax.random.fold_in(base, i), opt)
         if not np.isfinite(float(loss)):
             raise FloatingPointError("romera2018: the training loss became non-finite")
         history["loss"].append(float(loss))
@@ -326,25 +416,28 @@ def qda_fit_predict(xtr, ytr, xte, reg=1e-3):
     return np.argmax(np.stack(scores, 1), 1)
 
 
+_MLP_OPT = optax.adamw(3e-3, weight_decay=1e-3)
+
+
+@eqx.filter_jit
+def _mlp_step(net, state, a, yt):
+    def loss(n):
+        return optax.softmax_cross_entropy_with_integer_labels(jax.vmap(n)(a), yt).mean()
+
+    g = eqx.filter_grad(loss)(net)
+    u, state = _MLP_OPT.update(g, state, eqx.filter(net, eqx.is_array))
+    return eqx.apply_updates(net, u), state
+
+
 def mlp_fit_predict(xtr, ytr, xte, steps, seed):
     """A small MLP (2-32-32-7, tanh, weight decay) on standardised (F1, F2), full-batch Adam."""
     mu, sd = xtr.mean(0), xtr.std(0)
     a, b = jnp.asarray((xtr - mu) / sd), jnp.asarray((xte - mu) / sd)
     net = eqx.nn.MLP(2, 7, 32, 2, activation=jnp.tanh, key=jax.random.key(seed))
-    opt = optax.adamw(3e-3, weight_decay=1e-3)
-    state = opt.init(eqx.filter(net, eqx.is_array))
+    state = _MLP_OPT.init(eqx.filter(net, eqx.is_array))
     yt = jnp.asarray(ytr)
-
-    @eqx.filter_jit
-    def step(net, state):
-        def loss(n):
-            return optax.softmax_cross_entropy_with_integer_labels(jax.vmap(n)(a), yt).mean()
-        g = eqx.filter_grad(loss)(net)
-        u, state = opt.update(g, state, eqx.filter(net, eqx.is_array))
-        return eqx.apply_updates(net, u), state
-
     for _ in range(steps):
-        net, state = step(net, state)
+        net, state = _mlp_step(net, state, a, yt)
     return np.asarray(jnp.argmax(jax.vmap(net)(b), -1))
 
 
@@ -363,16 +456,19 @@ def run(config, out_dir) -> dict:
     total = len(folds) * 2 * (config["rule_iters"] + config["grad_steps"])
     bar = tqdm(total=total, desc="romera2018: training", leave=False)
     models = {}
+    n_pad = max(len(tr) for tr, _ in folds)  # one shape for every fold: one compile
     for f, (tr, te) in enumerate(folds):
         for coupled in (True, False):
             tag = "" if coupled else "_uncoupled"
             c = config["coupling"] if coupled else 0.0
             m0 = initial_model(x[tr], config, "pattern", coupling=c)
-            ma, hist_a = train_pattern_rule(m0, x[tr], y[tr], config, progress=bar)
+            ma, hist_a = train_pattern_rule(m0, x[tr], y[tr], config, progress=bar, n_pad=n_pad)
             mb, hist_b = train_gradient(initial_model(x[tr], config, "linear", coupling=c),
-                                        x[tr], y[tr], config, train_coupling=coupled, progress=bar)
+                                        x[tr], y[tr], config, train_coupling=coupled, progress=bar,
+                                        n_pad=n_pad)
             for name, m in (("a", ma), ("b", mb)):
-                pred_tr, pred_te = predict_formants(m, x[tr]), predict_formants(m, x[te])
+                pred = predict_formants(m, x)  # every token in one solve, one shape for all folds
+                pred_tr, pred_te = pred[tr], pred[te]
                 acc[name + tag]["train"].append(float(np.mean(pred_tr == y[tr])))
                 acc[name + tag]["test"].append(float(np.mean(pred_te == y[te])))
                 if coupled and name == "b":
@@ -424,7 +520,7 @@ def run(config, out_dir) -> dict:
 def save_model(model: VowelNetwork, out_dir, config) -> Path:
     header = {"mode": model.mode, "config": {k: config[k] for k in
                                              ("t1_ns", "dt_ns", "rf_amp_ma", "coupling",
-                                              "temperature_k")}}
+                                              "temperature_k", "taper")}}
     return pn.train.save_checkpoint(Path(out_dir) / "model.eqx", model, header_extra=header)
 
 

@@ -48,3 +48,36 @@ def test_load_model_without_a_run_is_a_clear_error(tmp_path):
     exp = cli.load_experiment("romera2018")
     with pytest.raises(FileNotFoundError, match="no saved model"):
         exp.load_model(tmp_path)
+
+
+def test_folds_and_the_uncoupled_variant_share_one_compiled_step(monkeypatch):
+    """Two training sets of different sizes padded to one count, coupled and uncoupled: the
+    end-to-end step is traced once (the uncoupled variant masks the coupling gradient instead
+    of changing what is trainable). Padding rows carry weight 0."""
+    exp = cli.load_experiment("romera2018")
+    from physnn.tasks import load_romera
+
+    data = load_romera()
+    x, y = data.features.astype(np.float32), data.labels
+    # a presentation length no other test uses, so that the step is traced afresh here
+    cfg = {**exp.QUICK, "t1_ns": 52.0, "grad_steps": 2, "readout_steps": 20}
+    traces = []
+    logits = exp.logits
+
+    def counting_logits(model, feats):
+        traces.append(1)  # the step calls logits only while it is traced
+        return logits(model, feats)
+
+    monkeypatch.setattr(exp, "logits", counting_logits)
+    for n, coupled in ((40, True), (33, False)):
+        model = exp.initial_model(x[:n], cfg, "linear", coupling=cfg["coupling"] if coupled else 0.0)
+        trained, hist = exp.train_gradient(model, x[:n], y[:n], cfg, train_coupling=coupled, n_pad=48)
+        assert len(hist["loss"]) == 2 and np.all(np.isfinite(hist["loss"]))
+        if not coupled:
+            assert np.all(np.asarray(trained.sto.coupling) == 0.0)
+    assert len(traces) == 1
+
+    xp, yp, w = exp.pad_tokens(x[:5], y[:5], n=8)
+    assert xp.shape == (8, 2) and w.tolist() == [1] * 5 + [0] * 3
+    with pytest.raises(ValueError, match="n=4"):
+        exp.pad_tokens(x[:5], n=4)

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 import physnn as pn
-from physnn.devices.spintronic import is_locked, lab_phase, locking_order, mean_frequency_ghz
+from physnn.devices.spintronic import (
+    is_locked,
+    lab_phase,
+    locking_order,
+    mean_frequency_ghz,
+    window_average,
+    window_weights,
+)
 
 
 def quiet(**kw):
@@ -191,3 +198,25 @@ def test_dissipated_power_and_bad_parameters():
         pn.STONetwork(current_ma=float("nan"))
     with pytest.raises(ValueError, match="frame='carrier'"):
         pn.STONetwork(frame="carrier")
+
+
+@pytest.mark.parametrize("x", [0.5, 1.7, 3.5, 6.25])
+def test_hann_window_average_of_a_beat_matches_its_closed_form(x):
+    """|<exp(2 pi i df t)>| over a window of length T, with x = df T: sin(pi x)/(pi x) for the
+    plain average, and that divided by (1 - x^2) for the Hann taper (its Fourier transform), so
+    a beat leaves (df T)^-3 instead of (df T)^-1."""
+    t1, t_start = 200.0, 100.0
+    ts = np.linspace(0.0, t1, 20001)
+    z = jnp.exp(2j * np.pi * (x / (t1 - t_start)) * jnp.asarray(ts))
+    sinc = abs(np.sinc(x))
+    rect = abs(complex(window_average(z, ts, t_start, "none")))
+    hann = abs(complex(window_average(z, ts, t_start, "hann")))
+    np.testing.assert_allclose(rect, sinc, atol=2e-4)
+    np.testing.assert_allclose(hann, sinc / abs(1 - x**2), atol=2e-4)
+    w = np.asarray(window_weights(ts, t_start, "hann"))
+    assert np.all(w[ts < t_start] == 0) and abs(w.sum() - 1) < 1e-6
+
+
+def test_unknown_taper_is_a_clear_error():
+    with pytest.raises(ValueError, match="taper='hamming'"):
+        window_weights(np.linspace(0, 1, 11), 0.5, "hamming")

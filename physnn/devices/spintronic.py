@@ -328,6 +328,36 @@ def _window(traj, t_start):
     return traj.ts >= (traj.ts[0] if t_start is None else t_start)
 
 
+TAPERS = ("none", "hann")
+
+
+def window_weights(ts, t_start=None, taper="none") -> Array:
+    r"""Averaging weights over the saved times ``ts`` for ``t >= t_start``, summing to 1.
+
+    ``taper="none"`` is the plain (rectangular) average. ``taper="hann"`` weights the window by
+    $\sin^2(\pi u)$, $u$ running from 0 to 1 across it: a beat at detuning $\Delta f$ then leaves a
+    residue falling as $(\Delta f\,T)^{-3}$ instead of $(\Delta f\,T)^{-1}$, so time averages of
+    drifting (unlocked) oscillators depend smoothly on their detuning rather than on where the
+    window happens to cut the last beat."""
+    if taper not in TAPERS:
+        raise ValueError(f"taper={taper!r}: expected one of {TAPERS}")
+    ts = jnp.asarray(ts)
+    t0 = ts[0] if t_start is None else t_start
+    inside = ts >= t0
+    if taper == "none":
+        w = inside.astype(ts.dtype)
+    else:
+        u = (ts - t0) / (ts[-1] - t0)
+        w = jnp.where(inside, jnp.sin(jnp.pi * jnp.clip(u, 0.0, 1.0)) ** 2, 0.0)
+    return w / jnp.sum(w)
+
+
+def window_average(x, ts, t_start=None, taper="none") -> Array:
+    """Weighted time average of ``x`` (time on axis 0) with :func:`window_weights`."""
+    w = window_weights(ts, t_start, taper).astype(x.dtype)
+    return jnp.tensordot(w, x, axes=(0, 0))
+
+
 def mean_frequency_ghz(traj, device: STONetwork, t_start=None) -> Array:
     r"""Mean frequency over the saved times ``t >= t_start`` (default: all), GHz:
     the phase advance divided by $2\pi$ and the elapsed time. Shape ``batch + (M,)``.
@@ -351,19 +381,18 @@ def _relative_phase(traj, device, tones):
     return phi[..., :, None] - theta[..., None, :]
 
 
-def locking_order(traj, device: STONetwork, tones, t_start=None) -> Array:
+def locking_order(traj, device: STONetwork, tones, t_start=None, taper="none") -> Array:
     r"""Soft, differentiable locking measure between oscillator $j$ and tone $a$:
 
     $$R_{ja} = \left|\left\langle e^{i(\phi_j(t) - \theta_a(t))}\right\rangle_t\right| \in [0, 1],$$
 
     the phase-coherence (Kuramoto) order parameter over the window $t \ge t_{\mathrm{start}}$.
     It is 1 for a constant phase difference (locked) and tends to 0 for a drifting one over a window
-    much longer than the beat period. Shape ``batch + (M, n_tones)``.
+    much longer than the beat period. ``taper="hann"`` weights the average with
+    :func:`window_weights` (smoother in the detuning). Shape ``batch + (M, n_tones)``.
     """
-    w = _window(traj, t_start).astype(jnp.float32)
     z = jnp.exp(1j * _relative_phase(traj, device, tones))
-    wt = w.reshape((-1,) + (1,) * (z.ndim - 1))
-    return jnp.abs(jnp.sum(z * wt, axis=0) / jnp.sum(w))
+    return jnp.abs(window_average(z, traj.ts, t_start, taper))
 
 
 def is_locked(traj, device: STONetwork, tones, t_start=None, max_slip_cycles=0.25) -> Array:
