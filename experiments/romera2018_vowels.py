@@ -18,9 +18,11 @@ Protocol, as in the paper where we could establish it:
   that most improves the training recognition is kept, and the step shrinks when none helps. No
   gradients are used, so the rule would run on hardware.
 - Readout (b), physnn's: end-to-end gradient training through the physics with optax: the currents,
-  the coupling matrix and the input map are trained together with a linear softmax readout of
-  physical observables (per oscillator: time-averaged power, mean frequency, and the soft locking
-  measure to each tone).
+  the coupling matrix and the input map (scale, offset and amplitude of each tone) are trained
+  together with a linear softmax readout of physical observables (per oscillator: power,
+  frequency, and the soft locking measure to each tone, Hann-weighted time averages over the
+  second half of the presentation). The readout is first fitted on the untrained device's
+  observables, so that the gradient steps start from a working classifier.
 - Baselines on the same folds: a digital ceiling (quadratic discriminant analysis and a small MLP on
   the same (F1, F2)), and an ablation of (a) and (b) without coupling.
 - Cost: the DC power of the four junctions times the presentation time gives the energy per
