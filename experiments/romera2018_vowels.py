@@ -65,10 +65,10 @@ N_OSC = 4
 NONE = N_OSC  # pattern index meaning "no oscillator locked to this tone"
 
 QUICK = {"n_folds": 2, "t1_ns": 400.0, "dt_ns": 1.0, "rf_amp_ma": 2.0, "coupling": 0.001,
-         "temperature_k": 0.0, "rule_iters": 5, "rule_step_ma": 0.4, "grad_steps": 40,
+         "temperature_k": 0.0, "rule_iters": 5, "rule_step_ma": 0.4, "grad_steps": 20,
          "grad_lr": 0.01, "grad_lr_current": 1.0, "grad_lr_coupling": 0.01,
          "readout_l2": 1e-3, "readout_steps": 500, "taper": "hann", "mlp_steps": 300,
-         "map_points": 21, "seed": 0,
+         "map_points": 17, "seed": 0,
          "final_model": False}
 FULL = {"n_folds": 5, "t1_ns": 500.0, "dt_ns": 1.0, "rf_amp_ma": 2.0, "coupling": 0.001,
         "temperature_k": 0.0, "rule_iters": 20, "rule_step_ma": 0.4, "grad_steps": 100,
@@ -562,7 +562,8 @@ def _figures(out_dir, x, y, data, ma, mb, confusion, curves, config):
     f2 = np.linspace(x[:, 1].min() * 0.9, x[:, 1].max() * 1.05, n)
     g1, g2 = np.meshgrid(f1, f2, indexing="ij")
     grid = np.stack([g1.ravel(), g2.ravel()], -1).astype(np.float32)
-    _, patterns = present(ma, jnp.asarray(grid))
+    _, patterns = present(ma, jnp.asarray(pad_tokens(grid)[0]))
+    patterns = np.asarray(patterns)[: len(grid)]
     regions_b = predict_formants(mb, grid).reshape(n, n)
     tones = ma.tones(jnp.asarray(x))
     fa, fb = np.asarray(tones.freqs[:, 0]) * 1e3, np.asarray(tones.freqs[:, 1]) * 1e3
