@@ -217,6 +217,12 @@ def test_hann_window_average_of_a_beat_matches_its_closed_form(x):
     assert np.all(w[ts < t_start] == 0) and abs(w.sum() - 1) < 1e-6
 
 
-def test_unknown_taper_is_a_clear_error():
+def test_unknown_taper_or_an_empty_window_is_a_clear_error():
+    ts = np.linspace(0, 1, 11)
     with pytest.raises(ValueError, match="taper='hamming'"):
-        window_weights(np.linspace(0, 1, 11), 0.5, "hamming")
+        window_weights(ts, 0.5, "hamming")
+    with pytest.raises(ValueError, match=r"t_start=2.0: the averaging window holds 0 of the saved"):
+        window_weights(ts, 2.0)
+    with pytest.raises(ValueError, match="holds 2 .* 'hann' taper needs at least 3"):
+        window_weights(ts, 0.85, "hann")
+    assert np.all(np.isfinite(np.asarray(window_weights(ts, 0.8, "hann"))))

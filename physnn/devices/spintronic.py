@@ -341,6 +341,14 @@ def window_weights(ts, t_start=None, taper="none") -> Array:
     window happens to cut the last beat."""
     if taper not in TAPERS:
         raise ValueError(f"taper={taper!r}: expected one of {TAPERS}")
+    ts_c, t0_c = V._concrete(ts), (None if t_start is None else V._concrete(t_start))
+    if ts_c is not None and (t_start is None or t0_c is not None):
+        n_in = int(np.sum(ts_c >= (ts_c[0] if t_start is None else t0_c)))
+        need = 3 if taper == "hann" else 1
+        if n_in < need:
+            raise ValueError(
+                f"t_start={t_start!r}: the averaging window holds {n_in} of the saved times "
+                f"(last {float(ts_c[-1]):g}); the {taper!r} taper needs at least {need}")
     ts = jnp.asarray(ts)
     t0 = ts[0] if t_start is None else t_start
     inside = ts >= t0
