@@ -294,15 +294,22 @@ def _trainable(model):
         spec, (True,) * 7)
 
 
+def _param_labels(params):
+    """Optimizer group of every trainable leaf: currents (mA) and coupling (1/ns) move at their own
+    rates, everything else at ``grad_lr``."""
+    labels = jax.tree_util.tree_map(lambda _: "other", params)
+    return eqx.tree_at(lambda m: (m.sto.current_ma, m.sto.coupling), labels,
+                       ("current", "coupling"), is_leaf=lambda v: v is None)
+
+
 @functools.lru_cache(maxsize=8)
-def _optimizer(lr, lr_current, lr_coupling, steps, labels_treedef):
-    """Adam with per-group rates (currents in mA, coupling in 1/ns), cosine decay, clipping.
-    Cached so that every fold reuses one optimizer object and hence one compiled step."""
+def _optimizer(lr, lr_current, lr_coupling, steps):
+    """Adam with per-group rates, cosine decay, clipping. Cached so that every fold reuses one
+    optimizer object and hence one compiled step."""
     sched = lambda k: optax.cosine_decay_schedule(lr * k, max(steps, 1), alpha=0.1)  # noqa: E731
-    labels = jax.tree_util.tree_unflatten(labels_treedef[0], labels_treedef[1])
     return optax.chain(optax.clip_by_global_norm(10.0), optax.multi_transform(
         {"other": optax.adam(sched(1.0)), "current": optax.adam(sched(lr_current)),
-         "coupling": optax.adam(sched(lr_coupling))}, labels))
+         "coupling": optax.adam(sched(lr_coupling))}, _param_labels))
 
 
 def _weighted_ce(lg, ys, ws):
@@ -381,12 +388,8 @@ def train_gradient(model, x, y, config, train_coupling=True, progress=None, n_pa
     l2 = jnp.float32(config["readout_l2"])
     model = fit_readout(model, x, y, config, n_pad=n_pad)
     params, static = eqx.partition(model, _trainable(model))
-    labels = jax.tree_util.tree_map(lambda _: "other", params)
-    labels = eqx.tree_at(lambda m: (m.sto.current_ma, m.sto.coupling), labels,
-                         ("current", "coupling"), is_leaf=lambda v: v is None)
-    flat, treedef = jax.tree_util.tree_flatten(labels)
     opt = _optimizer(config["grad_lr"], config["grad_lr_current"], config["grad_lr_coupling"],
-                     config["grad_steps"], (treedef, tuple(flat)))
+                     config["grad_steps"])
     state = opt.init(params)
     mask = jnp.float32(1.0 if train_coupling else 0.0)
 
