@@ -13,10 +13,11 @@ Protocol, as in the paper where we could establish it:
 - Readout (a), the paper's: the class is read from the synchronisation pattern (which oscillator,
   if any, is locked to tone A, and which to tone B: ``is_locked``). A lookup table maps patterns to
   vowels (majority vote over the training tokens). Only the four DC currents are trained, by a
-  measurement-driven rule in the spirit of the paper's real-time learning: at each iteration every
-  current is nudged up and down (all eight candidates simulated in one batched solve), the nudge
-  that most improves the training recognition is kept, and the step shrinks when none helps. No
-  gradients are used, so the rule would run on hardware.
+  measurement-driven rule in the spirit of the paper's real-time learning: a population hill climb
+  (``train_pattern_rule``). It measures a population of random current layouts, keeps the best,
+  then at every iteration measures +-step on every current and a few random moves (one batched
+  solve each), keeps the best if it improves the training recognition, and shrinks the step when
+  none does. No gradients are used, so the rule would run on hardware.
 - Readout (b), physnn's: end-to-end gradient training through the physics with optax: the currents,
   the coupling matrix and the input map (scale, offset and amplitude of each tone) are trained
   together with a linear softmax readout of physical observables (per oscillator: power,
@@ -65,13 +66,15 @@ N_OSC = 4
 NONE = N_OSC  # pattern index meaning "no oscillator locked to this tone"
 
 QUICK = {"n_folds": 2, "t1_ns": 400.0, "dt_ns": 1.0, "rf_amp_ma": 2.0, "coupling": 0.001,
-         "temperature_k": 0.0, "rule_iters": 5, "rule_step_ma": 0.4, "grad_steps": 20,
+         "temperature_k": 0.0, "rule_iters": 5, "rule_step_ma": 0.5, "rule_candidates": 8,
+         "rule_shrink": 0.6, "grad_steps": 20,
          "grad_lr": 0.01, "grad_lr_current": 1.0, "grad_lr_coupling": 0.01,
          "readout_l2": 1e-3, "readout_steps": 500, "taper": "hann", "mlp_steps": 300,
          "map_points": 17, "seed": 0,
          "final_model": False}
 FULL = {"n_folds": 5, "t1_ns": 500.0, "dt_ns": 1.0, "rf_amp_ma": 2.0, "coupling": 0.001,
-        "temperature_k": 0.0, "rule_iters": 20, "rule_step_ma": 0.4, "grad_steps": 100,
+        "temperature_k": 0.0, "rule_iters": 30, "rule_step_ma": 0.5, "rule_candidates": 16,
+        "rule_shrink": 0.6, "grad_steps": 100,
         "grad_lr": 0.01, "grad_lr_current": 1.0, "grad_lr_coupling": 0.01,
         "readout_l2": 1e-3, "readout_steps": 500, "taper": "hann", "mlp_steps": 3000,
         "map_points": 61, "seed": 0,
@@ -241,40 +244,61 @@ def pad_tokens(x, y=None, n=None):
 
 
 def train_pattern_rule(model, x, y, config, progress=None, n_pad=None):
-    """Measurement-driven current tuning (no gradients): try +-step on every current in one
-    batched solve, keep the best if it improves training recognition, else halve the step."""
-    step = config["rule_step_ma"]
+    """Measurement-driven current tuning (no gradients): a population hill climb on the training
+    recognition, every population measured in one batched solve.
+
+    0. Measure ``rule_candidates`` (K) current layouts: the model's own (oscillators evenly spread
+       over the band) and K - 1 random ones (free-running frequencies uniform over the band
+       widened by 10 % on each side). Keep the best.
+    1. At every iteration measure K candidates around the kept currents: +-step on each current
+       (8 candidates) and K - 8 random moves of all four (Gaussian, standard deviation step). Keep
+       the best if it improves the training recognition, else shrink the step by
+       ``rule_shrink``.
+
+    The pattern table is re-learned (majority vote) for every candidate. The random layouts and
+    moves are drawn from ``seed``; with ``temperature_k > 0`` each iteration sees fresh noise."""
+    k_cand, step = int(config["rule_candidates"]), float(config["rule_step_ma"])
+    if k_cand < 2 * N_OSC:
+        raise ValueError(f"romera2018: rule_candidates={k_cand}; expected at least {2 * N_OSC} "
+                         "(the +-step moves of the four currents)")
+    rng = np.random.default_rng(config["seed"])
     n = len(x)
     xp, _, _ = pad_tokens(x, n=n_pad)
     y = np.asarray(y)
+    thr = 1.05 * DEVICE["threshold_ma"]  # stay above threshold
     history = []
 
-    def evaluate(currents, it=0):  # currents (8, 4) -> patterns (8, n); fresh noise per iteration
+    def evaluate(currents, it):  # currents (K, 4) -> patterns (K, n)
         sto = eqx.tree_at(lambda s: s.current_ma, model.sto, jnp.asarray(currents)[:, None, :])
         key = jax.random.fold_in(jax.random.key(config["seed"]), it)
         return np.asarray(present(model, jnp.asarray(xp), key=key, sto=sto)[1])[:, :n]
 
-    def accuracy(patterns):
-        tab = pattern_table(patterns, y)
-        return float(np.mean(np.asarray(tab)[patterns] == y)), tab
+    def best_of(cands, it):
+        pats = evaluate(np.maximum(cands, thr).astype(np.float32), it)
+        scores = []
+        for p in pats:
+            tab = pattern_table(p, y)
+            scores.append((float(np.mean(np.asarray(tab)[p] == y)), tab))
+        k = int(np.argmax([s[0] for s in scores]))
+        return scores[k][0], scores[k][1], np.maximum(cands[k], thr)
 
-    currents = np.asarray(model.sto.current_ma, dtype=np.float32)
-    # the same (8, 4) candidate shape as every iteration, so that the solve compiles once
-    best, table = accuracy(evaluate(np.repeat(currents[None], 2 * N_OSC, axis=0))[0])
+    lo, hi = BAND_GHZ
+    layouts = rng.uniform(lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo), (k_cand, N_OSC))
+    cands = np.asarray(model.sto.current_for_frequency_ma(jnp.asarray(layouts)), np.float64)
+    cands[0] = np.asarray(model.sto.current_ma)
+    best, table, currents = best_of(cands, 0)
     history.append(best)
     for it in range(1, config["rule_iters"] + 1):
-        cands = np.repeat(currents[None], 2 * N_OSC, axis=0)
+        cands = np.repeat(currents[None], k_cand, axis=0)
         for j in range(N_OSC):
             cands[2 * j, j] += step
             cands[2 * j + 1, j] -= step
-        cands = np.maximum(cands, 1.05 * DEVICE["threshold_ma"])  # stay above threshold
-        pats = evaluate(cands, it)
-        scores = [accuracy(p) for p in pats]
-        k = int(np.argmax([s[0] for s in scores]))
-        if scores[k][0] > best:
-            best, table, currents = scores[k][0], scores[k][1], cands[k]
+        cands[2 * N_OSC:] += rng.normal(0.0, step, (k_cand - 2 * N_OSC, N_OSC))
+        score, tab, cur = best_of(cands, it)
+        if score > best:
+            best, table, currents = score, tab, cur
         else:
-            step *= 0.5
+            step *= config["rule_shrink"]
         history.append(best)
         if progress is not None:
             progress.update(1)

@@ -81,3 +81,24 @@ def test_folds_and_the_uncoupled_variant_share_one_compiled_step(monkeypatch):
     assert xp.shape == (8, 2) and w.tolist() == [1] * 5 + [0] * 3
     with pytest.raises(ValueError, match="n=4"):
         exp.pad_tokens(x[:5], n=4)
+
+
+def test_pattern_rule_never_loses_training_recognition_and_checks_its_population():
+    """The rule keeps a candidate only if it improves the training recognition, so its history is
+    non-decreasing and ends at the recognition the trained currents and table give. Too small a
+    population for the +-step moves is a clear error."""
+    exp = cli.load_experiment("romera2018")
+    from physnn.tasks import load_romera
+
+    data = load_romera()
+    x, y = data.features.astype(np.float32), data.labels
+    idx = np.arange(0, len(y), 3)  # 87 tokens, every vowel
+    cfg = {**exp.QUICK, "t1_ns": 200.0, "rule_iters": 3}
+    model = exp.initial_model(x[idx], cfg, "pattern")
+    trained, hist = exp.train_pattern_rule(model, x[idx], y[idx], cfg)
+    assert len(hist) == 4 and np.all(np.diff(hist) >= 0)
+    assert np.all(np.asarray(trained.sto.current_ma) >= 1.05 * exp.DEVICE["threshold_ma"])
+    pred = exp.predict_formants(trained, x[idx])
+    assert np.mean(pred == y[idx]) == pytest.approx(hist[-1])
+    with pytest.raises(ValueError, match="rule_candidates=4"):
+        exp.train_pattern_rule(model, x[idx], y[idx], {**cfg, "rule_candidates": 4})
