@@ -134,7 +134,7 @@ class GraphOscillators(AbstractDevice):
     def drift(self, t, y, u):
         d = self.cells.drift(t, y, u)
         dv = jnp.einsum("...jk,...k->...j", self.mix, d[..., 0, :])
-        return jnp.stack([dv, d[..., 1, :]], axis=-2)
+        return d.at[..., 0, :].set(dv)  # T (and phi with hysteretic cells) as the cells give them
 
     def observe(self, t, y, u):
         return self.cells.observe(t, y, u)

@@ -1,5 +1,6 @@
 """Mott (NbO2/VO2) relaxation oscillators: the oscillation window against the model's own static
-I-V curve, the relaxation-limit period, coupling, gradients and parameter validation.
+I-V curve, the relaxation-limit period, coupling, gradients, parameter validation, and the opt-in
+VO2 hysteresis (loop width, memory at zero bias, a relaxation oscillation through the loop).
 
 Solves use the default Tsit5 with adaptive steps (rtol = atol = 1e-6; the thermal time is 0.3 ns
 and the switching events are stiff), except the gradient test, which uses fixed steps dt = 0.05 ns
@@ -161,3 +162,116 @@ def test_resistive_coupling_locks_in_phase_and_capacitive_in_anti_phase():
     rel = np.mod(d[-1] + 0.5, 1.0) - 0.5
     assert abs(rel[1]) < 0.1  # resistive: in phase (measured -0.049 cycles)
     assert abs(abs(rel[2]) - 0.5) < 0.1  # capacitive: anti-phase (measured 0.484 cycles)
+
+
+# ------------------------------------------------------------------ VO2 hysteresis (opt-in)
+HYST_OSC = dict(hysteretic=True, ambient_k=300.0, on_resistance_ohm=100.0)  # module docstring
+
+
+def test_hysteresis_loop_switches_at_tc_plus_and_minus_half_its_width():
+    """A slow temperature ramp 310 K -> 355 K -> 310 K (0.01 K/ns, against tau_s = 1 ns): phi
+    crosses 1/2 on heating at T_c + h/2 and on cooling at T_c - h/2 (VO2: 336.4 K and 329.2 K),
+    so the loop is h = 7.19 K wide; a switch held inside the loop keeps its phase."""
+    with jax.enable_x64(True):
+        dev = pn.MottNetwork("VO2", hysteretic=True)
+        dt = 0.1
+        up = np.arange(310.0, 355.0, 0.01 * dt)
+        ramp = jnp.asarray(np.r_[up, up[::-1]])
+
+        def step(phi, temp):
+            phi = phi + dt * dev.metallic_rate(temp, phi)[0]
+            return phi, phi
+
+        _, phi = jax.lax.scan(step, jnp.asarray(0.0), ramp)
+        phi, ramp = np.asarray(phi), np.asarray(ramp)
+        n = up.size
+        t_heat = ramp[np.nonzero(phi[:n] > 0.5)[0][0]]
+        t_cool = ramp[n + np.nonzero(phi[n:] < 0.5)[0][0]]
+        tc, h = 332.8, 7.19
+        assert t_heat == pytest.approx(tc + h / 2, abs=0.1)
+        assert t_cool == pytest.approx(tc - h / 2, abs=0.1)
+        # inside the loop (T = T_c) every phi between the branches is a fixed point (memory),
+        # and a phi outside them is pushed back onto the nearer branch
+        up, down = (float(b[0]) for b in dev.metallic_branches(jnp.asarray(tc)))
+        rate = lambda p: float(dev.metallic_rate(jnp.asarray(tc), jnp.asarray(p))[0])  # noqa: E731
+        for phi0 in (up, 0.5, down):
+            assert rate(phi0) == 0.0
+        assert rate(0.5 * up) > 0 and rate(0.5 * (1 + down)) < 0
+
+
+def test_hysteretic_switch_remembers_its_phase_at_zero_bias():
+    """Zero bias, ambient at T_c (inside the loop): an insulating and a metallic switch stay so for
+    2 us; at an ambient above the loop both end metallic. The anhysteretic model has no memory."""
+    prepared = jnp.asarray([0.0, 1.0])
+    for ambient, expect_memory in ((332.8, True), (345.0, False)):
+        dev = pn.MottNetwork("VO2", hysteretic=True, ambient_k=ambient, source_voltage_v=0.0,
+                             n_oscillators=2)
+        y0 = dev.init_state(voltage=0.0, metallic=prepared)
+        assert y0.shape == (3, 2)
+        tr = pn.simulate(dev, None, t1=2000.0, dt=1.0, y0=y0, saveat=np.array([2000.0]))
+        phi = np.asarray(tr.obs["metallic_fraction"])[-1]
+        r = 1.0 / np.asarray(dev.conductance(tr.obs["temperature"][-1], 0.0, phi))
+        if expect_memory:  # each stays on its branch of the loop at T_c (phi_up = 0.083)
+            up, down = (float(b[0]) for b in dev.metallic_branches(jnp.asarray([ambient])))
+            np.testing.assert_allclose(phi, [up, down], atol=1e-3)
+            assert r[0] / r[1] > 5
+        else:
+            assert np.all(phi > 0.95)
+    with pytest.raises(ValueError, match="hysteretic=True"):
+        pn.MottNetwork("VO2").init_state(metallic=1.0)
+    with pytest.raises(ValueError, match="metallic"):
+        pn.MottNetwork("VO2", hysteretic=True).init_state(metallic=1.5)
+    with pytest.raises(ValueError, match="hysteresis_k=-1.0"):
+        pn.MottNetwork("VO2", hysteresis_k=-1.0)
+
+
+def test_hysteretic_relaxation_oscillation_traverses_the_loop():
+    """At 300 K ambient, R_on = 100 Ohm and 16 V the hysteretic VO2 switch is a relaxation
+    oscillator: phi swings 0 <-> 1. It switches off on the cooling branch, at T_c - h/2 (the
+    switch cools by well under a kelvin per switching time), and on by a thermal runaway that
+    the heating branch triggers: phi reaches 1/2 while T shoots through T_c + h/2 at kelvins per
+    ns, so the on-temperature is sampled within a few kelvin of it. The same switch without
+    hysteresis oscillates too, with a shorter cycle: it switches at T_c both ways, whereas the
+    hysteretic one must heat further up and cool further down."""
+    saves = np.arange(20000.0, 40000.0, 1.0)
+    periods = {}
+    for hyst in (True, False):
+        kw = dict(HYST_OSC, hysteretic=hyst)
+        dev = pn.MottNetwork("VO2", source_voltage_v=16.0, **kw)
+        tr = pn.simulate(dev, None, t1=40000.0, dt=1.0, y0=dev.init_state(), saveat=saves)
+        v, temp = (np.asarray(tr.obs[k])[:, 0] for k in ("voltage", "temperature"))
+        mid = 0.5 * (v.max() + v.min())
+        ph = phase_from_spikes(saves, v, mid)
+        ok = ~np.isnan(ph)
+        periods[hyst] = 2 * np.pi * (saves[ok][-1] - saves[ok][0]) / (ph[ok][-1] - ph[ok][0])
+        assert v.max() - v.min() > 5.0
+        if hyst:
+            phi = np.asarray(tr.obs["metallic_fraction"])[:, 0]
+            assert phi.min() < 0.01 and phi.max() > 0.99
+            on = np.nonzero((phi[:-1] < 0.5) & (phi[1:] >= 0.5))[0]
+            off = np.nonzero((phi[:-1] > 0.5) & (phi[1:] <= 0.5))[0]
+            assert on.size >= 3 and off.size >= 3
+            np.testing.assert_allclose(temp[off], 332.8 - 7.19 / 2, atol=0.3)
+            np.testing.assert_allclose(temp[on], 332.8 + 7.19 / 2, atol=3.5)
+            assert np.all(temp[on] > 332.8 + 1.0)  # above the anhysteretic transition
+    assert periods[True] > periods[False]  # measured 1557 ns against 1363 ns
+
+
+def test_gradient_through_the_hysteresis_matches_finite_differences():
+    with jax.enable_x64(True):
+        dev = pn.MottNetwork("VO2", source_voltage_v=16.0, **HYST_OSC)
+        y0 = dev.init_state(voltage=2.0, temperature=320.0)
+
+        def mean_v(vin, tau):
+            d = eqx.tree_at(lambda m: (m.source_voltage_v, m.switching_time_ns), dev, (vin, tau))
+            tr = pn.simulate(d, None, t1=3000.0, dt=0.5, y0=y0, saveat=np.linspace(1000.0, 3000.0, 401))
+            return jnp.mean(tr.obs["voltage"])
+
+        vin, tau = jnp.asarray([16.0]), jnp.asarray([1.0])
+        gv, gt = jax.grad(mean_v, argnums=(0, 1))(vin, tau)
+        hv, ht = 1e-5, 1e-5
+        fdv = (mean_v(vin + hv, tau) - mean_v(vin - hv, tau)) / (2 * hv)
+        fdt = (mean_v(vin, tau + ht) - mean_v(vin, tau - ht)) / (2 * ht)
+        assert abs(float(fdv)) > 1e-4
+        np.testing.assert_allclose(gv[0], fdv, rtol=1e-4)
+        np.testing.assert_allclose(gt[0], fdt, rtol=1e-4, atol=1e-6)

@@ -49,19 +49,40 @@ Materials (``material=``): defaults are representative orders of magnitude, not 
   oscillates for $V_{\mathrm{in}}$ of about 7 V, but close to the onset (0.1 V peak to peak, period
   0.72 us); with $C$ = 1.45 nF and 10 V it is a full relaxation oscillation (1.7 V, 4.3 us).
 
+**Hysteresis** (``hysteretic=True``, opt-in). The metallic fraction becomes a state $\phi_j$ that
+follows a hysteresis loop of width $h$ (``hysteresis_k``; 7.19 K in the VO2 fit above), a single
+smooth hysteron:
+
+$$\tau_s\,\dot\phi = r\big(\phi_\uparrow(T) - \phi\big) - r\big(\phi - \phi_\downarrow(T)\big),\qquad
+   \phi_{\uparrow/\downarrow}(T) = \frac{1}{1 + e^{-(T - T_{\mathrm{IMT}} \mp h/2)/w}},$$
+
+so that $\phi$ rises onto the heating branch (IMT at $T_{\mathrm{IMT}} + h/2$) where it lies below
+it, falls onto the cooling branch (MIT at $T_{\mathrm{IMT}} - h/2$) where it lies above it, and stays
+where it is between the two: a switch held inside the loop remembers its phase at zero bias.
+$\tau_s$ (``switching_time_ns``, default 1 ns) is how fast the phase follows the temperature;
+$r(x) = \max(x, 0)$ with its corner rounded over $[0, s]$, $s$ = 0.01 ($x^2/2s$ there; exactly 0
+for $x \le 0$, so that a switch inside the loop does not creep). The state is then
+$(V, T, \phi)$, shape ``(..., 3, M)``. A thermal oscillation needs the metallic steady state to
+cool below $T_{\mathrm{IMT}} - h/2$. With the VO2 defaults ($T_{\mathrm{amb}}$ = 325 K, 4 K
+below the MIT) the switch settles in a mixed state instead. At $T_{\mathrm{amb}}$ = 300 K,
+$R_{\mathrm{on}}$ = 100 Ohm and $V_{\mathrm{in}}$ of 12-24 V it is a full relaxation oscillation
+in which $\phi$ swings between 0 and 1 (``tests/test_mott.py``).
+
 **Where this departs from the sharp physics.** The IMT is a smooth logistic function of $T$
-(width $w$), so that gradients exist; the VO2 transition is *hysteretic* in reality (the fit above
-has a hysteresis width of 7.19 K), and this model has **no hysteresis**: its transition is a single
-sigmoid centred at $T_c$ (``hysteresis_k`` is recorded for reference only). The oscillation then
-comes from the thermal NDR alone; hysteretic bistability (e.g. memory at zero bias) is not
-reproduced. Electroforming, filament growth and the field-driven (non-thermal) part of the switching
-are not modelled.
+(width $w$), so that gradients exist. By default (``hysteretic=False``) the transition is a single
+sigmoid centred at $T_c$, without the hysteresis that the VO2 transition has in reality
+(``hysteresis_k`` is then recorded for reference only): the oscillation comes from the thermal NDR
+alone, and hysteretic bistability (memory at zero bias) needs ``hysteretic=True``. The hysteron
+above is one domain: the percolating, multi-domain switching of a real film and its minor loops are
+not modelled. Electroforming, filament growth and the field-driven (non-thermal) part of the
+switching are not modelled.
 
 Units: time in **ns** (``time_unit = "ns"``), voltages V, resistances ohm, capacitances F,
 temperatures K, thermal resistance K/W, thermal capacitance J/K, power W. Temperature noise
 ``noise`` is in K/sqrt(ns) (a Johnson-like additive amplitude on $T$; 0 = deterministic).
 
-State: ``y[..., 0, :]`` = $V$ (V), ``y[..., 1, :]`` = $T$ (K), batch axes in front.
+State: ``y[..., 0, :]`` = $V$ (V), ``y[..., 1, :]`` = $T$ (K), and with ``hysteretic=True``
+``y[..., 2, :]`` = $\phi$; batch axes in front.
 """
 
 from __future__ import annotations
@@ -82,6 +103,7 @@ Q_E = 1.602176634e-19  # C
 EPS0 = 8.8541878128e-12  # F/m
 E_SMOOTH = 1e3  # V/m, smoothing of sqrt(E) at E = 0
 NS = 1e-9  # s per time unit
+HYST_SMOOTH = 0.01  # rounding of the hysteresis-loop push (in units of phi), see _soft_relu
 
 _MATERIALS = {
     "NbO2": dict(
@@ -89,21 +111,21 @@ _MATERIALS = {
         thermal_resistance_k_per_w=3e5, thermal_capacitance_j_per_k=1e-15, ambient_k=300.0,
         activation_ev=0.1, off_resistance_ohm=50e3, on_resistance_ohm=500.0,
         transition_k=1070.0, transition_width_k=20.0, thickness_m=20e-9, permittivity_r=45.0,
-        hysteresis_k=0.0, poole_frenkel=True,
+        hysteresis_k=0.0, poole_frenkel=True, switching_time_ns=1.0,
     ),
     "VO2": dict(
         capacitance_f=145e-12, load_resistance_ohm=5e3, source_voltage_v=7.0,
         thermal_resistance_k_per_w=1.0 / 0.206e-3, thermal_capacitance_j_per_k=49.6e-12,
         ambient_k=325.0, activation_ev=0.1, off_resistance_ohm=20e3, on_resistance_ohm=500.0,
         transition_k=332.8, transition_width_k=1.5, thickness_m=100e-9, permittivity_r=36.0,
-        hysteresis_k=7.19, poole_frenkel=False,
+        hysteresis_k=7.19, poole_frenkel=False, switching_time_ns=1.0,
     ),
 }
 
 _PER = ("capacitance_f", "load_resistance_ohm", "source_voltage_v", "thermal_resistance_k_per_w",
         "thermal_capacitance_j_per_k", "ambient_k", "activation_ev", "off_resistance_ohm",
         "on_resistance_ohm", "transition_k", "transition_width_k", "thickness_m", "permittivity_r",
-        "noise")
+        "noise", "switching_time_ns")
 _MATS = ("coupling_conductance_s", "coupling_capacitance_f", "thermal_coupling_w_per_k")
 
 
@@ -126,7 +148,13 @@ class MottNetwork(AbstractDevice):
     - `noise`: temperature noise amplitude, K/sqrt(ns) (0 = deterministic, ``diffusion`` is None).
     - `coupling_conductance_s`, `coupling_capacitance_f`, `thermal_coupling_w_per_k`: $(M, M)$
       matrices (S, F, W/K), >= 0, diagonal ignored; default 0.
-    - `hysteresis_k`: recorded only (this model has no hysteresis, see the module docstring).
+    - `hysteresis_k`: width $h$ of the IMT hysteresis loop, K. Used only with
+      ``hysteretic=True``; otherwise recorded for reference.
+    - `hysteretic`: give every switch a metallic-fraction state $\phi$ with the hysteresis loop
+      of width ``hysteresis_k`` (see "Hysteresis" in the module docstring); the state is then
+      ``(..., 3, M)``. Default False (the anhysteretic two-variable model).
+    - `switching_time_ns`: $\tau_s$, ns, the time constant with which $\phi$ follows a branch of
+      the loop (``hysteretic=True`` only).
     - `poole_frenkel`: include the $\beta\sqrt{E}$ field lowering (default per material).
     - `n_oscillators`: $M$ when every per-oscillator argument is a scalar.
     """
@@ -148,9 +176,11 @@ class MottNetwork(AbstractDevice):
     coupling_conductance_s: Float[Array, "*e m m"]
     coupling_capacitance_f: Float[Array, "*e m m"]
     thermal_coupling_w_per_k: Float[Array, "*e m m"]
+    switching_time_ns: Float[Array, "*e m"]
     hysteresis_k: float = eqx.field(static=True)
     material: str = eqx.field(static=True)
     poole_frenkel: bool = eqx.field(static=True)
+    hysteretic: bool = eqx.field(static=True, default=False)
 
     time_unit: ClassVar[str] = "ns"
 
@@ -178,6 +208,8 @@ class MottNetwork(AbstractDevice):
         hysteresis_k=None,
         poole_frenkel: bool | None = None,
         n_oscillators: int | None = None,
+        hysteretic: bool = False,
+        switching_time_ns=None,
     ):
         own = "MottNetwork"
         if material not in _MATERIALS:
@@ -190,7 +222,7 @@ class MottNetwork(AbstractDevice):
             activation_ev=activation_ev, off_resistance_ohm=off_resistance_ohm,
             on_resistance_ohm=on_resistance_ohm, transition_k=transition_k,
             transition_width_k=transition_width_k, thickness_m=thickness_m,
-            permittivity_r=permittivity_r, noise=noise,
+            permittivity_r=permittivity_r, noise=noise, switching_time_ns=switching_time_ns,
         )
         nonneg = {"source_voltage_v", "activation_ev", "noise"}
         per = {}
@@ -223,7 +255,11 @@ class MottNetwork(AbstractDevice):
             mat = jnp.zeros((m, m)) if mat is None else mat
             mat = V.shape_is(name, V.positive(name, mat, owner=own, allow_zero=True), (m, m), owner=own)
             setattr(self, name, mat * (1.0 - jnp.eye(m, dtype=mat.dtype)))
-        self.hysteresis_k = float(d["hysteresis_k"] if hysteresis_k is None else hysteresis_k)
+        h = float(d["hysteresis_k"] if hysteresis_k is None else hysteresis_k)
+        if not np.isfinite(h) or h < 0:
+            raise ValueError(f"{own}: hysteresis_k={h}; expected a finite width >= 0 K")
+        self.hysteresis_k = h
+        self.hysteretic = bool(hysteretic)
         self.material = material
         self.poole_frenkel = bool(d["poole_frenkel"] if poole_frenkel is None else poole_frenkel)
 
@@ -241,8 +277,25 @@ class MottNetwork(AbstractDevice):
         r"""$\phi(T)$, the smooth IMT (0 insulating, 1 metallic)."""
         return jax.nn.sigmoid((temperature - self.transition_k) / self.transition_width_k)
 
-    def conductance(self, temperature, voltage) -> Array:
-        r"""$G_{\mathrm{dev}}(T, V) = 1/R_{\mathrm{dev}}$, S."""
+    def metallic_branches(self, temperature) -> tuple[Array, Array]:
+        r"""The two branches of the hysteresis loop, $(\phi_\uparrow(T), \phi_\downarrow(T))$:
+        the IMT on heating at $T_{\mathrm{IMT}} + h/2$ and the MIT on cooling at
+        $T_{\mathrm{IMT}} - h/2$ (logistic, width $w$); $\phi_\uparrow \le \phi_\downarrow$."""
+        half = 0.5 * self.hysteresis_k
+        w = self.transition_width_k
+        return (jax.nn.sigmoid((temperature - self.transition_k - half) / w),
+                jax.nn.sigmoid((temperature - self.transition_k + half) / w))
+
+    def metallic_rate(self, temperature, metallic) -> Array:
+        r"""$d\phi/dt$, 1/ns, of the hysteretic metallic fraction (see the module docstring):
+        $\phi$ rises towards the heating branch where it lies below it, falls towards the cooling
+        branch where it lies above it, and stays put between them."""
+        up, down = self.metallic_branches(temperature)
+        return (_soft_relu(up - metallic) - _soft_relu(metallic - down)) / self.switching_time_ns
+
+    def conductance(self, temperature, voltage, metallic=None) -> Array:
+        r"""$G_{\mathrm{dev}}(T, V) = 1/R_{\mathrm{dev}}$, S. ``metallic`` is the metallic
+        fraction $\phi$ (the hysteretic state); ``None`` takes the anhysteretic $\phi(T)$."""
         t = jnp.maximum(temperature, 1.0)
         expo = -self.activation_ev / K_B_EV * (1.0 / t - 1.0 / self.ambient_k)
         if self.poole_frenkel:
@@ -251,7 +304,7 @@ class MottNetwork(AbstractDevice):
             beta = jnp.sqrt(Q_E / (jnp.pi * EPS0 * self.permittivity_r))  # eV per sqrt(V/m)
             expo = expo + beta * sqrt_e / (K_B_EV * t)
         g_ins = jnp.exp(expo) / self.off_resistance_ohm
-        phi = self.metallic_fraction(t)
+        phi = self.metallic_fraction(t) if metallic is None else metallic
         return (1.0 - phi) * g_ins + phi / self.on_resistance_ohm
 
     def resistance(self, temperature, voltage) -> Array:
@@ -269,19 +322,30 @@ class MottNetwork(AbstractDevice):
         return diag[..., :, None] * jnp.eye(self.n_oscillators, dtype=diag.dtype) - cc
 
     # ---------------------------------------------------------------- device contract
-    def init_state(self, batch_shape=(), voltage=0.0, temperature=None):
-        """$V$ = ``voltage`` (default 0 V, the capacitor discharged) and $T$ = ``temperature``
-        (default $T_{\\mathrm{amb}}$), shape ``batch_shape + (2, M)``."""
+    def init_state(self, batch_shape=(), voltage=0.0, temperature=None, metallic=None):
+        r"""$V$ = ``voltage`` (default 0 V, the capacitor discharged) and $T$ = ``temperature``
+        (default $T_{\mathrm{amb}}$), shape ``batch_shape + (2, M)``. With ``hysteretic=True`` a
+        third row holds the metallic fraction $\phi$ = ``metallic`` (default: the heating branch
+        at $T$, i.e. a switch brought to $T$ from below; 1 prepares the metallic state)."""
         shape = tuple(np.broadcast_shapes(tuple(batch_shape) + (self.n_oscillators,),
                                           self.batch_shape + (self.n_oscillators,)))
         temp = self.ambient_k if temperature is None else temperature
         v = jnp.broadcast_to(jnp.asarray(voltage, self.ambient_k.dtype), shape)
         t = jnp.broadcast_to(jnp.asarray(temp, self.ambient_k.dtype), shape)
-        return jnp.stack([v, t], axis=-2)
+        if not self.hysteretic:
+            if metallic is not None:
+                raise ValueError("MottNetwork: metallic= is a state only with hysteretic=True")
+            return jnp.stack([v, t], axis=-2)
+        phi = self.metallic_branches(t)[0] if metallic is None else metallic
+        phi = V.in_range("metallic", phi, 0.0, 1.0, owner="MottNetwork.init_state")
+        return jnp.stack([v, t, jnp.broadcast_to(jnp.asarray(phi, t.dtype), shape)], axis=-2)
+
+    def _metallic(self, y):
+        return y[..., 2, :] if self.hysteretic else None
 
     def drift(self, t, y, u):
         v, temp = y[..., 0, :], y[..., 1, :]
-        g = self.conductance(temp, v)
+        g = self.conductance(temp, v, self._metallic(y))
         i_dev = g * v
         i_in = (self._source(u) - v) / self.load_resistance_ohm
         gc = self.coupling_conductance_s
@@ -296,29 +360,45 @@ class MottNetwork(AbstractDevice):
         q_c = jnp.einsum("...jk,...k->...j", gt, temp) - jnp.sum(gt, axis=-1) * temp
         p_in = i_dev * v - (temp - self.ambient_k) / self.thermal_resistance_k_per_w + q_c
         dtemp = p_in / self.thermal_capacitance_j_per_k
-        return (jnp.stack([dv, dtemp], axis=-2) * NS).astype(y.dtype)
+        rows = [dv * NS, dtemp * NS]
+        if self.hysteretic:
+            rows.append(self.metallic_rate(temp, y[..., 2, :]))  # already per ns
+        return jnp.stack(rows, axis=-2).astype(y.dtype)
 
     def diffusion(self, t, y, u):
         n = V._concrete(self.noise)
         if n is not None and not np.any(n > 0):
             return None
-        g = jnp.stack([jnp.zeros_like(self.noise), self.noise], axis=-2)
-        return jnp.broadcast_to(g, y.shape).astype(y.dtype)
+        rows = [jnp.zeros_like(self.noise), self.noise] + [jnp.zeros_like(self.noise)] * self.hysteretic
+        return jnp.broadcast_to(jnp.stack(rows, axis=-2), y.shape).astype(y.dtype)
 
     def observe(self, t, y, u):
         """``voltage`` $V$ (V), ``current`` through the switch $V/R_{\\mathrm{dev}}$ (A),
-        ``temperature`` $T$ (K); each of shape ``batch + (M,)``."""
+        ``temperature`` $T$ (K), and with ``hysteretic=True`` ``metallic_fraction`` $\\phi$; each
+        of shape ``batch + (M,)``."""
         v, temp = y[..., 0, :], y[..., 1, :]
-        return {"voltage": v, "current": self.conductance(temp, v) * v, "temperature": temp}
+        obs = {"voltage": v, "current": self.conductance(temp, v, self._metallic(y)) * v,
+               "temperature": temp}
+        if self.hysteretic:
+            obs["metallic_fraction"] = y[..., 2, :]
+        return obs
 
     def power(self, t, y, u):
         """Dissipated power, W, shape batch: Joule heat in the switches $V^2/R_{\\mathrm{dev}}$,
         in the load resistors $(V_{\\mathrm{in}} + u - V)^2/R_s$ and in the coupling resistors."""
         v, temp = y[..., 0, :], y[..., 1, :]
-        p = self.conductance(temp, v) * v**2 + (self._source(u) - v) ** 2 / self.load_resistance_ohm
+        p = (self.conductance(temp, v, self._metallic(y)) * v**2
+             + (self._source(u) - v) ** 2 / self.load_resistance_ohm)
         dv = v[..., :, None] - v[..., None, :]
         p_c = 0.5 * jnp.sum(self.coupling_conductance_s * dv**2, axis=(-2, -1))
         return jnp.sum(p, axis=-1) + p_c
+
+
+def _soft_relu(x, s=HYST_SMOOTH):
+    """max(x, 0) with its corner rounded over [0, s] (x^2/2s there): exactly 0 for x <= 0, so
+    that a switch inside the hysteresis loop does not creep, and continuously differentiable."""
+    xc = jnp.clip(x, 0.0, s)
+    return jnp.where(x > s, x - 0.5 * s, 0.5 * xc**2 / s)
 
 
 def _all_zero(x) -> bool:
