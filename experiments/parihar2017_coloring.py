@@ -36,8 +36,9 @@ first fit along 4 random orders also reaches 45 % (22.7 % per order), greedy in 
 In these random graphs the networks do not phase-lock (the oscillators' mean frequencies differ by
 10-40 % even with equalised loading), so the final phase order carries little colouring
 information beyond a random order; the surrogate fell from -0.079 to -0.117 without a gain in
-colours. This model has no VO2 hysteresis (see ``physnn.devices.mott``), on which Parihar's
-piecewise-linear analysis of the phase order rests.
+colours. The cells are the anhysteretic VO2 model; Parihar's piecewise-linear analysis of the
+phase order rests on the hysteresis, which ``MottNetwork(..., hysteretic=True)`` provides. With
+hysteretic cells an exploratory probe (README) found no locking either.
 """
 
 from __future__ import annotations
