@@ -3,6 +3,7 @@ user formants with clear errors on bad input."""
 
 import json
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -102,3 +103,22 @@ def test_pattern_rule_never_loses_training_recognition_and_checks_its_population
     assert np.mean(pred == y[idx]) == pytest.approx(hist[-1])
     with pytest.raises(ValueError, match="rule_candidates=4"):
         exp.train_pattern_rule(model, x[idx], y[idx], {**cfg, "rule_candidates": 4})
+
+
+def test_lock_criterion_reaches_the_pattern_and_a_looser_one_locks_more():
+    """``lock_slip_cycles`` is the phase slip over the window below which an oscillator counts as
+    locked: a looser criterion can only add locks, so fewer tones are left with no oscillator."""
+    exp = cli.load_experiment("romera2018")
+    from physnn.tasks import load_romera
+
+    data = load_romera()
+    x = data.features.astype(np.float32)[::8]  # 33 tokens
+    none = {}
+    for slip in (0.25, 1.0):
+        cfg = {**exp.QUICK, "t1_ns": 200.0, "lock_slip_cycles": slip}
+        model = exp.initial_model(x, cfg, "pattern")
+        assert model.lock_slip_cycles == slip
+        _, pattern = exp.present(model, jnp.asarray(x))
+        ja, jb = np.divmod(np.asarray(pattern), exp.N_OSC + 1)
+        none[slip] = int(np.sum(ja == exp.NONE) + np.sum(jb == exp.NONE))
+    assert none[1.0] < none[0.25]
