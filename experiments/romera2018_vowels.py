@@ -114,7 +114,7 @@ class VowelNetwork(eqx.Module):
     dt_ns: float = eqx.field(static=True)
     rf_amp_ma: float = eqx.field(static=True)
     taper: str = eqx.field(static=True, default="hann")
-    lock_slip_cycles: float = eqx.field(static=True, default=0.25)
+    lock_slip_cycles: float = eqx.field(static=True, default=1.0)
 
     def tones(self, formants_hz):
         z = (formants_hz - self.f_min) / (self.f_max - self.f_min)
@@ -154,7 +154,7 @@ def initial_model(train_formants, config, mode: str, coupling: float | None = No
         feat_mean=jnp.zeros(n_features()), feat_std=jnp.ones(n_features()),
         table=jnp.zeros(25, dtype=jnp.int32), mode=mode, t1_ns=float(config["t1_ns"]),
         dt_ns=float(config["dt_ns"]), rf_amp_ma=float(config["rf_amp_ma"]),
-        taper=config.get("taper", "hann"), lock_slip_cycles=float(config.get("lock_slip_cycles", 0.25)),
+        taper=config.get("taper", "hann"), lock_slip_cycles=float(config.get("lock_slip_cycles", 1.0)),
     )
 
 
