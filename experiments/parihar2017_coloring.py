@@ -151,8 +151,9 @@ def coupling_matrix(adj, design):
     return design["coupling_pf"] * 1e-12 * adj / norm
 
 
-def build_network(adj, design) -> GraphOscillators:
-    """The oscillator network for a batch of graphs ``adj`` (B, n, n) under a design dict."""
+def build_network(adj, design, **cell_kwargs) -> GraphOscillators:
+    """The oscillator network for a batch of graphs ``adj`` (B, n, n) under a design dict.
+    ``cell_kwargs`` go to the ``MottNetwork("VO2", ...)`` cells (e.g. ``hysteretic=True``)."""
     if not isinstance(adj, jax.core.Tracer):  # capacitors couple both ways: symmetric graphs only
         for k, a in enumerate(np.asarray(adj).reshape((-1,) + np.shape(adj)[-2:])):
             G.check_adjacency(a, name=f"adj[{k}]")
@@ -164,7 +165,8 @@ def build_network(adj, design) -> GraphOscillators:
     trim = design["equalise"] * (load.max(-1, keepdims=True) - load)
     c_node = design["node_pf"] * 1e-12 + trim
     cells = pn.MottNetwork("VO2", capacitance_f=c_node,
-                           source_voltage_v=jnp.broadcast_to(design["bias_v"], (b, n)))
+                           source_voltage_v=jnp.broadcast_to(design["bias_v"], (b, n)),
+                           **cell_kwargs)
     cmat = jnp.eye(n) * (c_node + cc.sum(-1))[..., None] - cc
     mix = jnp.linalg.solve(cmat, jnp.eye(n) * c_node[..., None, :])
     return GraphOscillators(cells, mix)

@@ -37,17 +37,10 @@ import numpy as np
 
 import physnn as pn
 
+sys.path.insert(0, "experiments")
+from kumar2017_chaos import rk4  # noqa: E402
+
 jax.config.update("jax_enable_x64", True)
-
-
-def rk4(field, h):
-    def step(y):
-        k1 = field(y)
-        k2 = field(y + 0.5 * h * k1)
-        k3 = field(y + 0.5 * h * k2)
-        k4 = field(y + h * k3)
-        return y + (h / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4)
-    return step
 
 
 def main():
@@ -56,10 +49,17 @@ def main():
     dt = float(sys.argv[4]) if len(sys.argv) > 4 else 0.02
     dev = pn.MottNetwork("NbO2", hysteretic=True, hysteresis_k=hk, switching_time_ns=tau,
                          activation_ev=0.2, source_voltage_v=vin)
-    step = rk4(lambda y: dev.drift(0.0, y.reshape(3, 1), None).reshape(3), dt)
+    rk = rk4(lambda y: dev.drift(0.0, y.reshape(3, 1), None).reshape(3), dt)
+
+    def step(y):
+        return rk(y, None)  # deterministic: no noise increment
 
     def run(y, n):
-        return jax.lax.scan(lambda c, _: (step(c), step(c)), y, None, length=n)
+        def body(c, _):
+            c = step(c)
+            return c, c
+
+        return jax.lax.scan(body, y, None, length=n)
 
     _, ys = jax.jit(run, static_argnums=1)(jnp.array([0.0, 300.0, 0.0]), int(14000 / dt))
     ys = np.asarray(ys)[int(4000 / dt):]
