@@ -86,6 +86,37 @@ def test_gradient_through_the_dynamics_matches_finite_differences():
             np.testing.assert_allclose(float(g[name]), float(fd), rtol=1e-4, err_msg=name)
 
 
+def test_graph_network_keeps_the_cells_thermal_noise():
+    """The capacitance mixing must not drop the cells' diffusion: noisy cells give an SDE."""
+    E = _experiment()
+    adj = E.pad([G.cycle_graph(5)])[0]
+    quiet = E.build_network(adj, E.DESIGN0)
+    noisy = E.build_network(adj, E.DESIGN0, noise=0.2)
+    y = noisy.init_state((1,), voltage=1.0, temperature=330.0)
+    assert quiet.diffusion(0.0, y, None) is None
+    g = np.asarray(noisy.diffusion(0.0, y, None))
+    assert g.shape == y.shape
+    np.testing.assert_allclose(g[:, 1], 0.2)  # on the temperature
+    np.testing.assert_allclose(g[:, 0], 0.0)  # not on the node voltages
+
+
+def test_design_search_keeps_the_design_that_colours_the_training_graphs():
+    """A grid with a silent bias (3 V: no oscillation, no phases, the readout fails) and an
+    oscillating one: the search must score the silent design n + 1 colours, none optimal, and
+    keep the other."""
+    E = _experiment()
+    config = dict(E.QUICK, t1_ns=12000.0, window_ns=6000.0, search_restarts=2,
+                  search={"bias_v": [3.0, 6.0]})
+    graphs = [("C5", G.cycle_graph(5)), ("C6", G.cycle_graph(6))]
+    with jax.enable_x64(True):
+        best, table = E.design_search(E.DESIGN0, graphs, config)
+    scores = {d["bias_v"]: sc for d, sc in table}
+    assert set(scores) == {3.0, 6.0}
+    assert scores[3.0] == (6.5, 0.0)  # silent: (5 + 1 + 6 + 1) / 2 colours, none optimal
+    assert scores[6.0][0] < 6.5 and scores[6.0][1] > 0.0
+    assert best["bias_v"] == 6.0 and best["coupling_pf"] == E.DESIGN0["coupling_pf"]
+
+
 def test_quick_run_colours_cycles_and_petersen_optimally(tmp_path, capsys):
     assert cli.main(["run", "parihar2017", "--quick", "--out", str(tmp_path)]) == 0
     assert "random_test_optimal_fraction_after" in capsys.readouterr().out
@@ -107,4 +138,12 @@ def test_quick_run_colours_cycles_and_petersen_optimally(tmp_path, capsys):
             assert np.all(cols[ok] >= np.broadcast_to(chi, cols.shape)[ok])
     assert m["random_test_codesign_gain"] >= 0.0
     assert m["train_loss_last"] < 1.0 and np.isfinite(m["train_loss_first"])
-    assert set(rec["design_after"]) == set(rec["design_before"])
+    assert set(rec["design_after"]) == set(rec["design_before"]) == set(rec["design_searched"])
+    # the searched design is the grid point with the best training score, and the gradient
+    # steps are kept exactly when they do not lower that score
+    grid = rec["design_search"]
+    top = min(grid, key=lambda r: (r["train_mean_colours"], -r["train_fraction_optimal"]))
+    assert all(rec["design_searched"][k] == v for k, v in top["design"].items())
+    assert m["train_mean_colours_searched"] == top["train_mean_colours"]
+    assert m["gradient_steps_kept"] == (m["train_mean_colours_gradient"]
+                                        <= m["train_mean_colours_searched"])
