@@ -7,7 +7,8 @@ design with the given bias, coupling capacitance per edge and full trim. It prin
 - the median coefficient of variation of the node frequencies (0 when a network is locked);
 - the fraction of edges whose two nodes end less than 60 degrees apart in phase (1/3 for random
   phases; 0 when every pair of neighbours fires apart);
-- the fraction of runs 3-coloured by the experiment's readout.
+- the fraction of runs 3-coloured by first fit along the phase order (Parihar's readout; the
+  experiment also tries the arcs of the phase circle, ``graphs.phase_colouring``).
 
 Run: ``python scripts/parihar_bias_probe.py BIAS_V COUPLING_PF [T1_NS]`` (about 10 s a design).
 

@@ -44,6 +44,34 @@ def test_greedy_and_phase_order_readout():
     assert list(order) == [0, 1, 2, 3]  # {6.2, 0.05} stay together; the widest gap is 3.1 -> 6.2
 
 
+def test_arc_readout_reads_phase_clusters_and_never_beats_chi():
+    rng = np.random.default_rng(3)
+    fewer = 0
+    for seed in range(40):
+        a, planted = G.planted_3_colourable(18, 0.3, seed)
+        # three phase clusters with jitter wide enough to interleave some neighbours' phases
+        ph = 2 * np.pi * planted / 3 + 0.6 * rng.standard_normal(18)
+        order = G.phase_order(ph)
+        ff, arcs, both = (G.greedy_colouring(a, order), G.arc_colouring(a, order),
+                          G.phase_colouring(a, ph))
+        for c in (arcs, both):
+            assert G.is_proper(a, c) and G.n_colours(c) >= 3
+        assert G.n_colours(both) == min(G.n_colours(ff), G.n_colours(arcs))
+        fewer += G.n_colours(arcs) < G.n_colours(ff)
+    assert fewer > 0  # the arcs do read some cluster states that first fit misreads
+    # cycles: anti-phase neighbours read as chi colours; random phases never as fewer
+    for n in (5, 6, 7):
+        c = G.cycle_graph(n)
+        assert G.n_colours(G.phase_colouring(c, np.pi * np.arange(n) + 0.01 * np.arange(n))) == (
+            G.chromatic_number(c))
+        for _ in range(20):
+            col = G.phase_colouring(c, rng.uniform(0, 2 * np.pi, n))
+            assert G.is_proper(c, col) and G.n_colours(col) >= G.chromatic_number(c)
+    # clean clusters: exactly one arc per cluster
+    a, planted = G.planted_3_colourable(20, 0.3, 7)
+    assert G.n_colours(G.arc_colouring(a, G.phase_order(2 * np.pi * planted / 3 + 1.0))) == 3
+
+
 def test_bad_graphs_raise_clear_errors():
     with pytest.raises(ValueError, match=r"adjacency has shape \(0, 0\): an empty graph"):
         G.check_adjacency(np.zeros((0, 0)))
