@@ -137,12 +137,13 @@ def test_design_search_keeps_the_design_that_colours_the_training_graphs():
                   search={"bias_v": [3.0, 6.0]})
     graphs = [("C5", G.cycle_graph(5)), ("C6", G.cycle_graph(6))]
     with jax.enable_x64(True):
-        best, table = E.design_search(E.DESIGN0, graphs, config)
+        best, score, table = E.design_search(E.DESIGN0, graphs, config, jax.random.key(0))
     scores = {d["bias_v"]: sc for d, sc in table}
     assert set(scores) == {3.0, 6.0}
     assert scores[3.0] == (6.5, 0.0)  # silent: (5 + 1 + 6 + 1) / 2 colours, none optimal
     assert scores[6.0][0] < 6.5 and scores[6.0][1] > 0.0
     assert best["bias_v"] == 6.0 and best["coupling_pf"] == E.DESIGN0["coupling_pf"]
+    assert score == scores[6.0]
 
 
 def test_quick_run_colours_cycles_and_petersen_optimally(tmp_path, capsys):
