@@ -169,7 +169,7 @@ def test_quick_run_colours_cycles_and_petersen_optimally(tmp_path, capsys):
     assert m["train_loss_last"] < 1.0 and np.isfinite(m["train_loss_first"])
     assert set(rec["design_after"]) == set(rec["design_before"]) == set(rec["design_searched"])
     # the searched design is the grid point with the best training score, and the gradient
-    # steps are kept exactly when they do not lower that score
+    # steps are kept exactly when they do not raise the training mean colours
     grid = rec["design_search"]
     top = min(grid, key=lambda r: (r["train_mean_colours"], -r["train_fraction_optimal"]))
     assert all(rec["design_searched"][k] == v for k, v in top["design"].items())
