@@ -230,6 +230,23 @@ def final_phases(ts, v) -> np.ndarray:
     return out
 
 
+def frequency_cvs(ts, v, adjs) -> np.ndarray:
+    """Coefficient of variation of the node frequencies of every network (0 when it is locked),
+    each node's frequency from its upward mid-level crossings (``phase_from_spikes``) over the
+    window; v (n_t, B, n), ``adjs`` the B graphs (their sizes select the real nodes)."""
+    v = np.asarray(v, float)
+    mid = 0.5 * (v.max(0) + v.min(0))
+    out = []
+    for b, a in enumerate(adjs):
+        f = []
+        for j in range(a.shape[0]):
+            ph = phase_from_spikes(ts, v[:, b, j], mid[b, j])
+            ok = np.nonzero(~np.isnan(ph))[0]
+            f.append((ph[ok[-1]] - ph[ok[0]]) / (ts[ok[-1]] - ts[ok[0]]) if ok.size > 1 else np.nan)
+        out.append(np.nanstd(f) / np.nanmean(f))
+    return np.asarray(out)
+
+
 def colour_counts(adjs, phases) -> np.ndarray:
     """Colours used by the phase-order readout for each graph; NaN where an oscillator was silent
     (no phase: the readout fails)."""

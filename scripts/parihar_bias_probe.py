@@ -48,7 +48,6 @@ import numpy as np
 sys.path.insert(0, "experiments")
 import parihar2017_coloring as P  # noqa: E402
 
-from physnn.devices.mott import phase_from_spikes  # noqa: E402
 from physnn.tasks import graphs as G  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
@@ -64,18 +63,11 @@ def main(bias_v, coupling_pf, t1_ns=60000.0, spread=0.0, n_graphs=20, restarts=2
         rng = np.random.default_rng(0)
         design["bias_v"] = bias_v * (1 + spread * rng.standard_normal(adj.shape[:2]))
     ts, v = P.simulate_graphs(jax.numpy.asarray(adj), design, jax.random.key(0), config)
-    v = np.asarray(v, float)
     phases = P.final_phases(ts, v)
-    mid = 0.5 * (v.max(0) + v.min(0))
-    cv, close, coloured = [], [], []
+    cv = P.frequency_cvs(ts, v, runs)
+    close, coloured = [], []
     for b, a in enumerate(runs):
         n = a.shape[0]
-        f = []
-        for j in range(n):
-            ph = phase_from_spikes(ts, v[:, b, j], mid[b, j])
-            ok = np.nonzero(~np.isnan(ph))[0]
-            f.append((ph[ok[-1]] - ph[ok[0]]) / (ts[ok[-1]] - ts[ok[0]]) if ok.size > 1 else np.nan)
-        cv.append(np.nanstd(f) / np.nanmean(f))
         p = phases[b, :n]
         if np.isnan(p).any():  # a silent oscillator: no phase, the readout fails
             coloured.append(False)

@@ -16,20 +16,24 @@ frequencies (0 when a network is locked) and the 3-coloured fraction.
 
 Run: ``python scripts/parihar_hysteretic_probe.py [coupling_pf] [t1_ns]`` (20-70 s).
 
-What it printed on 2026-11-29, 2 cores (coupling pF, t1 µs: CV, best of 2, per restart):
+What it printed on 2026-11-29, 2 cores. The "first fit" columns are the first runs, when the
+experiment read colours by Parihar's first fit alone. The "readout" columns are re-runs with the
+experiment's current readout (``graphs.phase_colouring``: first fit or arcs of the phase circle,
+whichever uses fewer colours); the frequencies are the same.
 
-| coupling pF | t1 µs | CV | best of 2 | per restart |
-|---:|---:|---:|---:|---:|
-| 30 | 60 | 26 % | 33 % | 17 % |
-| 10 | 60 | 17 % | 42 % | 25 % |
-| 3 | 60 | 0.6 % | 33 % | 25 % |
-| 3 | 150 | 0.45 % | 50 % | 38 % |
-| 1 | 150 | 0.23 % | 67 % | 38 % |
-| 1 | 300 | 0.20 % | 42 % | 25 % |
-| 0.5 | 300 | 0.12 % | 42 % | 25 % |
+| coupling pF | t1 µs | CV | first fit, best of 2 | per restart | readout, best of 2 | per restart |
+|---:|---:|---:|---:|---:|---:|---:|
+| 30 | 60 | 26 % | 33 % | 17 % | - | - |
+| 10 | 60 | 17 % | 42 % | 25 % | 42 % | 25 % |
+| 3 | 60 | 0.6 % | 33 % | 25 % | 42 % | 29 % |
+| 3 | 150 | 0.45 % | 50 % | 38 % | 50 % | 42 % |
+| 1 | 150 | 0.23 % | 67 % | 38 % | 75 % | 46 % |
+| 1 | 300 | 0.20 % | 42 % | 25 % | 50 % | 38 % |
+| 0.5 | 300 | 0.12 % | 42 % | 25 % | 58 % | 33 % |
 
-The 30 pF row used half trim (``equalise`` 0.5). No run locks. The fraction moves with the run
-length, because the final order is a snapshot of a drifting state.
+The 30 pF row used half trim (``equalise`` 0.5), which the command line does not set; it was not
+re-run. No run locks. The fraction moves with the run length, because the final order is a
+snapshot of a drifting state.
 """
 
 import functools
@@ -41,25 +45,8 @@ import numpy as np
 sys.path.insert(0, "experiments")
 import parihar2017_coloring as P  # noqa: E402
 
-from physnn.devices.mott import phase_from_spikes  # noqa: E402
-
 jax.config.update("jax_enable_x64", True)
 CELLS = dict(hysteretic=True, ambient_k=300.0, on_resistance_ohm=100.0)
-
-
-def frequency_cv(ts, v, adjs):
-    """Median over networks of the coefficient of variation of the node frequencies (from the
-    upward mid-level crossings, ``phase_from_spikes``)."""
-    mid = 0.5 * (v.max(0) + v.min(0))
-    out = []
-    for b, a in enumerate(adjs):
-        f = []
-        for j in range(a.shape[0]):
-            ph = phase_from_spikes(ts, v[:, b, j], mid[b, j])
-            ok = np.nonzero(~np.isnan(ph))[0]
-            f.append((ph[ok[-1]] - ph[ok[0]]) / (ts[ok[-1]] - ts[ok[0]]) if ok.size > 1 else np.nan)
-        out.append(np.nanstd(f) / np.nanmean(f))
-    return float(np.nanmedian(out))
 
 
 def main():
@@ -71,7 +58,7 @@ def main():
     design = {**P.DESIGN0, "bias_v": 16.0, "coupling_pf": coupling, "equalise": 0.98}
     graphs = P.random_graphs(cfg, "test")
     cols, (ts, v, _) = P.evaluate(graphs, design, jax.random.key(0), cfg)
-    cv = frequency_cv(ts, v, [a for _, a in graphs for _ in range(2)])
+    cv = float(np.nanmedian(P.frequency_cvs(ts, v, [a for _, a in graphs for _ in range(2)])))
     print(f"coupling {coupling} pF, t1 {t1 / 1e3:g} us: frequency CV {cv:.4f}, "
           f"3-coloured best of 2 {np.mean(np.nanmin(cols, 1) == 3):.2f}, "
           f"per restart {np.mean(cols == 3):.2f}")

@@ -114,6 +114,16 @@ def test_gradient_through_the_dynamics_matches_finite_differences():
             np.testing.assert_allclose(float(g[name]), float(fd), rtol=1e-4, err_msg=name)
 
 
+def test_frequency_spread_of_synthetic_networks():
+    E = _experiment()
+    ts = np.linspace(0.0, 1000.0, 20001)
+    f = np.array([[0.05, 0.05, 0.05], [0.04, 0.05, 0.06]])  # per ns: locked, then 20 % apart
+    v = np.sin(2 * np.pi * f[None, :, :] * ts[:, None, None] + 0.3)  # (n_t, 2 networks, 3 nodes)
+    cv = E.frequency_cvs(ts, v, [G.cycle_graph(3)] * 2)
+    assert cv[0] < 1e-3
+    np.testing.assert_allclose(cv[1], np.std(f[1]) / np.mean(f[1]), rtol=0.02)
+
+
 def test_graph_network_keeps_the_cells_thermal_noise():
     """The capacitance mixing must not drop the cells' diffusion: noisy cells give an SDE."""
     E = _experiment()
