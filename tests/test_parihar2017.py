@@ -156,6 +156,43 @@ def test_design_search_keeps_the_design_that_colours_the_training_graphs():
     assert score == scores[6.0]
 
 
+def test_fabrication_spread_gives_each_chip_its_own_node_biases():
+    """One chip per graph: its restarts share the node biases, graphs differ, the relative spread
+    is the one asked for, and no spread gives the nominal bias."""
+    E = _experiment()
+    b = E.node_biases(4.0, 3, 5, 2, 0.01, seed=0)
+    assert b.shape == (6, 5)
+    np.testing.assert_array_equal(b[0], b[1])
+    assert not np.allclose(b[0], b[2])
+    big = E.node_biases(4.0, 400, 30, 1, 0.01, seed=1)
+    assert abs(big.std() / 4.0 - 0.01) < 0.001 and abs(big.mean() - 4.0) < 0.001
+    np.testing.assert_array_equal(E.node_biases(4.0, 2, 3, 2, 0.0, seed=0), 4.0)
+
+
+def test_bias_spread_reaches_the_oscillators():
+    """Nearly uncoupled oscillators (1 fF per edge of C5) on a chip with a 5 % bias spread run at
+    different frequencies, ranked like their own biases (a relaxation oscillator charges faster
+    at a higher bias); on the nominal chip they share one frequency."""
+    from physnn.devices.mott import phase_from_spikes
+
+    E = _experiment()
+    config = dict(E.QUICK, restarts=1, t1_ns=20000.0, window_ns=10000.0)
+    graphs = [("C5", G.cycle_graph(5))]
+    design = dict(E.DESIGN0, bias_v=4.5, coupling_pf=1e-3, equalise=0.0)
+    with jax.enable_x64(True):
+        _, (ts, v0, _) = E.evaluate(graphs, design, jax.random.key(0), config)
+        _, (_, v1, _) = E.evaluate(graphs, design, jax.random.key(0), config, 0.05, 0)
+    assert E.frequency_cvs(ts, v0, [graphs[0][1]])[0] < 1e-3
+    assert E.frequency_cvs(ts, v1, [graphs[0][1]])[0] > 0.01
+    freq = []
+    for j in range(5):
+        ph = phase_from_spikes(ts, v1[:, 0, j], 0.5 * (v1[:, 0, j].max() + v1[:, 0, j].min()))
+        ok = np.nonzero(~np.isnan(ph))[0]
+        freq.append((ph[ok[-1]] - ph[ok[0]]) / (ts[ok[-1]] - ts[ok[0]]))
+    biases = E.node_biases(4.5, 1, 5, 1, 0.05, seed=0)[0]
+    np.testing.assert_array_equal(np.argsort(freq), np.argsort(biases))
+
+
 def test_quick_run_colours_cycles_and_petersen_optimally(tmp_path, capsys):
     assert cli.main(["run", "parihar2017", "--quick", "--out", str(tmp_path)]) == 0
     assert "random_test_optimal_fraction_after" in capsys.readouterr().out
@@ -186,3 +223,15 @@ def test_quick_run_colours_cycles_and_petersen_optimally(tmp_path, capsys):
     assert m["train_mean_colours_searched"] == top["train_mean_colours"]
     assert m["gradient_steps_kept"] == (m["train_mean_colours_gradient"]
                                         <= m["train_mean_colours_searched"])
+    # fabrication spread: the robust design is a grid point only if it beats the co-designed
+    # design on the training chips, and it is measured nominal and under spread on held-out chips
+    rgrid = rec["robust_search"]
+    rtop = min(rgrid, key=lambda r: (r["train_mean_colours_spread"],
+                                     -r["train_fraction_optimal_spread"]))
+    beats = ((rtop["train_mean_colours_spread"], -rtop["train_fraction_optimal_spread"])
+             < (m["train_mean_colours_after_spread"], -m["train_fraction_optimal_after_spread"]))
+    assert m["robust_design_changed"] == beats
+    expect = dict(rec["design_after"], **rtop["design"]) if beats else rec["design_after"]
+    assert rec["design_robust"] == pytest.approx(expect)
+    for tag in ("after_spread", "robust", "robust_spread"):
+        assert 0.0 <= m[f"random_test_optimal_fraction_{tag}"] <= 1.0
