@@ -592,21 +592,23 @@ def _figure_petersen(out_dir, ts, v, phases, k, config):
 
 
 def _figure_results(out_dir, m, families, losses):
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True,
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 5.0), constrained_layout=True,
                                   gridspec_kw={"width_ratios": [3, 1]})
     bars = [("greedy (node order)", "{}_greedy_optimal_fraction"),
-            ("first fit, best of R random orders", "{}_random_order_best_optimal_fraction"),
+            ("the same readout, best of R random orders", "{}_random_order_best_optimal_fraction"),
             ("oscillators, before co-design", "{}_optimal_fraction_before"),
-            ("oscillators, after co-design", "{}_optimal_fraction_after")]
+            ("oscillators, after co-design", "{}_optimal_fraction_after"),
+            ("after co-design, chips with a bias spread", "{}_optimal_fraction_after_spread"),
+            ("robust design, chips with a bias spread", "{}_optimal_fraction_robust_spread")]
     x = np.arange(len(families))
-    w = 0.8 / len(bars)
+    w = 0.84 / len(bars)
     for i, (label, key) in enumerate(bars):
         vals = [m[key.format(f)] for f in families]
-        ax.bar(x + (i - 1.5) * w, vals, w, label=label)
+        ax.bar(x + (i - (len(bars) - 1) / 2) * w, vals, w, label=label)
     ax.set_xticks(x, [f"{f}\n(chi mean {m[f + '_chromatic_number_mean']:.2g})" for f in families])
     ax.set_ylabel("fraction coloured with chi colours")
     ax.set_ylim(0, 1.05)
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
     ax.set_title("Graph colouring: oscillators vs greedy (held-out random graphs: random_test)")
     ax2.plot(np.arange(1, len(losses) + 1), losses, "o-")
     ax2.set_xlabel("Adam step")

@@ -21,8 +21,8 @@ It prints the chance that best of 4 restarts 3-colours a graph (from the 8 resta
 replacement), the per-restart rate, and each graph's count out of 8.
 
 Run from the repository root: ``python scripts/parihar_escape_probe.py [shil AMP FREQ |
-resistive G | anneal SIGMA T_NS] [SEED]`` (about 20 s). The commands behind the table: ``none``, ``shil 0.1 0.00165``,
-``resistive 1e-6``, ``anneal 0.05 50000`` and so on.
+resistive G | anneal SIGMA T_NS] [SEED]`` (about 20 s). The commands behind the table:
+``none``, ``shil 0.1 0.00165``, ``resistive 1e-6``, ``anneal 0.05 50000`` and so on.
 
 What it printed on 2026-11-29, 2 cores, seed 1:
 
