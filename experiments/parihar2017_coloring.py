@@ -364,6 +364,9 @@ def node_biases(bias_v, n_graphs, n, restarts, spread, seed) -> np.ndarray:
     """Per-node biases (n_graphs * restarts, n) of chips with a fabrication spread: node j of graph
     b gets ``bias_v (1 + spread z_bj)``, z standard normal from ``seed``. One chip per graph, so
     its restarts share the spread."""
+    if not (np.isfinite(spread) and spread >= 0):
+        raise ValueError(f"parihar2017: spread = {spread!r}; expected a relative standard deviation "
+                         ">= 0 (e.g. 0.01 for 1 %)")
     z = np.random.default_rng(seed).standard_normal((n_graphs, n))
     return np.repeat(bias_v * (1.0 + spread * z), restarts, 0)
 
@@ -375,7 +378,7 @@ def evaluate(graphs, design, key, config, spread=0.0, spread_seed=0):
     r = config["restarts"]
     adjs = [a for _, a in graphs]
     adj, _ = pad(adjs)
-    if spread > 0:
+    if spread != 0:  # node_biases rejects a negative or non-finite spread
         design = dict(design, bias_v=jnp.asarray(node_biases(
             float(design["bias_v"]), len(adjs), adj.shape[-1], r, spread, spread_seed)))
     ts, v = simulate_graphs(np.repeat(adj, r, 0), design, key, config)
@@ -533,7 +536,7 @@ def run(config, out_dir) -> dict:
     notes = [
         f"protocol: {config['restarts']} restarts per graph from random node voltages; a graph is "
         "solved when the best restart uses chi colours (the phase-order readout); the "
-        "per-restart rate and first fit along as many random orders are reported beside it",
+        "per-restart rate and the same readout along as many random orders are reported beside it",
         "design search on the training graphs (mean colours, fraction of runs 3-coloured): "
         + "; ".join(", ".join(f"{k}={x:.4g}" for k, x in d.items()) + f": {sc[0]:.3f}, {sc[1]:.3f}"
                     for d, sc in search_table),

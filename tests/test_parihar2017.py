@@ -167,6 +167,8 @@ def test_fabrication_spread_gives_each_chip_its_own_node_biases():
     big = E.node_biases(4.0, 400, 30, 1, 0.01, seed=1)
     assert abs(big.std() / 4.0 - 0.01) < 0.001 and abs(big.mean() - 4.0) < 0.001
     np.testing.assert_array_equal(E.node_biases(4.0, 2, 3, 2, 0.0, seed=0), 4.0)
+    with pytest.raises(ValueError, match="spread = -0.01"):
+        E.evaluate([("C5", G.cycle_graph(5))], E.DESIGN0, jax.random.key(0), E.QUICK, -0.01)
 
 
 def test_bias_spread_reaches_the_oscillators():
