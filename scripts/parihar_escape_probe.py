@@ -68,7 +68,6 @@ class Escape(P.GraphOscillators):
     amp: float = 0.0
     freq: float = 0.0
     g: jax.Array | float = 0.0  # (B, n, n) edge conductances, S
-    c_node: jax.Array | float = 1.0  # (B, n) node capacitances, F
     t_anneal: float = 1.0
 
     def drift(self, t, y, u):
@@ -76,7 +75,7 @@ class Escape(P.GraphOscillators):
         d = self.cells.drift(t, y, u)
         v = y[..., 0, :]
         i_r = jnp.einsum("...jk,...k->...j", self.g, v) - jnp.sum(self.g, -1) * v
-        dv = jnp.einsum("...jk,...k->...j", self.mix, d[..., 0, :] + 1e-9 * i_r / self.c_node)
+        dv = jnp.einsum("...jk,...k->...j", self.mix, d[..., 0, :] + 1e-9 * i_r / self.cells.capacitance_f)
         return d.at[..., 0, :].set(dv)
 
     def diffusion(self, t, y, u):
@@ -99,13 +98,10 @@ def main():
     adj = np.repeat(P.pad(adjs)[0], restarts, 0)
     sigma = par[0] if kind == "anneal" else 0.0
     net = P.build_network(adj, design, noise=sigma)
-    cc = P.coupling_matrix(jnp.asarray(adj, float), design)
-    load = cc.sum(-1)
-    c_node = design["node_pf"] * 1e-12 + design["equalise"] * (load.max(-1, keepdims=True) - load)
     net = Escape(net.cells, net.mix, amp=par[0] if kind == "shil" else 0.0,
                  freq=par[1] if kind == "shil" else 0.0,
                  g=jnp.asarray(adj, float) * (par[0] if kind == "resistive" else 0.0),
-                 c_node=c_node, t_anneal=par[1] if kind == "anneal" else 1.0)
+                 t_anneal=par[1] if kind == "anneal" else 1.0)
     key = jax.random.key(seed)
     v0 = jax.random.uniform(key, adj.shape[:2], minval=P.V0_RANGE[0], maxval=P.V0_RANGE[1])
     y0 = net.init_state(adj.shape[:1], voltage=v0, temperature=P.T0_K)
