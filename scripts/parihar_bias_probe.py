@@ -2,7 +2,8 @@
 
 It runs the first 20 held-out planted 3-colourable graphs of the FULL config, 2 restarts each,
 with the anhysteretic VO2 cells of ``experiments/parihar2017_coloring.py``. The design is the hand
-design with the given bias, coupling capacitance per edge and full trim. It prints:
+design with the given bias, coupling capacitance per edge and full trim, run through the
+experiment's ``evaluate``. It prints:
 
 - the median coefficient of variation of the node frequencies (0 when a network is locked);
 - the fraction of edges whose two nodes end less than 60 degrees apart in phase (1/3 for random
@@ -11,8 +12,9 @@ design with the given bias, coupling capacitance per edge and full trim. It prin
   experiment also tries the arcs of the phase circle, ``graphs.phase_colouring``).
 
 Run: ``python scripts/parihar_bias_probe.py BIAS_V COUPLING_PF [T1_NS] [SPREAD]`` (about 10 s a
-design). ``SPREAD`` gives every node its own bias, drawn with that relative standard deviation
-(a fabrication spread of the bias or of the threshold; fixed seed).
+design). ``SPREAD`` gives every node its own bias, drawn with that relative standard deviation, one chip
+per graph shared by its restarts (the experiment's ``node_biases``; a fabrication spread of the
+bias or of the threshold; fixed seed).
 
 What it printed on 2026-11-29, 2 cores:
 
@@ -25,18 +27,18 @@ What it printed on 2026-11-29, 2 cores:
 | 4.0 | 10 | 150 | 0.20 % | 6 % | 42 % |
 | 3.8 | 10 | 150 | 0.04 % | 6 % | 50 % |
 
-With a bias spread (3.8 V, 10 pF, 150 us):
+With a bias spread (3.8 V, 10 pF, 150 us; one chip per graph):
 
 | spread | CV | edges < 60 degrees | 3-coloured runs |
 |---:|---:|---:|---:|
 | 0 | 0.04 % | 6 % | 50 % |
-| 0.2 % | 0.05 % | 5 % | 50 % |
-| 0.5 % | 0.18 % | 6 % | 42 % |
-| 1 % | 1.1 % | 12 % | 38 % |
+| 0.2 % | 0.03 % | 6 % | 48 % |
+| 0.5 % | 0.20 % | 8 % | 40 % |
+| 1 % | 1.25 % | 12 % | 28 % |
 
 At 6 V the frequencies stay apart. Just above the onset of oscillation (3.7 V) the networks
 converge towards one frequency, and neighbours fire apart. A bias spread of 1 % between the nodes
-(about 40 mV) unlocks them again (CV 1.1 %) and brings the 3-coloured runs from 50 % to 38 %:
+(about 40 mV) unlocks them again (CV 1.25 %) and brings the 3-coloured runs from 50 % to 28 %:
 the near-onset regime that colours is fragile.
 """
 
@@ -57,13 +59,10 @@ def main(bias_v, coupling_pf, t1_ns=60000.0, spread=0.0, n_graphs=20, restarts=2
     config = dict(P.FULL, t1_ns=t1_ns)
     adjs = [a for _, a in P.random_graphs(config, "test")[:n_graphs]]
     runs = [a for a in adjs for _ in range(restarts)]
-    adj = np.repeat(P.pad(adjs)[0], restarts, 0)
     design = dict(P.DESIGN0, bias_v=bias_v, coupling_pf=coupling_pf, equalise=0.98)
-    if spread > 0:
-        rng = np.random.default_rng(0)
-        design["bias_v"] = bias_v * (1 + spread * rng.standard_normal(adj.shape[:2]))
-    ts, v = P.simulate_graphs(jax.numpy.asarray(adj), design, jax.random.key(0), config)
-    phases = P.final_phases(ts, v)
+    graphs = [(str(k), a) for k, a in enumerate(adjs)]
+    _, (ts, v, phases) = P.evaluate(graphs, design, jax.random.key(0), dict(config, restarts=restarts),
+                                    spread, spread_seed=0)
     cv = P.frequency_cvs(ts, v, runs)
     close, coloured = [], []
     for b, a in enumerate(runs):
