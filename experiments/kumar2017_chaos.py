@@ -355,18 +355,24 @@ def check(dev, vins, sigmas, config):
 def extrema(hi, lo, block_time, min_amplitude=0.02):
     """Peak and trough voltages (one each per cycle) from the per-block maxima ``hi`` and minima
     ``lo`` of V, and the mean period (ns; NaN when quiescent). A lane whose V spans less than
-    ``min_amplitude`` is quiescent: its peak and trough are its mean level."""
+    ``min_amplitude`` is quiescent: its peak and trough are its mean level.
+
+    Cycles run between upward crossings of the mid-level of V by ``hi`` (the slow charging, as in
+    :func:`exponent_cycle_aligned`), and each whole cycle gives its highest and lowest V. Local
+    maxima would not do: near the edges of the window, noise makes the oscillator dwell at its
+    fixed point between spikes, where every wiggle of V is a local maximum above the mid-level."""
     hi = np.asarray(hi)
     lo = np.asarray(lo)
     if hi.max() - lo.min() < min_amplitude:
         level = np.array([0.5 * (hi.mean() + lo.mean())])
         return level, level, np.nan
     mid = 0.5 * (hi.max() + lo.min())
-    is_peak = (hi[1:-1] > hi[:-2]) & (hi[1:-1] >= hi[2:]) & (hi[1:-1] > mid)
-    is_trough = (lo[1:-1] < lo[:-2]) & (lo[1:-1] <= lo[2:]) & (lo[1:-1] < mid)
-    idx = np.nonzero(is_peak)[0] + 1
-    period = float(np.mean(np.diff(idx)) * block_time) if idx.size > 2 else np.nan
-    return hi[idx], lo[np.nonzero(is_trough)[0] + 1], period
+    up = np.nonzero((hi[1:] >= mid) & (hi[:-1] < mid))[0] + 1
+    if up.size < 2:  # less than one whole cycle
+        return np.array([hi.max()]), np.array([lo.min()]), np.nan
+    peaks = np.array([hi[a:b].max() for a, b in zip(up[:-1], up[1:], strict=True)])
+    troughs = np.array([lo[a:b].min() for a, b in zip(up[:-1], up[1:], strict=True)])
+    return peaks, troughs, float(np.mean(np.diff(up)) * block_time)
 
 
 def peaks_and_period(hi, lo, block_time, min_amplitude=0.02):

@@ -85,6 +85,29 @@ def test_deterministic_limits_periodic_zero_and_fixed_point_eigenvalue():
     assert lam[1] < -0.01
 
 
+def test_period_and_peaks_per_cycle_when_noise_makes_the_oscillator_dwell():
+    """Near the edges of the window the noisy oscillator dwells at its fixed point (just below
+    its switching voltage) between spikes; the wiggles of V there are not cycles."""
+    E = _experiment()
+    rng = np.random.default_rng(0)
+    bt, n, every = 1.0, 4000, 400  # 1-ns blocks; a spike every 400 ns
+    hi = 1.5425 + 2e-4 * rng.standard_normal(n)  # dwelling at the fixed point
+    lo = hi - 1e-4
+    spikes = np.arange(every // 2, n, every)
+    for s in spikes:  # switch down to 1.185 V, then recharge over 150 ns
+        ramp = np.linspace(1.185, 1.54, 150)
+        hi[s:s + 150], lo[s:s + 150] = ramp + 2e-3, ramp
+    peaks, troughs, period = E.extrema(hi, lo, bt)
+    assert period == pytest.approx(every, rel=1e-3)
+    assert len(peaks) == len(troughs) == len(spikes) - 1  # whole cycles only
+    assert np.all(troughs < 1.19) and np.all(peaks > 1.54)
+    # a clean relaxation cycle: one peak per period as before
+    t = np.arange(n) * bt
+    saw = 1.185 + 0.358 * ((t / 150.0) % 1.0)
+    peaks, _, period = E.extrema(saw + 1e-3, saw, bt)
+    assert period == pytest.approx(150.0, rel=0.01) and np.allclose(peaks, peaks[0], atol=3e-3)
+
+
 @pytest.mark.parametrize("key, value, match", [
     ("dt_ns", -0.01, "dt_ns"),
     ("dt_ns", 0.5, "dt_ns"),
