@@ -27,7 +27,11 @@ Protocol, as in the paper where we could establish it:
   together with a linear softmax readout of physical observables (per oscillator: power,
   frequency, and the soft locking measure to each tone, Hann-weighted time averages over the
   second half of the presentation). The readout is first fitted on the untrained device's
-  observables, so that the gradient steps start from a working classifier.
+  observables, so that the gradient steps start from a working classifier. At every step the
+  training formants are augmented as by another speaker (``vtl_augment``; vocal-tract length
+  perturbation, Jaitly & Hinton 2013): both formants of a token are scaled by one factor
+  exp(s z), z standard normal, with s the spread of the speakers' formant scale estimated from
+  the training speakers of the fold (:func:`formant_scale_spread`).
 - Baselines on the same folds: a digital ceiling (quadratic discriminant analysis and a small MLP on
   the same (F1, F2)), and an ablation of (a) and (b) without coupling.
 - Cost: the DC power of the four junctions times the presentation time gives the energy per
@@ -74,14 +78,14 @@ QUICK = {"n_folds": 2, "t1_ns": 400.0, "dt_ns": 1.0, "rf_amp_ma": 2.0, "coupling
          "rule_shrink": 0.6, "lock_slip_cycles": 1.0, "grad_steps": 20,
          "grad_lr": 0.01, "grad_lr_current": 1.0, "grad_lr_coupling": 0.01,
          "readout_l2": 1e-3, "readout_steps": 500, "taper": "hann", "mlp_steps": 300,
-         "map_points": 17, "seed": 0,
+         "map_points": 17, "seed": 0, "vtl_augment": True,
          "final_model": False}
 FULL = {"n_folds": 5, "t1_ns": 500.0, "dt_ns": 1.0, "rf_amp_ma": 2.0, "coupling": 0.001,
         "temperature_k": 0.0, "rule_iters": 30, "rule_step_ma": 0.5, "rule_candidates": 16,
         "rule_shrink": 0.6, "lock_slip_cycles": 1.0, "grad_steps": 100,
         "grad_lr": 0.01, "grad_lr_current": 1.0, "grad_lr_coupling": 0.01,
         "readout_l2": 1e-3, "readout_steps": 500, "taper": "hann", "mlp_steps": 3000,
-        "map_points": 61, "seed": 0,
+        "map_points": 61, "seed": 0, "vtl_augment": True,
         "final_model": True}
 
 PAPER = {"train_accuracy_a": 0.89, "test_accuracy_a": 0.88}
@@ -365,7 +369,10 @@ def _fit_readout(weights, bias, z, ys, ws, l2, steps):
 
 
 @eqx.filter_jit
-def _grad_step(params, static, state, xs, ys, ws, coupling_mask, l2, key, opt):
+def _grad_step(params, static, state, xs, ys, ws, coupling_mask, l2, key, opt, vtl_sigma):
+    # vocal-tract length perturbation: one scale factor per token for both formants
+    xs = xs * jnp.exp(vtl_sigma * jax.random.normal(jax.random.fold_in(key, 7), xs.shape[:-1] + (1,)))
+
     def loss_fn(p):
         m = eqx.combine(p, static)
         f, _ = present(m, xs, key=key)
@@ -397,7 +404,20 @@ def fit_readout(model: VowelNetwork, x, y, config, n_pad=None) -> VowelNetwork:
                        (mu, sd, w0, b0))
 
 
-def train_gradient(model, x, y, config, train_coupling=True, progress=None, n_pad=None):
+def formant_scale_spread(formants_hz, labels, speakers) -> float:
+    """How much the speakers' formant scale varies: the standard deviation over speakers of
+    their mean log-formant offset from the vowel means (log of F1 and F2 averaged). A common
+    factor on all formants is what a different vocal-tract length does; about 0.03-0.045 on the
+    training speakers of the romera2018 folds."""
+    lx = np.log(np.asarray(formants_hz, float))
+    labels, speakers = np.asarray(labels), np.asarray(speakers)
+    means = {c: lx[labels == c].mean(0) for c in np.unique(labels)}
+    off = (lx - np.stack([means[c] for c in labels])).mean(1)
+    return float(np.std([off[speakers == k].mean() for k in np.unique(speakers)]))
+
+
+def train_gradient(model, x, y, config, train_coupling=True, progress=None, n_pad=None,
+                   vtl_sigma=0.0):
     """End-to-end training through the physics.
 
     1. Present the training tokens, standardise the 16 observables, and fit the softmax readout
@@ -407,7 +427,8 @@ def train_gradient(model, x, y, config, train_coupling=True, progress=None, n_pa
        gradient is masked, so that both variants share one compiled step), the input map (scale,
        offset, tone amplitudes) and the readout together, by Adam on the cross-entropy with
        gradients through the diffrax solve (``grad_steps`` steps, fresh thermal noise at each
-       when ``temperature_k > 0``).
+       when ``temperature_k > 0``). With ``vtl_sigma`` > 0 each step sees the training formants
+       of every token scaled by a fresh factor exp(vtl_sigma z) (:func:`formant_scale_spread`).
 
     ``n_pad`` pads the training tokens (with weight 0) to a fixed count, so that folds of
     different sizes share one compiled step.
@@ -421,12 +442,16 @@ def train_gradient(model, x, y, config, train_coupling=True, progress=None, n_pa
                      config["grad_steps"])
     state = opt.init(params)
     mask = jnp.float32(1.0 if train_coupling else 0.0)
+    if not (np.isfinite(vtl_sigma) and vtl_sigma >= 0):
+        raise ValueError(f"romera2018: vtl_sigma = {vtl_sigma!r}; expected a relative spread >= 0 "
+                         "(e.g. 0.04)")
+    sigma = jnp.float32(vtl_sigma)
 
     history = {"loss": [], "accuracy": []}
     base = jax.random.key(config["seed"])
     for i in range(config["grad_steps"]):
         params, state, loss, acc = _grad_step(params, static, state, xs, ys, ws, mask, l2,
-                                              jax.random.fold_in(base, i), opt)
+                                              jax.random.fold_in(base, i), opt, sigma)
         if not np.isfinite(float(loss)):
             raise FloatingPointError("romera2018: the training loss became non-finite")
         history["loss"].append(float(loss))
@@ -495,7 +520,14 @@ def run(config, out_dir) -> dict:
     bar = tqdm(total=total, desc="romera2018: training", leave=False)
     models = {}
     n_pad = max(len(tr) for tr, _ in folds)  # one shape for every fold: one compile
+    spk = np.asarray(data.speakers)
+
+    def vtl(idx):  # the augmentation of readout (b), from the training speakers only
+        return formant_scale_spread(x[idx], y[idx], spk[idx]) if config["vtl_augment"] else 0.0
+
+    vtl_sigmas = []
     for f, (tr, te) in enumerate(folds):
+        vtl_sigmas.append(vtl(tr))
         for coupled in (True, False):
             tag = "" if coupled else "_uncoupled"
             c = config["coupling"] if coupled else 0.0
@@ -503,7 +535,7 @@ def run(config, out_dir) -> dict:
             ma, hist_a = train_pattern_rule(m0, x[tr], y[tr], config, progress=bar, n_pad=n_pad)
             mb, hist_b = train_gradient(initial_model(x[tr], config, "linear", coupling=c),
                                         x[tr], y[tr], config, train_coupling=coupled, progress=bar,
-                                        n_pad=n_pad)
+                                        n_pad=n_pad, vtl_sigma=vtl_sigmas[-1])
             for name, m in (("a", ma), ("b", mb)):
                 pred = predict_formants(m, x)  # every token in one solve, one shape for all folds
                 pred_tr, pred_te = pred[tr], pred[te]
@@ -534,10 +566,12 @@ def run(config, out_dir) -> dict:
     metrics["b_minus_ceiling_points"] = 100 * (metrics["test_accuracy_b"] - ceiling)
     metrics["energy_per_classification_nj"] = energy_nj
     metrics["latency_ns"] = float(config["t1_ns"])
+    metrics["vtl_sigma_mean"] = float(np.mean(vtl_sigmas))
 
     _figures(out_dir, x, y, data, ma, mb, confusion, curves, config)
     if config["final_model"]:
-        final, _ = train_gradient(initial_model(x, config, "linear"), x, y, config)
+        final, _ = train_gradient(initial_model(x, config, "linear"), x, y, config,
+                                  vtl_sigma=vtl(np.arange(len(y))))
     else:
         final = mb
     save_model(final, out_dir, config)

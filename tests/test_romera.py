@@ -70,18 +70,44 @@ def test_folds_and_the_uncoupled_variant_share_one_compiled_step(monkeypatch):
         return logits(model, feats)
 
     monkeypatch.setattr(exp, "logits", counting_logits)
-    for n, coupled in ((40, True), (33, False)):
+    losses = {}
+    for n, coupled, sigma in ((40, True, 0.0), (33, False, 0.0), (40, True, 0.1)):
         model = exp.initial_model(x[:n], cfg, "linear", coupling=cfg["coupling"] if coupled else 0.0)
-        trained, hist = exp.train_gradient(model, x[:n], y[:n], cfg, train_coupling=coupled, n_pad=48)
+        trained, hist = exp.train_gradient(model, x[:n], y[:n], cfg, train_coupling=coupled, n_pad=48,
+                                           vtl_sigma=sigma)
         assert len(hist["loss"]) == 2 and np.all(np.isfinite(hist["loss"]))
+        losses[(n, sigma)] = hist["loss"]
         if not coupled:
             assert np.all(np.asarray(trained.sto.coupling) == 0.0)
-    assert len(traces) == 1
+    assert len(traces) == 1  # the augmentation's spread is an argument, not a new compile
+    # the augmentation reaches the step: the same tokens, perturbed, give another loss
+    assert losses[(40, 0.1)][0] != losses[(40, 0.0)][0]
+    with pytest.raises(ValueError, match="vtl_sigma = -0.1"):
+        exp.train_gradient(model, x[:40], y[:40], cfg, n_pad=48, vtl_sigma=-0.1)
 
     xp, yp, w = exp.pad_tokens(x[:5], y[:5], n=8)
     assert xp.shape == (8, 2) and w.tolist() == [1] * 5 + [0] * 3
     with pytest.raises(ValueError, match="n=4"):
         exp.pad_tokens(x[:5], n=4)
+
+
+def test_formant_scale_spread_recovers_the_speakers_scale():
+    """Synthetic speakers whose formants are the vowel means scaled by exp(0.05 z_k), with 1 %
+    token noise: the estimate is 0.05. On the real training speakers it is a few per cent."""
+    exp = cli.load_experiment("romera2018")
+    from physnn.tasks import load_romera
+
+    rng = np.random.default_rng(0)
+    means = rng.uniform([300.0, 900.0], [900.0, 2800.0], size=(7, 2))
+    n_spk = 400
+    scale = np.exp(0.05 * rng.standard_normal(n_spk))
+    spk = np.repeat(np.arange(n_spk), 7)
+    lab = np.tile(np.arange(7), n_spk)
+    f = means[lab] * scale[spk, None] * np.exp(0.01 * rng.standard_normal((7 * n_spk, 2)))
+    assert exp.formant_scale_spread(f, lab, spk) == pytest.approx(0.05, rel=0.1)
+    assert exp.formant_scale_spread(means[lab], lab, spk) < 1e-6  # no speaker differences
+    data = load_romera()
+    assert 0.02 < exp.formant_scale_spread(data.features, data.labels, data.speakers) < 0.06
 
 
 def test_pattern_rule_never_loses_training_recognition_and_checks_its_population():
