@@ -1,0 +1,143 @@
+"""Three exploratory variants of the parihar2017 gradient co-design, and what they gave; none is kept.
+
+Each starts from the committed record (``docs/parihar2017/results.json``, FULL configuration) and
+measures designs on the 24 training graphs (``training_score``, the experiment's selection
+criterion) and on the held-out graphs.
+
+- ``continue EXTRA EVERY``: EXTRA more Adam steps (one optimiser state, keys 20000 + step) from the
+  co-designed design, reporting every EVERY steps. The held-out graphs are evaluated alone, so
+  the per-restart rate differs slightly from the record's, where they share a batch.
+- ``robust STEPS EVERY``: gradient steps under the 1 % bias spread
+  (``codesign(..., spread=0.01)``, fresh chips at every step) from the robust design, in runs of
+  EVERY steps (the Adam state restarts at each run). Scored on the training chips and on the
+  held-out chips of the experiment (all families evaluated together, as in ``run``).
+- ``soft KAPPA``: 25 steps from the searched design with the surrogate exp(KAPPA (c_ij - 1))
+  averaged over edges (c_ij: waveform correlation of neighbours) in place of c_ij, which
+  penalises only neighbours that fire together.
+
+Run: ``python scripts/parihar_codesign_probes.py continue 50 25`` (about 14 minutes),
+``... robust 20 10`` (about 8 minutes), ``... soft 3`` (about 6 minutes).
+
+What they printed on 2026-11-29, 2 cores:
+
+- ``continue 50 25``: training mean colours 3.406 (the co-designed design, step 25), 3.365
+  (step 50), 3.323 (step 75); held-out best of 4: 0.800, 0.800, 0.675.
+- ``robust 20 10``: training chips 3.615 (the robust design), 3.802, 4.010 mean colours; held-out
+  chips (random graphs, best of 4) 0.650, 0.500, 0.475; cycles, Petersen and wheels stay optimal.
+- ``soft 3``: training mean colours 3.542 after 25 steps, against 3.406 for the committed
+  surrogate (and 3.573 for the searched design).
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "experiments"))
+import parihar2017_coloring as P  # noqa: E402
+
+CFG = dict(P.FULL)
+REC = json.loads((ROOT / "docs" / "parihar2017" / "results.json").read_text())
+
+
+def _short(design):
+    return json.dumps({a: round(float(b), 4) for a, b in design.items()})
+
+
+def continue_steps(extra, every):
+    d = REC["design_after"]
+    train, test = P.random_graphs(CFG, "train"), P.random_graphs(CFG, "test")
+    key_train, key = jax.random.key(CFG["seed"] + 1), jax.random.key(CFG["seed"])
+    train_adj, _ = P.pad([a for _, a in train])
+    raw = P.to_raw(d)
+    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(CFG["lr"]))
+    state = opt.init(raw)
+    adj = jnp.asarray(np.repeat(train_adj, CFG["train_restarts"], 0))
+    c2 = dict(CFG, t1_ns=CFG["train_t1_ns"])
+    grad_fn = eqx.filter_jit(jax.value_and_grad(lambda r, k: P.surrogate_loss(r, adj, k, c2)))
+
+    def report(step, design):
+        sc = P.training_score(train, design, CFG, key_train)
+        cols, _ = P.evaluate(test, design, key, CFG)
+        best = np.nanmin(np.nan_to_num(cols, nan=np.inf), 1)
+        print(f"step {step}: train mean colours {sc[0]:.3f} frac {sc[1]:.3f} | held-out best-of-4 "
+              f"{np.mean(best == 3):.3f} per restart {np.mean(cols == 3):.3f} | {_short(design)}",
+              flush=True)
+
+    report(25, d)
+    for s in range(extra):
+        loss, g = grad_fn(raw, jax.random.key(20_000 + s))
+        upd, state = opt.update(g, state, raw)
+        raw = optax.apply_updates(raw, upd)
+        print(f"  step {26 + s} loss {float(loss):.4f}", flush=True)
+        if (s + 1) % every == 0:
+            report(25 + s + 1, {k: float(v) for k, v in P.from_raw(raw).items()})
+
+
+def robust_steps(steps, every):
+    design = REC["design_robust"]
+    fam = P.benchmark_graphs(CFG)
+    fam["random_test"] = P.random_graphs(CFG, "test")
+    everything = [g for gs in fam.values() for g in gs]
+    owner = np.concatenate([[f] * len(gs) for f, gs in fam.items()])
+    train = P.random_graphs(CFG, "train")
+    key, key_train = jax.random.key(CFG["seed"]), jax.random.key(CFG["seed"] + 1)
+    sp, chips_train, chips_test = CFG["spread"], CFG["seed"] + 11, CFG["seed"] + 12
+    train_adj, _ = P.pad([a for _, a in train])
+
+    def report(k, d):
+        sc = P.training_score(train, d, CFG, key_train, sp, chips_train)
+        cols, _ = P.evaluate(everything, d, key, CFG, sp, chips_test)
+        out = []
+        for f in fam:
+            c, chi = cols[owner == f], np.array(REC["per_family"][f]["chromatic_number"])
+            best = np.nanmin(np.nan_to_num(c, nan=np.inf), 1)
+            out.append(f"{f} {np.mean(best == chi):.3f}/{np.mean(c == chi[:, None]):.3f}")
+        print(f"step {k}: train chips mean colours {sc[0]:.3f} frac {sc[1]:.3f} | held-out chips "
+              f"(best of 4 / per restart): {', '.join(out)} | {_short(d)}", flush=True)
+
+    report(0, design)
+    d = design
+    for k in range(steps // every):
+        d, losses = P.codesign(d, train_adj, CFG, spread=sp, steps=every, seed=30_000 + 1000 * k)
+        print("  losses", np.round(losses, 4).tolist(), flush=True)
+        report((k + 1) * every, d)
+
+
+def soft_surrogate(kappa):
+    def edge_soft(v, adj):
+        x = v - v.mean(0)
+        x = x / jnp.sqrt((x**2).mean(0) + 1e-6)
+        corr = jnp.einsum("tbi,tbj->bij", x, x) / v.shape[0]
+        return jnp.sum(jnp.exp(kappa * (corr - 1.0)) * adj) / jnp.sum(adj)
+
+    P.edge_correlation = edge_soft
+    train = P.random_graphs(CFG, "train")
+    key_train = jax.random.key(CFG["seed"] + 1)
+    train_adj, _ = P.pad([a for _, a in train])
+    t = time.time()
+    d, losses = P.codesign(REC["design_searched"], train_adj, CFG)
+    print("losses", np.round(losses, 4).tolist(), f"{time.time() - t:.0f}s", flush=True)
+    sc = P.training_score(train, d, CFG, key_train)
+    print(f"kappa {kappa}: train mean colours {sc[0]:.3f} frac {sc[1]:.3f} | {_short(d)}")
+
+
+def main(argv):
+    if len(argv) == 3 and argv[0] in ("continue", "robust"):
+        (continue_steps if argv[0] == "continue" else robust_steps)(int(argv[1]), int(argv[2]))
+    elif len(argv) == 2 and argv[0] == "soft":
+        soft_surrogate(float(argv[1]))
+    else:
+        raise SystemExit("usage: python scripts/parihar_codesign_probes.py "
+                         "continue EXTRA EVERY | robust STEPS EVERY | soft KAPPA")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
