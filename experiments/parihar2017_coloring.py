@@ -345,12 +345,14 @@ def design_search(design, graphs, config, key, progress=None, grid="search", spr
     return best, score, [({k: d[k] for k in names}, sc) for d, sc in table]
 
 
-def codesign(design, train_adj, config, progress=None, spread=0.0, steps=None, seed=10_000):
+def codesign(design, train_adj, config, progress=None, spread=0.0, steps=None, seed=10_000,
+             callback=None):
     """Adam on the raw design parameters; fresh initial conditions at every step. The dynamics
     run for ``train_t1_ns`` (default ``t1_ns``). With ``spread`` > 0 every step also runs on fresh
     chips (node biases ``bias (1 + spread z)``, one chip per training graph shared by its
     restarts), so the steps descend the surrogate averaged over fabrication. ``steps`` defaults
-    to ``config["train_steps"]``; ``seed`` offsets the keys and chips of the steps."""
+    to ``config["train_steps"]``; ``seed`` offsets the keys and chips of the steps.
+    ``callback(step, design, loss)``, if given, sees the design after every step (1-based)."""
     raw = to_raw(design)
     opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(config["lr"]))
     state = opt.init(raw)
@@ -369,6 +371,8 @@ def codesign(design, train_adj, config, progress=None, spread=0.0, steps=None, s
         losses.append(float(loss))
         if progress is not None:
             progress.update(1)
+        if callback is not None:
+            callback(step + 1, {k: float(v) for k, v in from_raw(raw).items()}, float(loss))
     return {k: float(v) for k, v in from_raw(raw).items()}, losses
 
 

@@ -4,9 +4,10 @@ Each starts from the committed record (``docs/parihar2017/results.json``, FULL c
 measures designs on the 24 training graphs (``training_score``, the experiment's selection
 criterion) and on the held-out graphs.
 
-- ``continue EXTRA EVERY``: EXTRA more Adam steps (one optimiser state, keys 20000 + step) from the
-  co-designed design, reporting every EVERY steps. The held-out graphs are evaluated alone, so
-  the per-restart rate differs slightly from the record's, where they share a batch.
+- ``continue EXTRA EVERY``: EXTRA more Adam steps (``codesign``, one optimiser state, keys
+  20000 + step) from the co-designed design, reporting every EVERY steps. The held-out graphs
+  are evaluated alone, so the per-restart rate differs slightly from the record's, where they
+  share a batch.
 - ``robust STEPS EVERY``: gradient steps under the 1 % bias spread
   (``codesign(..., spread=0.01)``, fresh chips at every step) from the robust design, in runs of
   EVERY steps (the Adam state restarts at each run). Scored on the training chips and on the
@@ -33,11 +34,9 @@ import sys
 import time
 from pathlib import Path
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "experiments"))
@@ -56,12 +55,6 @@ def continue_steps(extra, every):
     train, test = P.random_graphs(CFG, "train"), P.random_graphs(CFG, "test")
     key_train, key = jax.random.key(CFG["seed"] + 1), jax.random.key(CFG["seed"])
     train_adj, _ = P.pad([a for _, a in train])
-    raw = P.to_raw(d)
-    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(CFG["lr"]))
-    state = opt.init(raw)
-    adj = jnp.asarray(np.repeat(train_adj, CFG["train_restarts"], 0))
-    c2 = dict(CFG, t1_ns=CFG["train_t1_ns"])
-    grad_fn = eqx.filter_jit(jax.value_and_grad(lambda r, k: P.surrogate_loss(r, adj, k, c2)))
 
     def report(step, design):
         sc = P.training_score(train, design, CFG, key_train)
@@ -71,14 +64,13 @@ def continue_steps(extra, every):
               f"{np.mean(best == 3):.3f} per restart {np.mean(cols == 3):.3f} | {_short(design)}",
               flush=True)
 
+    def after_step(s, design, loss):
+        print(f"  step {25 + s} loss {loss:.4f}", flush=True)
+        if s % every == 0:
+            report(25 + s, design)
+
     report(25, d)
-    for s in range(extra):
-        loss, g = grad_fn(raw, jax.random.key(20_000 + s))
-        upd, state = opt.update(g, state, raw)
-        raw = optax.apply_updates(raw, upd)
-        print(f"  step {26 + s} loss {float(loss):.4f}", flush=True)
-        if (s + 1) % every == 0:
-            report(25 + s + 1, {k: float(v) for k, v in P.from_raw(raw).items()})
+    P.codesign(d, train_adj, CFG, steps=extra, seed=20_000, callback=after_step)
 
 
 def robust_steps(steps, every):

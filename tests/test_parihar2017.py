@@ -134,7 +134,10 @@ def test_codesign_under_spread_steps_on_fresh_chips():
     adj, _ = E.pad([G.cycle_graph(5)])
     nominal, l0 = E.codesign(E.DESIGN0, adj, config, steps=1)
     chips, l1 = E.codesign(E.DESIGN0, adj, config, spread=0.05, steps=1)
-    again, l2 = E.codesign(E.DESIGN0, adj, config, spread=0.05, steps=1)
+    seen = []
+    again, l2 = E.codesign(E.DESIGN0, adj, config, spread=0.05, steps=1,
+                           callback=lambda *a: seen.append(a))
+    assert seen == [(1, again, l2[0])]  # the callback sees each step's design and loss
     assert np.isfinite(l1[0]) and l1[0] != l0[0] and l2 == l1 and again == chips
     assert all(np.isfinite(v) for v in chips.values())
     # (Adam's first step is lr * sign(gradient), so the designs themselves may coincide)
