@@ -100,8 +100,11 @@ def main():
     for vin in peaks:
         step = K.rk4(lambda y, vin=vin: field(y, vin), dt)
         y = K.advance(step, y0, key, n_tr, k, 0)
-        _, ys = jax.jit(lambda y, s=step: jax.lax.scan(lambda c, _: (s(c, None), s(c, None)[0]), y,
-                                                        None, length=int(20000 / dt)))(y)
+        def one(c, _, s=step):  # one step; the new state carries on, its voltage is saved
+            c = s(c, None)
+            return c, c[0]
+
+        _, ys = jax.jit(lambda y: jax.lax.scan(one, y, None, length=int(20000 / dt)))(y)
         v = np.asarray(ys)
         pk = v[1:-1][(v[1:-1] > v[:-2]) & (v[1:-1] >= v[2:]) & (v[1:-1] > v.mean())]
         print(f"  V_in {vin} V: {pk.size} voltage peaks in 20 us, {pk.min():.4f}-{pk.max():.4f} V")
