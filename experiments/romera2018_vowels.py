@@ -252,6 +252,54 @@ def pad_tokens(x, y=None, n=None):
 # ----------------------------------------------------------------------------------- (a)
 
 
+def window_patterns(u, centres, width):
+    """Patterns of *ideal* locking windows: oscillator j locks a tone at normalised frequency u
+    when ``|u - centres[j]| <= width`` (the nearest centre wins where windows overlap), the same
+    four windows for both tones. ``u`` (n, 2) -> pattern indices (n,) as ``sync_pattern``."""
+    d = np.abs(u[:, :, None] - centres[None, None, :])  # (n, 2 tones, 4 oscillators)
+    inside = d <= width
+    j = np.where(inside.any(-1), np.argmin(np.where(inside, d, np.inf), -1), NONE)
+    return j[:, 0] * (N_OSC + 1) + j[:, 1]
+
+
+def _table_accuracy(p, y):
+    counts = np.zeros((25, 7))
+    np.add.at(counts, (p, y), 1)
+    return counts.max(1).sum() / len(y)
+
+
+def fit_window_map(x, y, rng, free_map=True, restarts=300, iters=60):
+    """Fit ideal locking windows (four centres, one half-width) and, with ``free_map``, the input
+    map (per-formant ``enc_scale`` and ``enc_offset``) to the training tokens ``x`` (n, 2) Hz by
+    random-restart local search on the training recognition of the pattern table. Returns
+    ``(centres, width, scale, offset)`` in the band's normalised units (``VowelNetwork.tones``,
+    with z from the min/max of ``x``). Without ``free_map`` the map stays the min-max one."""
+    lo, hi = x.min(0), x.max(0)
+    z = (x - lo) / (hi - lo) - 0.5
+    best = (-1.0, None)
+    for _ in range(restarts):
+        c, w = np.sort(rng.uniform(0, 1, 4)), rng.uniform(0.03, 0.2)
+        s = rng.uniform(0.6, 1.4, 2) if free_map else np.ones(2)
+        o = rng.uniform(-0.3, 0.3, 2) if free_map else np.zeros(2)
+        for _ in range(iters):
+            cc, ww = c + rng.normal(0, 0.03, 4), abs(w + rng.normal(0, 0.01))
+            ss = s + rng.normal(0, 0.05, 2) if free_map else s
+            oo = o + rng.normal(0, 0.03, 2) if free_map else o
+            acc = _table_accuracy(window_patterns(ss * z + 0.5 + oo, cc, ww), y)
+            if acc >= best[0]:
+                best = (acc, (cc, ww, ss, oo))
+                c, w, s, o = cc, ww, ss, oo
+    return best[1]
+
+
+def with_window_map(model, x, y, seed):
+    """The model with the input map of :func:`fit_window_map` fitted to the training tokens (the
+    option ``map: "windows"`` of readout (a)); the currents are left to the rule."""
+    _, _, s, o = fit_window_map(np.asarray(x, float), np.asarray(y), np.random.default_rng(seed))
+    return eqx.tree_at(lambda m: (m.enc_scale, m.enc_offset), model,
+                       (jnp.asarray(s, jnp.float32), jnp.asarray(o, jnp.float32)))
+
+
 def train_pattern_rule(model, x, y, config, progress=None, n_pad=None):
     """Measurement-driven current tuning (no gradients): a population hill climb on the training
     recognition, every population measured in one batched solve.

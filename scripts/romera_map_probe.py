@@ -1,0 +1,78 @@
+"""Input map of readout (a) of romera2018: the fixed min-max map against a map fitted on the
+training speakers through ideal locking windows (``map: "windows"``).
+
+Readout (a) tunes only the four DC currents. Its input map sends each formant's training range
+(min to max) onto the band. ``scripts/romera_window_bound.py`` showed that with *ideal* locking
+windows that map caps the test recognition at 84.3 %, while a per-formant scale and offset fitted
+with the windows reaches 88.1 %. ``map: "windows"`` fits that map (``fit_window_map``) to the
+training tokens of a fold and then runs the same current rule on the device.
+
+Modes (FULL configuration, coupled network, readout (a) alone):
+
+- ``select``: the choice on the training speakers alone. In each of the 5 folds one fifth of the
+  training speakers is held out (``speaker_folds(..., seed=0)[0]``, as in
+  ``romera_augment_probe.py select``); the map (if fitted) and the currents are trained on the
+  rest, and the held-out training speakers are scored. The rule, fixed before the run: the
+  experiment adopts ``windows`` only if it scores strictly more of those tokens than ``minmax``.
+- ``minmax`` | ``windows``: train and test recognition on the 5 outer folds.
+
+Run: ``python scripts/romera_map_probe.py select | minmax | windows`` (about 8 and 4 minutes).
+"""
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+import romera2018_vowels as R  # noqa: E402
+
+from physnn.tasks import load_romera, speaker_folds  # noqa: E402
+
+
+def train_a(x, y, idx, cfg, n_pad, map_kind):
+    m0 = R.initial_model(x[idx], cfg, "pattern")
+    if map_kind == "windows":
+        m0 = R.with_window_map(m0, x[idx], y[idx], cfg["seed"])
+    return R.train_pattern_rule(m0, x[idx], y[idx], cfg, n_pad=n_pad)[0]
+
+
+def main(argv):
+    if len(argv) != 1 or argv[0] not in ("select", "minmax", "windows"):
+        raise SystemExit("usage: python scripts/romera_map_probe.py select | minmax | windows")
+    cfg = dict(R.FULL)
+    data = load_romera()
+    x, y, spk = data.features.astype(np.float32), data.labels, np.asarray(data.speakers)
+    folds = speaker_folds(data.speakers, n_folds=cfg["n_folds"], seed=cfg["seed"])
+    n_pad = max(len(tr) for tr, _ in folds)
+    t = time.time()
+    if argv[0] == "select":
+        hits, n_val = {"minmax": 0, "windows": 0}, 0
+        for tr, _ in folds:
+            itr, iva = speaker_folds(spk[tr], n_folds=5, seed=cfg["seed"])[0]
+            itr, iva = tr[itr], tr[iva]
+            for kind in hits:
+                ma = train_a(x, y, itr, cfg, n_pad, kind)
+                hits[kind] += int(np.sum(R.predict_formants(ma, x)[iva] == y[iva]))
+            n_val += len(iva)
+            print(f"  outer fold: inner validation hits so far {hits} of {n_val} "
+                  f"({time.time() - t:.0f} s)", flush=True)
+        print(f"select: inner validation accuracy, minmax {hits['minmax'] / n_val:.3f}, windows "
+              f"{hits['windows'] / n_val:.3f} ({n_val} tokens of held-out training speakers)")
+        return
+    tr_acc, te_acc = [], []
+    for tr, te in folds:
+        ma = train_a(x, y, tr, cfg, n_pad, argv[0])
+        pred = R.predict_formants(ma, x)
+        tr_acc.append(float(np.mean(pred[tr] == y[tr])))
+        te_acc.append(float(np.mean(pred[te] == y[te])))
+        print(f"  fold: scale {np.round(np.asarray(ma.enc_scale), 3).tolist()}, offset "
+              f"{np.round(np.asarray(ma.enc_offset), 3).tolist()}, train {tr_acc[-1]:.3f}, "
+              f"test {te_acc[-1]:.3f} ({time.time() - t:.0f} s)", flush=True)
+    print(f"{argv[0]}: train {np.mean(tr_acc):.3f}, test {np.mean(te_acc):.3f} "
+          f"(folds {np.round(te_acc, 3).tolist()})")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
