@@ -292,14 +292,6 @@ def fit_window_map(x, y, rng, free_map=True, restarts=300, iters=60):
     return best[1]
 
 
-def with_window_map(model, x, y, seed):
-    """The model with the input map of :func:`fit_window_map` fitted to the training tokens (the
-    option ``map: "windows"`` of readout (a)); the currents are left to the rule."""
-    _, _, s, o = fit_window_map(np.asarray(x, float), np.asarray(y), np.random.default_rng(seed))
-    return eqx.tree_at(lambda m: (m.enc_scale, m.enc_offset), model,
-                       (jnp.asarray(s, jnp.float32), jnp.asarray(o, jnp.float32)))
-
-
 def train_pattern_rule(model, x, y, config, progress=None, n_pad=None):
     """Measurement-driven current tuning (no gradients): a population hill climb on the training
     recognition, every population measured in one batched solve.
