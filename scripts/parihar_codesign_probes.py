@@ -35,6 +35,11 @@ What they printed on 2026-11-29, 2 cores:
   chips (random graphs, best of 4) 0.650, 0.500, 0.475; cycles, Petersen and wheels stay optimal.
 - ``soft 3``: training mean colours 3.542 after 25 steps, against 3.406 for the committed
   surrogate (and 3.573 for the searched design).
+- ``potts 25``: the surrogate falls from -0.41 to -0.53 over the 25 steps, but the training
+  mean colours rise to 3.646 (fraction 3-coloured 0.469), against 3.406 for the committed
+  surrogate and 3.573 for the searched design: by the rule, not adopted. Held out, for the
+  record: 0.750 best of 4, 0.531 per restart. The steps turned the degree scaling negative
+  (-0.31: high-degree pairs couple more strongly) and raised the coupling from 3.0 to 4.1 pF.
 """
 
 import json
