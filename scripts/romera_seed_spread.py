@@ -6,6 +6,13 @@ thermal noise, when on) of every Adam step for (b). The folds, the data and ever
 as in ``physnn run romera2018`` (FULL configuration, coupled network).
 
 Run: ``python scripts/romera_seed_spread.py a|b SEED [SEED ...]`` (about 3 minutes a seed).
+
+What it printed on 2026-11-29/30, 2 cores (test on the 5 folds; seed 0 is the committed run):
+
+- ``b 0 1 2 3 4``: 85.7, 88.8, 86.5, 88.4, 89.2 % (train 89.3-91.5 %): mean 87.7 %, standard
+  deviation 1.6 %.
+- ``a 0 1 2 3 4``: 80.9, 81.1, 76.9, 78.6, 77.2 % (train 87.1-89.0 %): mean 78.9 %, standard
+  deviation 2.0 %.
 """
 
 import sys
