@@ -30,6 +30,15 @@ window, at several noise amplitudes:
   the Lorenz exponent (0.906) to check it.
 - Bifurcation diagram: the peak voltages (maxima of V, one per cycle) against bias.
 
+- The edges of the window, zoomed (``onset_zoom``). The coarse sweep's steps (12.5 mV) are far
+  wider than the region where the oscillation is born: a relaxation oscillator appears in a
+  canard explosion, whose orbits follow the repelling slow branch and amplify any noise there.
+  Each edge of the deterministic window is located to about 0.02 mV (:func:`locate_onset`: two
+  grids of deterministic runs), and the noisy oscillator is measured on a fine grid around it
+  (+-0.5 mV in 0.05 mV steps, 640 us per bias: the exponents there are small, of order 1e-3 per
+  ns, and need about 3000 cycles to resolve), with the two-trajectory check at the biases found
+  chaotic.
+
 A bias point counts as chaotic when its exponent exceeds ``positive_threshold_per_period`` per
 oscillation period by three standard errors; a band is at least ``min_band_points`` adjacent such
 points. If none appears, the experiment says so (``positive_band_found: false``).
@@ -70,6 +79,10 @@ QUICK = {
     "min_band_points": 2,
     "lorenz_blocks": 2000,
     "seed": 0,
+    # the edges of the deterministic window, located to ~0.02 mV and scanned finely with long
+    # measurements (the coarse sweep's steps are far wider than the canard region at the onset)
+    "onset_zoom": {"edges": ["low"], "half_width_mv": 0.5, "points": 5, "t_measure_ns": 8000.0,
+                   "noise_scales": [1.0], "bracket_points": 26, "check_points": 2},
 }
 FULL = dict(
     QUICK,
@@ -79,6 +92,9 @@ FULL = dict(
     t_measure_ns=16000.0,
     check_biases_v=[3.06, 3.1, 3.2, 3.3, 3.4, 3.5],
     lorenz_blocks=5000,
+    onset_zoom={"edges": ["low", "high"], "half_width_mv": 0.5, "points": 21,
+                "t_measure_ns": 640000.0, "noise_scales": [1.0], "bracket_points": 26,
+                "check_points": 3},
     # thermal time comparable with RC (90 ns vs 100 ns): the slow-thermal variant
     variants=[{"thermal_capacitance_j_per_k": 3e-13, "dt_ns": 0.2, "t_measure_ns": 60000.0,
                "noise_scales": [0.0, 1.0, 10.0, 100.0, 1000.0]}],
@@ -285,6 +301,25 @@ def check_config(config):
     cb = np.asarray(config.get("check_biases_v", []), float)
     if cb.ndim != 1 or cb.size == 0 or not np.all(np.isfinite(cb)):
         fail("check_biases_v", "a non-empty list of bias voltages (V)")
+    z = config.get("onset_zoom")
+    want = ('a dict: edges (a list of "low"/"high"), half_width_mv > 0, points >= 3, '
+            "t_measure_ns > 0, noise_scales (multipliers >= 0), bracket_points >= 3, "
+            "check_points >= 1")
+    keys = {"edges", "half_width_mv", "points", "t_measure_ns", "noise_scales", "bracket_points",
+            "check_points"}
+    if not isinstance(z, dict) or set(z) != keys:
+        fail("onset_zoom", want)
+    zs = np.asarray(z["noise_scales"], float)
+    if (not isinstance(z["edges"], (list, tuple)) or not set(z["edges"]) <= {"low", "high"}
+            or not (np.isfinite(z["half_width_mv"]) and z["half_width_mv"] > 0)
+            or not (np.isfinite(z["t_measure_ns"]) and z["t_measure_ns"] > 0)
+            or zs.ndim != 1 or zs.size == 0 or not np.all(np.isfinite(zs)) or np.any(zs < 0)
+            or any(not isinstance(z[k], (int, np.integer)) or z[k] < lo
+                   for k, lo in (("points", 3), ("bracket_points", 3), ("check_points", 1)))):
+        fail("onset_zoom", want)
+    if z["t_measure_ns"] / (config["dt_ns"] * config["block_steps"]) < 80:
+        fail("onset_zoom", f"t_measure_ns >= 80 blocks of "
+             f"{config['dt_ns'] * config['block_steps']:g} ns")
 
 
 def device(config) -> pn.MottNetwork:
@@ -448,6 +483,63 @@ def bias_sweep(config, vins, scales):
                 cth=cth, tau_ns=tau_ns)
 
 
+def locate_onset(config, v_quiet, v_osc):
+    """Where the deterministic oscillation starts between a quiescent bias ``v_quiet`` and an
+    oscillating one ``v_osc`` (either order, so both edges of the window): two grids of
+    ``onset_zoom["bracket_points"]`` biases, each on the bracket left by the one before.
+    Returns (last quiescent, first oscillating) bias of the finer grid."""
+    a, b = float(v_quiet), float(v_osc)
+    n = int(config["onset_zoom"]["bracket_points"])
+    for _ in range(2):
+        vins = np.linspace(a, b, n)
+        osc = bias_sweep(config, vins, np.zeros(1))["oscillating"][0]
+        if osc[0] or not osc[-1]:
+            raise RuntimeError(f"{OWNER}: no onset of oscillation between {a!r} V and {b!r} V")
+        k = int(np.argmax(osc))  # the first oscillating bias from the quiescent side
+        a, b = float(vins[k - 1]), float(vins[k])
+    return a, b
+
+
+def onset_zoom(config, main, vins):
+    """The noisy oscillator on a fine bias grid around each edge of the deterministic window
+    (``onset_zoom``): the onset located by :func:`locate_onset`, then ``points`` biases within
+    +-``half_width_mv`` of it, measured for ``t_measure_ns`` at the zoom's noise scales, with
+    the exponent, bands and flags of :func:`bias_sweep`; then the two-trajectory check at up to
+    ``check_points`` biases (those flagged chaotic, else those of largest exponent/error)."""
+    z = config["onset_zoom"]
+    if main["window"] is None:
+        return []
+    step = float(vins[1] - vins[0])
+    cfg = dict(config, t_measure_ns=z["t_measure_ns"])
+    scales = np.asarray(z["noise_scales"], float)
+    out = []
+    for edge in z["edges"]:
+        w = main["window"][0] if edge == "low" else main["window"][1]
+        quiet = w - step if edge == "low" else w + step
+        if not vins[0] <= quiet <= vins[-1]:
+            continue  # the sweep does not reach beyond this edge
+        bracket = locate_onset(config, quiet, w)
+        onset = 0.5 * sum(bracket)
+        zv = onset + 1e-3 * np.linspace(-z["half_width_mv"], z["half_width_mv"], z["points"])
+        r = bias_sweep(cfg, zv, scales)
+        zsc = r["lam"] / np.maximum(r["se"], 1e-300)
+        flagged = np.nonzero(r["positive"].any(0))[0]
+        pick = flagged if flagged.size else np.argsort(-zsc.max(0))[:z["check_points"]]
+        pick = np.sort(pick[np.linspace(0, pick.size - 1, min(pick.size, z["check_points"]))
+                            .round().astype(int)])
+        with jax.enable_x64(True):
+            dev = device(cfg)
+            _, bt, _, _ = _counts(cfg)
+            cv, cs = np.meshgrid(zv[pick], scales * r["sigma1"])
+            la, lb, chi, clo = check(dev, jnp.asarray(cv.ravel()), jnp.asarray(cs.ravel()), cfg)
+            lam_a, se_a = exponents(la, chi, clo, bt)
+            lam_b, se_b = exponents(lb, chi, clo, bt)
+        out.append(dict(edge=edge, bracket=bracket, onset=onset, vins=zv, r=r, check_v=zv[pick],
+                        check=(lam_a.reshape(cv.shape), se_a.reshape(cv.shape),
+                               lam_b.reshape(cv.shape), se_b.reshape(cv.shape))))
+    return out
+
+
 def run(config, out_dir) -> dict:
     check_config(config)
     for var in config.get("variants", []):
@@ -470,11 +562,14 @@ def run(config, out_dir) -> dict:
         lam_a, se_a = exponents(la, chi, clo, bt)
         lam_b, _ = exponents(lb, chi, clo, bt)
         lam_a, lam_b, se_a = (x.reshape(cv.shape) for x in (lam_a, lam_b, se_a))
+    zooms = onset_zoom(config, main, vins)
     per_us = 1e3
     agree = np.abs(lam_a - lam_b) * per_us
-    found = main["found"] or any(r["found"] for _, r in variants)
+    found = (main["found"] or any(r["found"] for _, r in variants)
+             or any(zm["r"]["found"] for zm in zooms))
 
     _figures(out_dir, vins, scales, main, variants, cb, lam_b * per_us)
+    _figure_zoom(out_dir, zooms)
 
     sigma1, t_std = main["sigma1"], main["t_std"]
     metrics = {
@@ -494,6 +589,21 @@ def run(config, out_dir) -> dict:
         "thermal_noise_sigma_k_per_sqrt_ns": sigma1,
         "thermal_noise_temperature_std_k": t_std,
     }
+    for zm in zooms:
+        r, tag = zm["r"], f"onset_{zm['edge']}"
+        lam_a_z, se_a_z, lam_b_z, _ = zm["check"]
+        metrics[f"{tag}_bracket_v"] = [round(v, 7) for v in zm["bracket"]]
+        metrics[f"{tag}_positive_bands_v"] = {k: b for k, b in r["bands"].items() if b} or None
+        metrics[f"{tag}_lambda_max_per_period"] = {
+            f"x{sc:g}": float(np.max(r["lam"][i] * np.where(r["oscillating"][i], r["periods"][i],
+                                                             np.nanmedian(r["periods"]))))
+            for i, sc in enumerate(r["scales"])}
+        metrics[f"{tag}_lambda_max_z_score"] = {
+            f"x{sc:g}": float(np.max(r["lam"][i] / np.maximum(r["se"][i], 1e-300)))
+            for i, sc in enumerate(r["scales"])}
+        metrics[f"{tag}_check_tangent_per_us"] = (lam_a_z * per_us).round(4).tolist()
+        metrics[f"{tag}_check_two_trajectory_per_us"] = (lam_b_z * per_us).round(4).tolist()
+        metrics[f"{tag}_check_standard_error_per_us"] = (se_a_z * per_us).round(4).tolist()
     for var, r in variants:
         tag = f"cth_{var['thermal_capacitance_j_per_k']:.0e}"
         metrics[f"{tag}_positive_bands_v"] = {k: b for k, b in r["bands"].items() if b} or None
@@ -525,6 +635,9 @@ def run(config, out_dir) -> dict:
 
     sweep_rec = dict(bias_v=vins.tolist(), noise_scales=scales.tolist(), **record(main, scales))
     variant_rec = [dict(var, **record(r, r["scales"])) for var, r in variants]
+    zoom_rec = [dict(edge=zm["edge"], bracket_v=list(zm["bracket"]), bias_v=zm["vins"].tolist(),
+                     noise_scales=zm["r"]["scales"].tolist(), check_bias_v=zm["check_v"].tolist(),
+                     **record(zm["r"], zm["r"]["scales"])) for zm in zooms]
     check_rec = {
         "bias_v": cb.tolist(),
         "lambda_tangent_per_us": (lam_a * per_us).tolist(),
@@ -556,21 +669,39 @@ def run(config, out_dir) -> dict:
             f"variant C_th = {var['thermal_capacitance_j_per_k']:g} J/K (thermal time "
             f"{r['tau_ns']:.3g} ns vs RC 100 ns; noise x1 = {r['sigma1']:.3g} K/sqrt(ns)): window "
             f"{r['window']} V, positive band " + ("found" if r["found"] else "none"))
+    for zm in zooms:
+        r = zm["r"]
+        lam_a_z, se_a_z, lam_b_z, _ = zm["check"]
+        notes.append(
+            f"{zm['edge']} edge of the window: the deterministic oscillation starts between "
+            f"{zm['bracket'][0]:.6f} and {zm['bracket'][1]:.6f} V; {len(zm['vins'])} biases within "
+            f"+-{config['onset_zoom']['half_width_mv']:g} mV of it, "
+            f"{config['onset_zoom']['t_measure_ns'] / 1e3:g} us each: positive band(s) "
+            + (", ".join(f"{k} {a:.5f}-{b:.5f} V" for k, bl in r["bands"].items() for a, b in bl)
+               or "none")
+            + "; largest exponent/standard error " + ", ".join(
+                f"x{sc:g}: {np.max(r['lam'][i] / np.maximum(r['se'][i], 1e-300)):+.2g}"
+                for i, sc in enumerate(r["scales"]))
+            + "; two-trajectory check at " + ", ".join(f"{v:.5f}" for v in zm["check_v"])
+            + " V: tangent " + ", ".join(f"{x:+.2f}" for x in (lam_a_z * per_us).ravel())
+            + ", two trajectories " + ", ".join(f"{x:+.2f}" for x in (lam_b_z * per_us).ravel())
+            + " (+-" + ", ".join(f"{x:.2f}" for x in (se_a_z * per_us).ravel()) + ") per us")
     if found:
         allb = [("main", main["bands"])] + [(f"C_th={v['thermal_capacitance_j_per_k']:g}",
                                             r["bands"]) for v, r in variants]
+        allb += [(f"onset ({zm['edge']} edge)", zm["r"]["bands"]) for zm in zooms]
         notes.append("positive exponent band(s) (bias V, per noise scale): " + "; ".join(
-            f"{name} {k}: " + ", ".join(f"{a:.3f}-{b:.3f}" for a, b in bl)
+            f"{name} {k}: " + ", ".join(f"{a:.5f}-{b:.5f}" for a, b in bl)
             for name, bands in allb for k, bl in bands.items() if bl))
     else:
         notes.append(
             "NO positive-exponent band in this model at any scanned noise amplitude or thermal "
             "capacitance: the noisy oscillator stays periodic (exponent ~0) or is synchronised "
             "by the noise (exponent < 0); the paper's chaotic window is NOT reproduced")
-    figures = ["bifurcation.png", "lyapunov.png"]
+    figures = ["bifurcation.png", "lyapunov.png"] + (["onset_zoom.png"] if zooms else [])
     return {"metrics": metrics, "reference": reference, "sweep": sweep_rec,
-            "variants": variant_rec, "two_trajectory_check": check_rec, "notes": notes,
-            "figures": figures}
+            "variants": variant_rec, "onset_zoom": zoom_rec, "two_trajectory_check": check_rec,
+            "notes": notes, "figures": figures}
 
 
 def _figures(out_dir, vins, scales, main, variants, cb, lam_two):
@@ -630,4 +761,35 @@ def _figures(out_dir, vins, scales, main, variants, cb, lam_two):
         ax.legend(fontsize=7, ncol=2)
     axes[-1, 0].set_xlabel("bias $V_{in}$ (V)")
     fig.savefig(out_dir / "lyapunov.png", dpi=130)
+    plt.close(fig)
+
+
+def _figure_zoom(out_dir, zooms):
+    if not zooms:
+        return
+    fig, axes = plt.subplots(1, len(zooms), figsize=(5.2 * len(zooms), 3.8),
+                             constrained_layout=True, squeeze=False)
+    for ax, zm in zip(axes[0], zooms, strict=True):
+        r = zm["r"]
+        dv = 1e3 * (zm["vins"] - zm["onset"])
+        colours = plt.cm.viridis(np.linspace(0.2, 0.85, len(r["scales"])))
+        for i, sc in enumerate(r["scales"]):
+            ax.errorbar(dv, 1e3 * r["lam"][i], yerr=3e3 * r["se"][i], fmt="-o", ms=3, lw=1,
+                        color=colours[i], label=f"tangent, noise x{sc:g}")
+        lam_a, _, lam_b, _ = zm["check"]
+        ax.plot(1e3 * (zm["check_v"] - zm["onset"]), 1e3 * lam_b[0], "x", color="C3", ms=8,
+                label="two trajectories")
+        ax.plot(dv, 1e3 * np.min(r["threshold"], axis=0), "k:", lw=1, label="chaos threshold")
+        ax.axhline(0.0, color="k", lw=0.6)
+        ax.axvline(0.0, color="0.5", lw=0.6, ls="--")
+        for bl in r["bands"].values():
+            for a, b in bl:
+                ax.axvspan(1e3 * (a - zm["onset"]), 1e3 * (b - zm["onset"]), color="C1",
+                           alpha=0.15)
+        ax.set_xlabel(f"bias - deterministic onset {zm['onset']:.5f} V (mV)")
+        ax.set_ylabel("largest Lyapunov exp. (1/$\\mu$s)")
+        ax.set_title(f"{zm['edge']} edge of the window (3 s.e. bars; shaded: chaotic band)",
+                     fontsize=8)
+        ax.legend(fontsize=7)
+    fig.savefig(out_dir / "onset_zoom.png", dpi=130)
     plt.close(fig)

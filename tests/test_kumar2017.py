@@ -115,6 +115,7 @@ def test_period_and_peaks_per_cycle_when_noise_makes_the_oscillator_dwell():
     ("bias_v", [3.5, 3.0, 11], "bias_v"),
     ("thermal_capacitance_j_per_k", 0.0, "thermal_capacitance_j_per_k"),
     ("t_measure_ns", 10.0, "t_measure_ns"),
+    ("onset_zoom", {"edges": ["middle"]}, "onset_zoom"),
 ])
 def test_bad_config_is_a_clear_error(tmp_path, key, value, match):
     E = _experiment()
@@ -146,5 +147,37 @@ def test_quick_run_end_to_end(tmp_path, capsys):
     assert 3.0 <= lo <= 3.15 and 3.45 <= hi <= 3.55
     assert m["tangent_vs_two_trajectory_max_abs_diff_per_us"] < 0.01
     assert abs(m["lorenz_lambda_tangent"] - 0.9056) < 0.04
+    # the low edge of the window located to better than 0.1 mV (deterministic onset 3.05221 V)
+    a, b = m["onset_low_bracket_v"]
+    assert 3.05 < a < b < 3.055 and b - a < 1e-4
+    zoom = rec["onset_zoom"][0]
+    points = cli.load_experiment("kumar2017").QUICK["onset_zoom"]["points"]
+    assert zoom["edge"] == "low" and len(zoom["bias_v"]) == points
     for name in rec["figures"]:
         assert (tmp_path / name).stat().st_size > 10_000
+
+
+def test_thermal_noise_makes_the_onset_of_oscillation_chaotic():
+    """Where the oscillation dies (deterministic edge 3.51911 V, the canard region at the top of
+    the window), the fluctuation-dissipation thermal noise gives a positive largest exponent: by
+    three standard errors above the experiment's chaos threshold (0.02 per period) with the
+    tangent dynamics, and positive with two nearby trajectories on the same noise, the two
+    agreeing within their errors. In the middle of the window the same noise leaves the
+    oscillation regular. (The full run measures 640 us per bias; 160 us, about 800 cycles, is
+    enough here, where the exponent is largest, about 2 per us.)"""
+    E = _experiment()
+    config = dict(E.FULL, t_measure_ns=160000.0)
+    with jax.enable_x64(True):
+        dev = E.device(config)
+        sigma1, _ = E.thermal_noise(dev, config["noise_reference_k"])
+        a, b, hi, lo = E.check(dev, jnp.array([3.51906, 3.3]), jnp.full(2, sigma1), config)
+    bt = config["dt_ns"] * config["block_steps"]
+    lam_a, se_a = E.exponents(a, hi, lo, bt)
+    lam_b, se_b = E.exponents(b, hi, lo, bt)
+    period = np.array([E.extrema(np.asarray(hi[j]), np.asarray(lo[j]), bt)[2] for j in range(2)])
+    assert np.all(np.isfinite(period))  # both oscillate
+    thr = config["positive_threshold_per_period"] / period
+    assert lam_a[0] - 3 * se_a[0] > thr[0]
+    assert lam_b[0] > thr[0]
+    assert abs(lam_a[0] - lam_b[0]) < 3 * np.hypot(se_a[0], se_b[0])
+    assert lam_a[1] < thr[1]  # mid-window: not chaotic
