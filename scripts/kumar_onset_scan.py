@@ -24,7 +24,14 @@ What it showed on 2026-11-29, 2 cores (0.5 mV steps; exponents per ns):
   14 us, x3 at 3.525 V) with negative exponents. The one positive estimate is +0.003 +- 0.002 per
   ns (1.5 standard errors, x1 at 3.5190 V), far from the experiment's threshold.
 
-So the edges of the window are noise-driven excitability, not a chaotic band.
+At this resolution the edges of the window looked like noise-driven excitability, with no
+chaotic band. That conclusion was wrong. With 0.05 mV steps and 640 us per bias (the
+experiment's ``onset_zoom``, added on 2026-11-30), the exponent is positive, by many standard
+errors, in 3.05206-3.05246 V and 3.51871-3.51926 V. This scan did not find the low band because
+it had no bias inside it (its points 3.0520 and 3.0525 V lie just outside), and because 16 us
+gives errors of the size of the exponent there (about 1 per us). For example,
+``python scripts/kumar_onset_scan.py 3.0520 3.0525 26 0,0.1,0.3,1`` prints exponents of 0 to +3
+per us at x1 on every bias of the low band, none more than 3 standard errors above zero.
 """
 
 import sys
