@@ -29,7 +29,6 @@ window, at several noise amplitudes:
   accumulated log-growth and 8 batch means. The same code reproduces
   the Lorenz exponent (0.906) to check it.
 - Bifurcation diagram: the peak voltages (maxima of V, one per cycle) against bias.
-
 - The edges of the window, zoomed (``onset_zoom``). The coarse sweep's steps (12.5 mV) are far
   wider than the region where the oscillation is born: a relaxation oscillator appears in a
   canard explosion, whose orbits follow the repelling slow branch and amplify any noise there.
