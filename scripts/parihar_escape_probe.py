@@ -31,6 +31,8 @@ What it printed on 2026-11-29, 2 cores, seed 1:
 | none (Tsit5) | 0.809 | 0.625 |
 | shil 0.1 V, 1.65 MHz | 0.806 | 0.594 |
 | shil 0.3 V, 1.65 MHz | 0.814 | 0.578 |
+| shil 0.6 V, 1.65 MHz (2026-11-30) | 0.840 | 0.568 |
+| shil 1.0 V, 1.65 MHz (2026-11-30) | 0.722 | 0.448 |
 | resistive 1 uS | 0.795 | 0.568 |
 | resistive 3 uS | 0.493 | 0.323 |
 | anneal 1e-9 over 50 us | 0.809 | 0.630 |
@@ -41,7 +43,9 @@ What it printed on 2026-11-29, 2 cores, seed 1:
 Over seeds 1-3 the annealed runs average 0.799 (none), 0.800 (0.05), 0.787 (0.1) and 0.801 (0.3)
 best of 4. The injection clusters the phases only weakly (|<exp(3 i phi)>| rises from 0.09 to
 0.2-0.3), resistors weaken the repulsion that colours, and noise decorrelates restarts at the
-cost of each one: none of the three lifts the 80 %.
+cost of each one: none of the three lifts the 80 %. (A stronger injection, 0.6 V, gave 0.840 on
+this one seed with the same per-restart rate and two graphs still at 0 of 8; 1.0 V is worse. We
+did not pursue it.)
 """
 
 import json
