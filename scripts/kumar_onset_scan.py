@@ -8,8 +8,9 @@ candidate for the paper's "chaos from thermal fluctuations". This scan runs the 
 ``bias_sweep`` (tangent exponent over whole cycles, same noise realisation, FULL configuration)
 on a fine bias grid across one edge of the window and prints every point.
 
-Run: ``python scripts/kumar_onset_scan.py LO_V HI_V N [SCALES]`` with SCALES the noise amplitudes
-in units of the fluctuation-dissipation one (default ``0,1,3``); about 20 s for 26 biases.
+Run: ``python scripts/kumar_onset_scan.py LO_V HI_V N [SCALES [T_MEASURE_NS]]`` with SCALES the
+noise amplitudes in units of the fluctuation-dissipation one (default ``0,1,3``) and T_MEASURE_NS
+the measurement per bias (default the experiment's 16 us); about 20 s for 26 biases at 16 us.
 
 What it showed on 2026-11-29, 2 cores (0.5 mV steps; exponents per ns):
 
@@ -32,6 +33,13 @@ it had no bias inside it (its points 3.0520 and 3.0525 V lie just outside), and 
 gives errors of the size of the exponent there (about 1 per us). For example,
 ``python scripts/kumar_onset_scan.py 3.0520 3.0525 26 0,0.1,0.3,1`` prints exponents of 0 to +3
 per us at x1 on every bias of the low band, none more than 3 standard errors above zero.
+
+How the bands depend on the noise (2026-11-30, 160 us per bias, 0.05 mV steps over +-0.5 mV of
+each edge): ``python scripts/kumar_onset_scan.py 3.05171 3.05271 21 0.3,3 160000`` and
+``... 3.51861 3.51961 21 0.3,3 160000``. At a third of the fluctuation-dissipation noise one bias
+of the low edge is positive (3.05231 V, +1.1 +- 0.3 per us) and none of the high edge; at three
+times it every bias of both edges is negative (-1 to -3.8 per us): stronger noise synchronises
+the oscillator. The chaos at the edges needs noise of about the fluctuation-dissipation size.
 """
 
 import sys
@@ -44,14 +52,15 @@ import kumar2017_chaos as K  # noqa: E402
 
 
 def main(argv):
-    if len(argv) not in (3, 4):
+    if len(argv) not in (3, 4, 5):
         raise SystemExit(__doc__.split("Run: ")[1].split("\n\n")[0])
     lo, hi, n = float(argv[0]), float(argv[1]), int(argv[2])
     if not (lo < hi and n >= 2):
         raise SystemExit(f"expected LO_V < HI_V and N >= 2; got {lo}, {hi}, {n}")
-    scales = np.asarray([float(s) for s in (argv[3] if len(argv) == 4 else "0,1,3").split(",")])
+    scales = np.asarray([float(s) for s in (argv[3] if len(argv) >= 4 else "0,1,3").split(",")])
+    t_measure = float(argv[4]) if len(argv) == 5 else K.FULL["t_measure_ns"]
     vins = np.linspace(lo, hi, n)
-    r = K.bias_sweep(dict(K.FULL), vins, scales)
+    r = K.bias_sweep(dict(K.FULL, t_measure_ns=t_measure), vins, scales)
     print(f"positive bands (per noise scale): {r['bands']}")
     for i, s in enumerate(scales):
         print(f"noise x{s:g}: bias V, exponent and standard error per ns, mean period ns, "
@@ -59,7 +68,7 @@ def main(argv):
         for j, v in enumerate(vins):
             pk = np.asarray(r["peaks"][i][j] if r["peaks"][i][j] is not None else [])
             span = f"{pk.min():.4f} {pk.max():.4f}" if pk.size else "- -"
-            print(f"  {v:.5f}  {r['lam'][i, j]:+8.3f} +- {r['se'][i, j]:.3f}  "
+            print(f"  {v:.5f}  {r['lam'][i, j]:+8.4f} +- {r['se'][i, j]:.4f}  "
                   f"{r['periods'][i, j]:8.1f}  {pk.size:4d} {span}")
 
 
