@@ -30,8 +30,9 @@ window, at several noise amplitudes:
   the Lorenz exponent (0.906) to check it.
 - Bifurcation diagram: the peak voltages (maxima of V, one per cycle) against bias.
 - The edges of the window, zoomed (``onset_zoom``). The coarse sweep's steps (12.5 mV) are far
-  wider than the region where the oscillation is born: a relaxation oscillator appears in a
-  canard explosion, whose orbits follow the repelling slow branch and amplify any noise there.
+  wider than the region where the oscillation is born: the full relaxation cycle appears within
+  0.02 mV of biases where the fixed point is only weakly stable, and there the noise decides when
+  the oscillator fires.
   Each edge of the deterministic window is located to about 0.02 mV (:func:`locate_onset`: two
   grids of deterministic runs), and the noisy oscillator is measured on a fine grid around it
   (+-0.5 mV in 0.05 mV steps, 640 us per bias: the exponents there are small, of order 1e-3 per
