@@ -158,8 +158,8 @@ def test_quick_run_end_to_end(tmp_path, capsys):
 
 
 def test_thermal_noise_makes_the_onset_of_oscillation_chaotic():
-    """Where the oscillation dies (deterministic edge 3.51911 V, the canard region at the top of
-    the window), the fluctuation-dissipation thermal noise gives a positive largest exponent: by
+    """Where the oscillation dies (deterministic edge 3.51911 V, the top of the window), the
+    fluctuation-dissipation thermal noise gives a positive largest exponent: by
     three standard errors above the experiment's chaos threshold (0.02 per period) with the
     tangent dynamics, and positive with two nearby trajectories on the same noise, the two
     agreeing within their errors. In the middle of the window the same noise leaves the
