@@ -786,7 +786,7 @@ def _figure_zoom(out_dir, zooms):
             for a, b in bl:
                 ax.axvspan(1e3 * (a - zm["onset"]), 1e3 * (b - zm["onset"]), color="C1",
                            alpha=0.15)
-        ax.set_xlabel(f"bias - deterministic onset {zm['onset']:.5f} V (mV)")
+        ax.set_xlabel(f"bias - deterministic edge {zm['onset']:.5f} V (mV)")
         ax.set_ylabel("largest Lyapunov exp. (1/$\\mu$s)")
         ax.set_title(f"{zm['edge']} edge of the window (3 s.e. bars; shaded: chaotic band)",
                      fontsize=8)
