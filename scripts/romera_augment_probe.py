@@ -38,17 +38,11 @@ only by rounding, yet by 2.3 points (4 tokens in one fold): read every figure he
 """
 
 import sys
-import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
-import romera2018_vowels as R  # noqa: E402
-
-from physnn.tasks import load_romera, speaker_folds  # noqa: E402
+import romera_protocol as P
+from romera_protocol import R
 
 
 def train_b(x, y, spk, tr, cfg, n_pad, mode, sigma_arg=None):
@@ -79,38 +73,21 @@ def main(argv):
         raise SystemExit("usage: python scripts/romera_augment_probe.py none | iid SIGMA | vtl | "
                          "select")
     mode = argv[0]
-    cfg = dict(R.FULL)
-    data = load_romera()
-    x, y, spk = data.features.astype(np.float32), data.labels, np.asarray(data.speakers)
-    folds = speaker_folds(data.speakers, n_folds=cfg["n_folds"], seed=cfg["seed"])
-    n_pad = max(len(tr) for tr, _ in folds)
-    t = time.time()
+    cfg, x, y, spk, folds, n_pad = P.setup()
     if mode == "select":  # training speakers only: one inner speaker split per outer fold
-        hits = {"none": 0, "vtl": 0}
-        n_val = 0
-        for tr, _ in folds:
-            itr, iva = speaker_folds(spk[tr], n_folds=5, seed=cfg["seed"])[0]
-            itr, iva = tr[itr], tr[iva]
-            for name, aug in (("none", None), ("vtl", "vtl")):
-                mb, _ = train_b(x, y, spk, itr, cfg, n_pad, aug)
-                hits[name] += int(np.sum(R.predict_formants(mb, x)[iva] == y[iva]))
-            n_val += len(iva)
-            print(f"  outer fold: inner validation hits so far {hits} of {n_val} "
-                  f"({time.time() - t:.0f} s)", flush=True)
-        print(f"select: inner validation accuracy, none {hits['none'] / n_val:.3f}, vtl "
-              f"{hits['vtl'] / n_val:.3f} ({n_val} tokens of held-out training speakers)")
+        P.select({name: (lambda idx, a=aug: train_b(x, y, spk, idx, cfg, n_pad, a)[0])
+                  for name, aug in (("none", None), ("vtl", "vtl"))}, x, y, spk, folds,
+                 cfg["seed"])
         return
-    tr_acc, te_acc = [], []
-    for tr, te in folds:
-        mb, sigma = train_b(x, y, spk, tr, cfg, n_pad, None if mode == "none" else mode,
+    sigmas = []
+
+    def train(idx):
+        mb, sigma = train_b(x, y, spk, idx, cfg, n_pad, None if mode == "none" else mode,
                             argv[1] if mode == "iid" else None)
-        pred = R.predict_formants(mb, x)
-        tr_acc.append(float(np.mean(pred[tr] == y[tr])))
-        te_acc.append(float(np.mean(pred[te] == y[te])))
-        print(f"  fold: sigma {sigma:.4f}, train {tr_acc[-1]:.3f}, test {te_acc[-1]:.3f} "
-              f"({time.time() - t:.0f} s)", flush=True)
-    print(f"{' '.join(argv)}: train {np.mean(tr_acc):.3f}, test {np.mean(te_acc):.3f} "
-          f"(folds {np.round(te_acc, 3).tolist()})")
+        sigmas.append(sigma)
+        return mb
+
+    P.cross_validate(train, x, y, folds, " ".join(argv), lambda _: f"sigma {sigmas[-1]:.4f}")
 
 
 if __name__ == "__main__":

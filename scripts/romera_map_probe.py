@@ -30,17 +30,12 @@ What it showed on 2026-11-29, 2 cores, in this order:
 """
 
 import sys
-import time
-from pathlib import Path
 
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
-import romera2018_vowels as R  # noqa: E402
-
-from physnn.tasks import load_romera, speaker_folds  # noqa: E402
+import romera_protocol as P
+from romera_protocol import R
 
 
 def with_window_map(model, x, y, seed):
@@ -60,37 +55,14 @@ def train_a(x, y, idx, cfg, n_pad, map_kind):
 def main(argv):
     if len(argv) != 1 or argv[0] not in ("select", "minmax", "windows"):
         raise SystemExit("usage: python scripts/romera_map_probe.py select | minmax | windows")
-    cfg = dict(R.FULL)
-    data = load_romera()
-    x, y, spk = data.features.astype(np.float32), data.labels, np.asarray(data.speakers)
-    folds = speaker_folds(data.speakers, n_folds=cfg["n_folds"], seed=cfg["seed"])
-    n_pad = max(len(tr) for tr, _ in folds)
-    t = time.time()
+    cfg, x, y, spk, folds, n_pad = P.setup()
     if argv[0] == "select":
-        hits, n_val = {"minmax": 0, "windows": 0}, 0
-        for tr, _ in folds:
-            itr, iva = speaker_folds(spk[tr], n_folds=5, seed=cfg["seed"])[0]
-            itr, iva = tr[itr], tr[iva]
-            for kind in hits:
-                ma = train_a(x, y, itr, cfg, n_pad, kind)
-                hits[kind] += int(np.sum(R.predict_formants(ma, x)[iva] == y[iva]))
-            n_val += len(iva)
-            print(f"  outer fold: inner validation hits so far {hits} of {n_val} "
-                  f"({time.time() - t:.0f} s)", flush=True)
-        print(f"select: inner validation accuracy, minmax {hits['minmax'] / n_val:.3f}, windows "
-              f"{hits['windows'] / n_val:.3f} ({n_val} tokens of held-out training speakers)")
+        P.select({kind: (lambda idx, k=kind: train_a(x, y, idx, cfg, n_pad, k))
+                  for kind in ("minmax", "windows")}, x, y, spk, folds, cfg["seed"])
         return
-    tr_acc, te_acc = [], []
-    for tr, te in folds:
-        ma = train_a(x, y, tr, cfg, n_pad, argv[0])
-        pred = R.predict_formants(ma, x)
-        tr_acc.append(float(np.mean(pred[tr] == y[tr])))
-        te_acc.append(float(np.mean(pred[te] == y[te])))
-        print(f"  fold: scale {np.round(np.asarray(ma.enc_scale), 3).tolist()}, offset "
-              f"{np.round(np.asarray(ma.enc_offset), 3).tolist()}, train {tr_acc[-1]:.3f}, "
-              f"test {te_acc[-1]:.3f} ({time.time() - t:.0f} s)", flush=True)
-    print(f"{argv[0]}: train {np.mean(tr_acc):.3f}, test {np.mean(te_acc):.3f} "
-          f"(folds {np.round(te_acc, 3).tolist()})")
+    P.cross_validate(lambda idx: train_a(x, y, idx, cfg, n_pad, argv[0]), x, y, folds, argv[0],
+                     lambda m: f"scale {np.round(np.asarray(m.enc_scale), 3).tolist()}, offset "
+                               f"{np.round(np.asarray(m.enc_offset), 3).tolist()}")
 
 
 if __name__ == "__main__":

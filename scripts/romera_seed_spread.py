@@ -16,44 +16,30 @@ What it printed on 2026-11-29/30, 2 cores (test on the 5 folds; seed 0 is the co
 """
 
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
-import romera2018_vowels as R  # noqa: E402
-
-from physnn.tasks import load_romera, speaker_folds  # noqa: E402
+import romera_protocol as P
+from romera_protocol import R
 
 
 def main(argv):
     if len(argv) < 2 or argv[0] not in ("a", "b"):
         raise SystemExit("usage: python scripts/romera_seed_spread.py a|b SEED [SEED ...]")
     readout, seeds = argv[0], [int(s) for s in argv[1:]]
-    data = load_romera()
-    x, y, spk = data.features.astype(np.float32), data.labels, np.asarray(data.speakers)
-    folds = speaker_folds(data.speakers, n_folds=R.FULL["n_folds"], seed=R.FULL["seed"])
-    n_pad = max(len(tr) for tr, _ in folds)
-    t = time.time()
+    base, x, y, spk, folds, n_pad = P.setup()
     means = []
     for seed in seeds:
-        cfg = dict(R.FULL, seed=seed)
-        tr_acc, te_acc = [], []
-        for tr, te in folds:
+        cfg = dict(base, seed=seed)
+
+        def train(tr, cfg=cfg):
             if readout == "a":
-                m, _ = R.train_pattern_rule(R.initial_model(x[tr], cfg, "pattern"), x[tr], y[tr],
-                                            cfg, n_pad=n_pad)
-            else:
-                sigma = R.formant_scale_spread(x[tr], y[tr], spk[tr]) if cfg["vtl_augment"] else 0.0
-                m, _ = R.train_gradient(R.initial_model(x[tr], cfg, "linear"), x[tr], y[tr], cfg,
-                                        n_pad=n_pad, vtl_sigma=sigma)
-            pred = R.predict_formants(m, x)
-            tr_acc.append(float(np.mean(pred[tr] == y[tr])))
-            te_acc.append(float(np.mean(pred[te] == y[te])))
-        means.append(np.mean(te_acc))
-        print(f"({readout}) seed {seed}: train {np.mean(tr_acc):.3f}, test {np.mean(te_acc):.3f} "
-              f"(folds {np.round(te_acc, 3).tolist()}; {time.time() - t:.0f} s)", flush=True)
+                return R.train_pattern_rule(R.initial_model(x[tr], cfg, "pattern"), x[tr], y[tr],
+                                            cfg, n_pad=n_pad)[0]
+            sigma = R.formant_scale_spread(x[tr], y[tr], spk[tr]) if cfg["vtl_augment"] else 0.0
+            return R.train_gradient(R.initial_model(x[tr], cfg, "linear"), x[tr], y[tr], cfg,
+                                    n_pad=n_pad, vtl_sigma=sigma)[0]
+
+        means.append(np.mean(P.cross_validate(train, x, y, folds, f"({readout}) seed {seed}")[1]))
     print(f"({readout}) seeds {seeds}: test mean {np.mean(means):.3f}, standard deviation "
           f"{np.std(means, ddof=1) if len(means) > 1 else float('nan'):.3f}, range "
           f"{min(means):.3f}-{max(means):.3f}")

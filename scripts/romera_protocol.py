@@ -1,0 +1,60 @@
+"""The protocol the romera2018 probes share: the committed folds, the selection on held-out
+training speakers, and the outer-fold scores. Imported by ``romera_augment_probe.py``,
+``romera_map_probe.py`` and ``romera_seed_spread.py`` (not a script itself)."""
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+import romera2018_vowels as R  # noqa: E402
+
+from physnn.tasks import load_romera, speaker_folds  # noqa: E402
+
+
+def setup():
+    """(FULL config, formants x, labels y, speakers, the committed folds, the padded fold size)."""
+    cfg = dict(R.FULL)
+    data = load_romera()
+    x, y, spk = data.features.astype(np.float32), data.labels, np.asarray(data.speakers)
+    folds = speaker_folds(data.speakers, n_folds=cfg["n_folds"], seed=cfg["seed"])
+    return cfg, x, y, spk, folds, max(len(tr) for tr, _ in folds)
+
+
+def select(variants, x, y, spk, folds, seed):
+    """Score each variant (name -> ``train(token indices) -> model``) on training speakers only:
+    in each outer fold one fifth of the training speakers (``speaker_folds(..., seed)[0]``) is
+    held out, the variant trains on the rest, and the held-out tokens are counted. Prints and
+    returns ``(hits per variant, number of held-out tokens)``."""
+    hits, n_val, t = {name: 0 for name in variants}, 0, time.time()
+    for tr, _ in folds:
+        itr, iva = speaker_folds(spk[tr], n_folds=5, seed=seed)[0]
+        itr, iva = tr[itr], tr[iva]
+        for name, train in variants.items():
+            hits[name] += int(np.sum(R.predict_formants(train(itr), x)[iva] == y[iva]))
+        n_val += len(iva)
+        print(f"  outer fold: inner validation hits so far {hits} of {n_val} "
+              f"({time.time() - t:.0f} s)", flush=True)
+    print("select: inner validation accuracy, " + ", ".join(
+        f"{name} {h / n_val:.3f}" for name, h in hits.items())
+        + f" ({n_val} tokens of held-out training speakers)")
+    return hits, n_val
+
+
+def cross_validate(train, x, y, folds, label, describe=None):
+    """Train on each fold's training speakers (``train(token indices) -> model``) and score both
+    sides; prints each fold (with ``describe(model)``, if given) and the means. Returns the train
+    and test accuracies per fold."""
+    tr_acc, te_acc, t = [], [], time.time()
+    for tr, te in folds:
+        m = train(tr)
+        pred = R.predict_formants(m, x)
+        tr_acc.append(float(np.mean(pred[tr] == y[tr])))
+        te_acc.append(float(np.mean(pred[te] == y[te])))
+        print(f"  fold: {describe(m) + ', ' if describe else ''}train {tr_acc[-1]:.3f}, "
+              f"test {te_acc[-1]:.3f} ({time.time() - t:.0f} s)", flush=True)
+    print(f"{label}: train {np.mean(tr_acc):.3f}, test {np.mean(te_acc):.3f} "
+          f"(folds {np.round(te_acc, 3).tolist()})", flush=True)
+    return tr_acc, te_acc
