@@ -1,0 +1,111 @@
+"""Does a second oscillator run on what is left colour the graphs the first run misses? A probe.
+
+After co-design (``docs/parihar2017``) the failing runs sit near two-colourings: one colour class
+forms a tight phase cluster, the other two overlap about 180 degrees away, so no three arcs of the
+phase circle separate them. This probe reads such a state in two physical stages, in the spirit
+of the recursive colouring of oscillator Ising machines (Mallick et al., 2020-21):
+
+1. run the network on the whole graph (as the experiment does) and read the phases; if the
+   readout (``graphs.phase_colouring``) already 3-colours the graph, stop;
+2. otherwise take the tightest phase cluster as one colour class: for every node as anchor, the
+   nodes within ``WIDTH`` (60 degrees) of its phase, added in order of phase distance while they
+   stay independent; the largest such set is the class S;
+3. disconnect S (its coupling capacitors switched off) and run the network again, from fresh
+   random voltages, on the subgraph induced by the other nodes; read its colours with the same
+   readout. The colouring is S plus these, always proper.
+
+The design is ``design_after`` of ``docs/parihar2017/results.json``; the graphs are the 24
+training graphs of the FULL config (``random_graphs(FULL, "train")``), the initial conditions
+those of ``training_score`` (key ``seed + 1``).
+
+The rule, fixed before the first run: the experiment adopts the two-stage readout only if, on the
+training graphs, its fraction of graphs 3-coloured by the best of 4 restarts (a restart is stage
+1, plus stage 2 where stage 1 fails: at most 8 solves per graph) is strictly above that of the
+single-stage readout with 8 restarts (8 solves per graph). The held-out graphs are not run here.
+
+Run from the repository root: ``python scripts/parihar_two_stage_probe.py`` (a few minutes).
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "experiments"))
+import parihar2017_coloring as P  # noqa: E402
+
+from physnn.tasks import graphs as G  # noqa: E402
+
+jax.config.update("jax_enable_x64", True)
+
+WIDTH = np.pi / 3
+
+
+def tight_class(adj, phases, width=WIDTH) -> np.ndarray:
+    """The largest independent set gathered around one node's phase (see the module docstring)."""
+    a = np.asarray(adj) > 0
+    ph = np.asarray(phases, float)
+    best = np.zeros(0, int)
+    for i in range(ph.size):
+        d = np.abs(np.angle(np.exp(1j * (ph - ph[i]))))
+        members = []
+        for j in np.argsort(d, kind="stable"):
+            if d[j] >= width:
+                break
+            if not a[j, members].any():
+                members.append(j)
+        if len(members) > best.size:
+            best = np.asarray(members, int)
+    return best
+
+
+def main():
+    cfg = dict(P.FULL)
+    rec = json.loads((ROOT / "docs" / "parihar2017" / "results.json").read_text())
+    design = rec["design_after"]
+    train = P.random_graphs(cfg, "train")
+    adjs = [a for _, a in train]
+    chi = np.array([G.chromatic_number(a) for a in adjs])
+    key = jax.random.key(cfg["seed"] + 1)
+
+    cols8, _ = P.evaluate(train, design, key, dict(cfg, restarts=8))
+    one8 = np.nanmin(np.nan_to_num(cols8, nan=np.inf), 1) == chi
+    # the 4 restarts of the two-stage readout: their own draw (a batch of 4 restarts draws other
+    # initial voltages than the first 4 of 8)
+    cols4, (_, _, phases) = P.evaluate(train, design, key, dict(cfg, restarts=4))
+    one4 = np.nanmin(np.nan_to_num(cols4, nan=np.inf), 1) == chi
+    print(f"single stage: best of 4 {one4.mean():.3f}, best of 8 {one8.mean():.3f}, "
+          f"per restart {np.mean(cols8 == chi[:, None]):.3f}")
+
+    phases = phases.reshape(len(adjs), 4, -1)
+    subs, where, classes = [], [], []
+    for g, a in enumerate(adjs):
+        for r in range(4):
+            if cols4[g, r] == chi[g] or np.isnan(phases[g, r, : a.shape[0]]).any():
+                continue
+            s = tight_class(a, phases[g, r, : a.shape[0]])
+            rest = np.setdiff1d(np.arange(a.shape[0]), s)
+            subs.append((f"g{g}r{r}", a[np.ix_(rest, rest)]))
+            where.append((g, r))
+            classes.append((s.size, rest.size, G.chromatic_number(a[np.ix_(rest, rest)])))
+    print(f"stage 2 runs: {len(subs)}; class sizes / rest sizes / chi of the rest: {classes}")
+    cols2, _ = P.evaluate(subs, design, jax.random.key(cfg["seed"] + 2), dict(cfg, restarts=1))
+    two = cols4.copy()
+    for (g, r), c in zip(where, cols2[:, 0], strict=True):
+        two[g, r] = min(two[g, r], 1 + c) if np.isfinite(c) else two[g, r]
+    two_best = np.nanmin(np.nan_to_num(two, nan=np.inf), 1) == chi
+    rest_bip = np.mean([c[2] <= 2 for c in classes]) if classes else float("nan")
+    print(f"two stages: best of 4 {two_best.mean():.3f}, per restart {np.mean(two == chi[:, None]):.3f}; "
+          f"rest bipartite in {rest_bip:.3f} of the stage-2 runs")
+    print("per graph (single 8 / two-stage 4):",
+          [(int((cols8[g] == chi[g]).sum()), int((two[g] == chi[g]).sum())) for g in range(len(adjs))])
+    adopt = two_best.mean() > one8.mean()
+    print(f"rule: two-stage best of 4 {two_best.mean():.3f} vs single-stage best of 8 "
+          f"{one8.mean():.3f} -> {'adopt' if adopt else 'do not adopt'}")
+
+
+if __name__ == "__main__":
+    main()
