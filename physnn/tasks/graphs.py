@@ -29,6 +29,9 @@ Colourings:
   order, the colouring with fewer colours. Along a random order the arcs hardly ever win; along
   a phase order of clustered oscillators they can, where a late node in the order makes first fit
   open a fourth colour.
+- ``phase_cluster(adj, phases, width)``: the largest independent set gathered around one
+  oscillator's phase, read as one colour class; the first step of the two-stage readout of the
+  colouring experiment, which runs the oscillators again on the nodes left.
 - ``chromatic_number(adj)``: exact, by backtracking (DSATUR order) for increasing $k$; fine for the
   sparse graphs of up to a few tens of nodes used here.
 """
@@ -50,6 +53,7 @@ __all__ = [
     "arc_colouring",
     "order_colouring",
     "phase_colouring",
+    "phase_cluster",
     "is_proper",
     "n_colours",
     "chromatic_number",
@@ -214,6 +218,35 @@ def phase_colouring(adj, phases) -> np.ndarray:
     i.e. Parihar's first fit (:func:`phase_order_colouring`) or the sectors of the phase circle,
     whichever uses fewer colours."""
     return order_colouring(adj, phase_order(phases))
+
+
+def phase_cluster(adj, phases, width: float = np.pi / 3) -> np.ndarray:
+    """The tightest phase cluster of an oscillator state, as one independent set (colour class).
+
+    For every node as anchor, the nodes within ``width`` (rad) of its phase on the circle are
+    taken in order of phase distance, each one kept if it has no neighbour among those kept; the
+    largest such set over all anchors is returned (node indices, sorted by distance to its anchor;
+    ties go to the lower anchor). Silent oscillators (NaN phase) are never taken."""
+    a = np.asarray(adj) > 0
+    ph = np.asarray(phases, float)
+    if not (np.isfinite(width) and 0 < width <= np.pi):
+        raise ValueError(f"phase_cluster: width = {width!r}; expected a phase half-width in (0, pi] rad")
+    if ph.shape != (a.shape[0],):
+        raise ValueError(f"phase_cluster: phases has shape {ph.shape}; expected ({a.shape[0]},), "
+                         "one phase per node")
+    best = np.zeros(0, int)
+    for i in np.nonzero(np.isfinite(ph))[0]:
+        d = np.abs(np.angle(np.exp(1j * (ph - ph[i]))))
+        d[~np.isfinite(d)] = np.inf
+        members: list[int] = []
+        for j in np.argsort(d, kind="stable"):
+            if d[j] >= width:
+                break
+            if not a[j, members].any():
+                members.append(int(j))
+        if len(members) > best.size:
+            best = np.asarray(members, int)
+    return best
 
 
 def is_proper(adj, colours) -> bool:
