@@ -37,6 +37,22 @@ Run from the repository root: ``python scripts/parihar_two_stage_probe.py`` (abo
 ``python scripts/parihar_two_stage_probe.py heldout`` runs, after the decision, the single-stage
 readout with 8 restarts on the 40 held-out graphs (same design, the experiment's key ``seed``), the
 comparison at equal solves for the experiment's two-stage figure.
+
+What it printed on 2026-11-30, 2 cores, with the design of the record before the two-stage
+readout (``design_after`` at 4.010 V; the re-run record has 3.997 V):
+
+- first question: single stage best of 4 0.792, best of 8 0.875 (per restart 0.625); two stages
+  best of 4 0.917 (per restart 0.833), 33 second runs, whose rest was bipartite in 0.515 of them;
+  by the rule, adopted. Two training graphs stay at 0 of 4.
+- ``variants`` (best of 4, per restart, rest bipartite): 30 degrees 0.875, 0.760, 0.303;
+  30 maximal 0.917, 0.823, 0.485; 45: 0.875, 0.781, 0.364; 45 maximal 0.875, 0.792, 0.394;
+  60 and 60 maximal: 0.917, 0.833, 0.515; 90 and 90 maximal: 0.917, 0.823, 0.485. By the rule the
+  committed 60 degrees, not maximal, stays. At 60 and 90 degrees the maximal class gives
+  identical figures.
+
+With the re-run record's design (``docs/parihar2017``, after the adoption): ``heldout`` printed
+best of 4 0.750 and best of 8 0.825 (per restart 0.656) for the one-run readout, against 0.875 for
+the experiment's two-stage readout (at most 8 solves per graph).
 """
 
 import json
