@@ -57,22 +57,20 @@ Protocol:
   step; ``run`` does not use it, because from the robust design such steps raised the mean
   colours on the training chips (README).
 
-Findings (``physnn run parihar2017 --out docs/parihar2017``, 818 s on 2 cores): cycles C4-C11,
+Findings (``physnn run parihar2017 --out docs/parihar2017``, 870 s on 2 cores): cycles C4-C11,
 the Petersen graph and wheels W4-W9 are all coloured with chi colours (best of 4 restarts) after
 co-design. On the 40 held-out planted 3-colourable graphs (10-30 nodes, 150 us runs):
 
-- the hand design (6 V, 30 pF, half trim) 3-colours 37.5 % (per restart 21 %);
+- the hand design (6 V, 30 pF, half trim) 3-colours 40 % (per restart 20 %);
 - the searched design (4 V, 3 pF, full trim) 67.5 % (50 %);
-- after 25 gradient steps 80 % (64 %). That is short of the 90 % target, and above the same
-  readout along 4 random orders (45 %; 24 % per order) and greedy in node order (17.5 %).
-  With Parihar's first fit alone (no arcs) the same run gave 37.5 %, 65 % and 77.5 %.
+- after 25 gradient steps 77.5 % (59 %) with the one-run readout, and 87.5 % (70 %) with the
+  two-stage readout. That is short of the 90 % target (35 of 40 graphs), and above the same
+  readouts on random phases (45 % one-run, 52.5 % two-stage) and greedy in node order (17.5 %).
 
-With a 1 % spread of the node biases the co-designed design collapses: 40 % of the held-out
-graphs (23 % per restart), and the Petersen graph is no longer 3-coloured. The robust search on
-the training chips picks 3.8 V and 30 pF per edge (ten times the co-designed coupling, which
-locks the network despite the spread): 65 % under the spread (48 % per restart), with cycles,
-Petersen and wheels all optimal, and 70 % without it (50 %). Robustness costs 10 points on an
-ideal chip and gains 25 on a realistic one (the 818 s run above).
+With a 1 % spread of the node biases the co-designed design collapses: 32.5 % of the held-out
+graphs (21 % per restart). The robust search on the training chips picks 4 V and 30 pF per edge
+(ten times the co-designed coupling, which locks the network despite the spread): 60 % under the
+spread (62.5 % two-stage), with cycles, Petersen and wheels all optimal, and 57.5 % without it.
 
 What changed the result is the bias. At 6 V the networks never settle: their frequencies stay
 about 5 % apart, and the final phase order is little better than a random order. Just above the
