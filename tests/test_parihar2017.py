@@ -72,6 +72,35 @@ def test_arc_readout_reads_phase_clusters_and_never_beats_chi():
     assert G.n_colours(G.arc_colouring(a, G.phase_order(2 * np.pi * planted / 3 + 1.0))) == 3
 
 
+def _arc_colouring_reference(adj, order):
+    """Every rotation of the order, arcs closed at the first node with a neighbour inside: the
+    plain O(n^3) definition of ``graphs.arc_colouring``."""
+    a = np.asarray(adj) > 0
+    best = None
+    for s in range(len(order)):
+        colours = np.full(a.shape[0], -1)
+        c, members = 0, []
+        for i in np.roll(order, -s):
+            if members and a[i, members].any():
+                c, members = c + 1, []
+            members.append(i)
+            colours[i] = c
+        if best is None or c < best.max():
+            best = colours
+    return best
+
+
+def test_arc_colouring_matches_its_plain_definition():
+    rng = np.random.default_rng(5)
+    cases = [(G.cycle_graph(n), rng.permutation(n)) for n in (3, 4, 7)]
+    cases += [(1.0 - np.eye(5), np.arange(5)), (G.petersen_graph(), rng.permutation(10))]
+    for seed in range(60):
+        a, _ = G.planted_3_colourable(int(rng.integers(9, 30)), float(rng.uniform(0.3, 0.9)), seed)
+        cases.append((a, rng.permutation(a.shape[0])))
+    for a, order in cases:
+        np.testing.assert_array_equal(G.arc_colouring(a, order), _arc_colouring_reference(a, order))
+
+
 def test_phase_cluster_takes_the_tightest_independent_cluster():
     # C5 (edges 01 12 23 34 40): nodes 0, 2 and nodes 1, 3 form two clusters of two; node 4 alone
     c5 = G.cycle_graph(5)

@@ -188,22 +188,40 @@ def arc_colouring(adj, order) -> np.ndarray:
 
     This is how a phase state with k clusters reads as k colours: the nodes of one sector of the
     circle share a colour. For a start on the circle, closing an arc at the first node that has a
-    neighbour in it is optimal (independence is kept by every sub-arc); the best start over all
-    rotations is returned. Always a proper colouring."""
+    neighbour in it is optimal (independence is kept by every sub-arc); the first start with the
+    fewest arcs over all rotations is returned. Always a proper colouring.
+
+    The longest independent arc from every position is found once with two pointers (an arc that
+    is independent stays so when its first node leaves), so all n rotations cost O(n^2)."""
     a = np.asarray(adj) > 0
     order = np.asarray(order)
-    best = None
-    for s in range(order.size):
-        colours = np.full(a.shape[0], -1)
-        c, members = 0, []
-        for i in np.roll(order, -s):
-            if members and a[i, members].any():
-                c, members = c + 1, []
-            members.append(i)
-            colours[i] = c
-        if best is None or c < best.max():
-            best = colours
-    return best
+    n = order.size
+    oo = np.tile(order, 3)
+    reach = np.empty(2 * n, int)  # reach[i]: the end of the longest independent arc oo[i:reach[i]]
+    hits = np.zeros(a.shape[0], int)  # neighbours of each node inside the current arc
+    j = 0
+    for i in range(2 * n):
+        j = max(j, i)
+        while j < i + n and hits[oo[j]] == 0:
+            hits += a[oo[j]]
+            j += 1
+        reach[i] = j
+        if j > i:
+            hits -= a[oo[i]]
+    best_s, best_k = 0, n + 1
+    for s in range(n):
+        p, k = s, 0
+        while p < s + n:
+            p, k = min(reach[p], s + n), k + 1
+        if k < best_k:
+            best_s, best_k = s, k
+    colours = np.full(a.shape[0], -1)
+    p, c = best_s, 0
+    while p < best_s + n:
+        q = min(reach[p], best_s + n)
+        colours[oo[p:q]] = c
+        p, c = q, c + 1
+    return colours
 
 
 def order_colouring(adj, order) -> np.ndarray:
