@@ -512,7 +512,20 @@ def second_stage(graphs, design, cols, phases, target, key, config, spread=0.0, 
     r = config["restarts"]
     adjs = [a for _, a in graphs]
     n_pad = max(a.shape[0] for a in adjs)
+    cols, phases, target = np.asarray(cols, float), np.asarray(phases, float), np.asarray(target)
+    if cols.shape != (len(adjs), r):
+        raise ValueError(f"second_stage: cols has shape {cols.shape}; expected ({len(adjs)}, {r}) "
+                         "(graphs x restarts, from evaluate with the same config)")
+    if phases.ndim != 2 or phases.shape[0] != len(adjs) * r or phases.shape[1] < n_pad:
+        raise ValueError(f"second_stage: phases has shape {phases.shape}; expected "
+                         f"({len(adjs) * r}, >= {n_pad}) (graphs x restarts, nodes)")
+    if target.shape != (len(adjs),):
+        raise ValueError(f"second_stage: target has shape {target.shape}; expected ({len(adjs)},), "
+                         "the colours wanted for each graph")
     width = np.deg2rad(config.get("cluster_width_deg", 60.0))
+    if not (np.isfinite(width) and 0 < width <= np.pi):
+        raise ValueError(f"second_stage: cluster_width_deg = {config.get('cluster_width_deg')!r}; "
+                         "expected a phase half-width in (0, 180] degrees")
     biases = (node_biases(float(design["bias_v"]), len(adjs), n_pad, r, spread, spread_seed)
               if spread != 0 else None)
     out = np.array(cols, float)

@@ -152,6 +152,19 @@ def test_second_stage_colours_the_rest_of_a_two_cluster_state():
     out, runs = E.second_stage([("K543", a)], design, np.array([[np.nan]]), ph_silent[None],
                                np.array([3.0]), jax.random.key(0), cfg)
     assert runs == 0 and np.isnan(out[0, 0])
+    # bad input names the argument and the shape expected
+    with pytest.raises(ValueError, match=r"cols has shape \(1, 2\); expected \(1, 1\)"):
+        E.second_stage([("K543", a)], design, np.ones((1, 2)), ph[None], np.array([3.0]),
+                       jax.random.key(0), cfg)
+    with pytest.raises(ValueError, match=r"phases has shape \(1, 5\); expected \(1, >= 12\)"):
+        E.second_stage([("K543", a)], design, cols, ph[None, :5], np.array([3.0]),
+                       jax.random.key(0), cfg)
+    with pytest.raises(ValueError, match=r"target has shape \(2,\); expected \(1,\)"):
+        E.second_stage([("K543", a)], design, cols, ph[None], np.array([3.0, 3.0]),
+                       jax.random.key(0), cfg)
+    with pytest.raises(ValueError, match=r"cluster_width_deg = 0; expected a phase half-width"):
+        E.second_stage([("K543", a)], design, cols, ph[None], np.array([3.0]),
+                       jax.random.key(0), dict(cfg, cluster_width_deg=0))
     # an edgeless rest needs no run: the star K(1, 4) read as a cluster of the 4 leaves + the hub
     star = np.zeros((5, 5))
     star[0, 1:] = star[1:, 0] = 1.0
