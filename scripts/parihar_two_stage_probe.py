@@ -54,6 +54,11 @@ Two graphs (10 and 18) fail in all 4 restarts with the same kind of class (5 int
 left out; 3 and 1). A wrong class is a mix of two planted classes, not a class with a few nodes
 missing, so a second run cannot repair it; a better first state is needed.
 
+How much of the held-out figure is the draw of initial voltages? ``seeds K1 K2 ...`` measures the
+record's co-designed design on every graph of the experiment (one batch, as ``run`` does) with the
+keys K of the initial voltages (the record uses 0; its second runs ``fold_in(key, 2)``), and
+prints the held-out fractions of both readouts. It selects nothing.
+
 Run from the repository root: ``python scripts/parihar_two_stage_probe.py`` (about 1 minute).
 ``python scripts/parihar_two_stage_probe.py heldout`` runs, after the decision, the single-stage
 readout with 8 restarts on the 40 held-out graphs (same design, the experiment's key ``seed``), the
@@ -242,6 +247,25 @@ def diagnose(cfg, design):
                   f"mean left out {rows[sel, 1].mean():.2f}")
 
 
+def seeds(cfg, design, keys):
+    families = P.benchmark_graphs(cfg)
+    families["random_test"] = P.random_graphs(cfg, "test")
+    everything = [g for gs in families.values() for g in gs]
+    test = np.array([i for i, g in enumerate(everything) if g[0].startswith("test")])
+    chi = np.array([G.chromatic_number(a) for _, a in everything], float)
+    one, two = [], []
+    for k in keys:
+        key = jax.random.key(k)
+        cols, (_, _, phases) = P.evaluate(everything, design, key, cfg)
+        cols2, _ = P.second_stage(everything, design, cols, phases, chi, jax.random.fold_in(key, 2),
+                                  cfg)
+        for c, acc in ((cols, one), (cols2, two)):
+            acc.append(np.mean(np.nanmin(np.nan_to_num(c[test], nan=np.inf), 1) == chi[test]))
+        print(f"key {k}: held out one-run {one[-1]:.3f}, two-stage {two[-1]:.3f}")
+    print(f"mean +- sd over {len(keys)} keys: one-run {np.mean(one):.3f} +- {np.std(one, ddof=1):.3f}, "
+          f"two-stage {np.mean(two):.3f} +- {np.std(two, ddof=1):.3f}")
+
+
 def main():
     cfg = dict(P.FULL)
     rec = json.loads((ROOT / "docs" / "parihar2017" / "results.json").read_text())
@@ -250,6 +274,8 @@ def main():
         return heldout(cfg, design)
     if sys.argv[1:] == ["variants"]:
         return variants(cfg, design)
+    if sys.argv[1:2] == ["seeds"]:
+        return seeds(cfg, design, [int(k) for k in sys.argv[2:]])
     if sys.argv[1:] == ["diagnose"]:
         return diagnose(cfg, design)
     if sys.argv[1:] == ["designs"]:
