@@ -501,7 +501,8 @@ def second_stage(graphs, design, cols, phases, target, key, config, spread=0.0, 
     ``target`` (per graph) runs a second time on what is left of its graph.
 
     From the restart's final phases, :func:`physnn.tasks.graphs.phase_cluster` takes the tightest
-    phase cluster (``config["cluster_width_deg"]``, default 60 degrees) as one colour class S; the
+    phase cluster (``config["cluster_width_deg"]``, default 60 degrees; ``cluster_maximal``,
+    default False, extends it to a maximal independent set) as one colour class S; the
     coupling capacitors of S are switched off and the network runs again, from fresh random
     voltages (``key``), on the subgraph induced by the other nodes, read with the same readout (an
     edgeless rest is one colour without a run). The restart then counts min(its colours, 1 + the
@@ -536,7 +537,8 @@ def second_stage(graphs, design, cols, phases, target, key, config, spread=0.0, 
             ph = phases[g * r + k, :n]
             if not out[g, k] > target[g] or np.isnan(ph).any():
                 continue
-            rest = np.setdiff1d(np.arange(n), G.phase_cluster(a, ph, width))
+            cluster = G.phase_cluster(a, ph, width, config.get("cluster_maximal", False))
+            rest = np.setdiff1d(np.arange(n), cluster)
             sub = a[np.ix_(rest, rest)]
             if not sub.any():  # nothing left to separate: the rest is one colour (or empty)
                 out[g, k] = min(out[g, k], 1 + (rest.size > 0))

@@ -8,7 +8,7 @@ of the recursive colouring of oscillator Ising machines (Mallick et al., 2020-21
 1. run the network on the whole graph (as the experiment does) and read the phases; if the
    readout (``graphs.phase_colouring``) already 3-colours the graph, stop;
 2. otherwise take the tightest phase cluster as one colour class: for every node as anchor, the
-   nodes within ``WIDTH`` (60 degrees) of its phase, added in order of phase distance while they
+   nodes within 60 degrees of its phase, added in order of phase distance while they
    stay independent; the largest such set is the class S;
 3. disconnect S (its coupling capacitors switched off) and run the network again, from fresh
    random voltages, on the subgraph induced by the other nodes; read its colours with the same
@@ -109,76 +109,54 @@ import parihar2017_coloring as P  # noqa: E402
 
 from physnn.tasks import graphs as G  # noqa: E402
 
-WIDTH = np.pi / 3
+
+def first_runs(cfg, design, train):
+    """The 4 restarts of ``training_score``'s initial conditions: (chi, colours (n, 4), phases
+    (n 4, nodes))."""
+    chi = np.array([G.chromatic_number(a) for _, a in train], float)
+    cols4, (_, _, phases) = P.evaluate(train, design, jax.random.key(cfg["seed"] + 1),
+                                       dict(cfg, restarts=4))
+    return chi, cols4, phases
 
 
-def tight_class(adj, phases, width=WIDTH, maximal=False) -> np.ndarray:
-    """The largest independent set gathered around one node's phase (see the module docstring)."""
-    a = np.asarray(adj) > 0
-    ph = np.asarray(phases, float)
-    best = np.zeros(0, int)
-    for i in range(ph.size):
-        d = np.abs(np.angle(np.exp(1j * (ph - ph[i]))))
-        members = []
-        for j in np.argsort(d, kind="stable"):
-            if d[j] >= width:
-                break
-            if not a[j, members].any():
-                members.append(j)
-        if len(members) > best.size:
-            best = np.asarray(members, int)
-            anchor = i
-    if maximal and best.size:
-        d = np.abs(np.angle(np.exp(1j * (ph - ph[anchor]))))
-        members = list(best)
-        for j in np.argsort(d, kind="stable"):
-            if j not in members and not a[j, members].any():
-                members.append(int(j))
-        best = np.asarray(members, int)
-    return best
-
-
-def stage_two(adjs, design, cfg, cols4, phases, chi, width, maximal):
-    """Colours (n_graphs, 4) after the second stage, and the fraction of second runs whose rest
-    is bipartite."""
-    subs, where, bip = [], [], []
-    two = cols4.copy()
-    for g, a in enumerate(adjs):
+def missed(train, cols4, phases, chi, width_deg=60.0, maximal=False):
+    """(graph, restart, adjacency, cluster S, rest) of every restart whose one-run readout missed
+    chi colours, as ``second_stage`` picks them."""
+    for g, (_, a) in enumerate(train):
         for r in range(4):
-            ph = phases[g, r, : a.shape[0]]
-            if cols4[g, r] == chi[g] or np.isnan(ph).any():
+            ph = phases[g * 4 + r, : a.shape[0]]
+            if not cols4[g, r] > chi[g] or np.isnan(ph).any():
                 continue
-            s = tight_class(a, ph, width, maximal)
-            rest = np.setdiff1d(np.arange(a.shape[0]), s)
-            sub = a[np.ix_(rest, rest)]
-            if not sub.any():
-                two[g, r] = min(two[g, r], 1 + (rest.size > 0))
-                continue
-            subs.append((f"g{g}r{r}", sub))
-            where.append((g, r))
-            bip.append(G.chromatic_number(sub) <= 2)
-    if subs:
-        cols2, _ = P.evaluate(subs, design, jax.random.key(cfg["seed"] + 2), dict(cfg, restarts=1))
-        for (g, r), c in zip(where, cols2[:, 0], strict=True):
-            if np.isfinite(c):
-                two[g, r] = min(two[g, r], 1 + c)
-    return two, (np.mean(bip) if bip else float("nan"))
+            s = G.phase_cluster(a, ph, np.deg2rad(width_deg), maximal)
+            yield g, r, a, s, np.setdiff1d(np.arange(a.shape[0]), s)
+
+
+def stage_two(train, design, cfg, cols4, phases, chi, width_deg=60.0, maximal=False):
+    """The experiment's ``second_stage`` on these runs (second runs from key ``seed + 2``):
+    colours (n, 4), the number of second runs, and the fraction of them whose rest is
+    bipartite."""
+    two, runs = P.second_stage(train, design, cols4, phases, chi, jax.random.key(cfg["seed"] + 2),
+                               dict(cfg, restarts=4, cluster_width_deg=width_deg,
+                                    cluster_maximal=maximal))
+    bip = [G.chromatic_number(a[np.ix_(rest, rest)]) <= 2
+           for _, _, a, _, rest in missed(train, cols4, phases, chi, width_deg, maximal)
+           if a[np.ix_(rest, rest)].any()]
+    return two, runs, (np.mean(bip) if bip else float("nan"))
+
+
+def best_of(cols, chi):
+    """Fraction of graphs coloured with chi colours by their best restart."""
+    return np.mean(np.nanmin(np.nan_to_num(cols, nan=np.inf), 1) == chi)
 
 
 def variants(cfg, design):
     train = P.random_graphs(cfg, "train")
-    adjs = [a for _, a in train]
-    chi = np.array([G.chromatic_number(a) for a in adjs])
-    cols4, (_, _, phases) = P.evaluate(train, design, jax.random.key(cfg["seed"] + 1),
-                                       dict(cfg, restarts=4))
-    phases = phases.reshape(len(adjs), 4, -1)
+    chi, cols4, phases = first_runs(cfg, design, train)
     rows = []
     for width_deg in (30, 45, 60, 90):
         for maximal in (False, True):
-            two, bip = stage_two(adjs, design, cfg, cols4, phases, chi, np.deg2rad(width_deg),
-                                 maximal)
-            best = np.mean(np.nanmin(np.nan_to_num(two, nan=np.inf), 1) == chi)
-            rate = np.mean(two == chi[:, None])
+            two, _, bip = stage_two(train, design, cfg, cols4, phases, chi, width_deg, maximal)
+            best, rate = best_of(two, chi), np.mean(two == chi[:, None])
             rows.append((best, rate, width_deg == 60 and not maximal, width_deg, maximal))
             print(f"width {width_deg:3d} deg, maximal {maximal!s:5}: best of 4 {best:.3f}, "
                   f"per restart {rate:.3f}, rest bipartite in {bip:.3f} of the second runs")
@@ -198,22 +176,16 @@ def heldout(cfg, design):
 
 def designs(cfg, rec):
     train = P.random_graphs(cfg, "train")
-    adjs = [a for _, a in train]
-    chi = np.array([G.chromatic_number(a) for a in adjs])
     grid = sorted(rec["design_search"], key=lambda r: (r["train_mean_colours"],
                                                        -r["train_fraction_optimal"]))[:6]
     todo = [("co-designed", rec["design_after"])] + [
         (", ".join(f"{k}={v:g}" for k, v in r["design"].items()),
          dict(rec["design_searched"], **r["design"])) for r in grid]
     for name, design in todo:
-        cols4, (_, _, phases) = P.evaluate(train, design, jax.random.key(cfg["seed"] + 1),
-                                           dict(cfg, restarts=4))
-        phases = phases.reshape(len(adjs), 4, -1)
-        two, _ = stage_two(adjs, design, cfg, cols4, phases, chi, WIDTH, False)
-        one = np.mean(np.nanmin(np.nan_to_num(cols4, nan=np.inf), 1) == chi)
-        best = np.mean(np.nanmin(np.nan_to_num(two, nan=np.inf), 1) == chi)
-        print(f"{name}: one-run best of 4 {one:.3f}; two-stage best of 4 {best:.3f}, per restart "
-              f"{np.mean(two == chi[:, None]):.3f}")
+        chi, cols4, phases = first_runs(cfg, design, train)
+        two, _, _ = stage_two(train, design, cfg, cols4, phases, chi)
+        print(f"{name}: one-run best of 4 {best_of(cols4, chi):.3f}; two-stage best of 4 "
+              f"{best_of(two, chi):.3f}, per restart {np.mean(two == chi[:, None]):.3f}")
 
 
 def diagnose(cfg, design):
@@ -222,27 +194,17 @@ def diagnose(cfg, design):
     base = 1000 * cfg["seed"]
     sizes = np.random.default_rng(base).integers(n_lo, n_hi + 1, size=cfg["n_train"])
     planted = [G.planted_3_colourable(int(n), cfg["edge_p"], base + k)[1] for k, n in enumerate(sizes)]
-    adjs = [a for _, a in train]
-    chi = np.array([G.chromatic_number(a) for a in adjs])
-    cols4, (_, _, phases) = P.evaluate(train, design, jax.random.key(cfg["seed"] + 1),
-                                       dict(cfg, restarts=4))
-    phases = phases.reshape(len(adjs), 4, -1)
+    chi, cols4, phases = first_runs(cfg, design, train)
     rows = []
-    for g, a in enumerate(adjs):
-        for r in range(4):
-            ph = phases[g, r, : a.shape[0]]
-            if cols4[g, r] == chi[g] or np.isnan(ph).any():
-                continue
-            s = tight_class(a, ph)
-            counts = np.bincount(planted[g][s], minlength=3)
-            major = int(np.argmax(counts))
-            intruders = int(counts.sum() - counts[major])
-            left_out = int(np.sum(planted[g] == major) - counts[major])
-            rest = np.setdiff1d(np.arange(a.shape[0]), s)
-            bip = G.chromatic_number(a[np.ix_(rest, rest)]) <= 2
-            rows.append((intruders, left_out, bip))
-            print(f"graph {g} restart {r}: |S| {s.size}, intruders {intruders}, left out {left_out}, "
-                  f"rest bipartite {bip}")
+    for g, r, a, s, rest in missed(train, cols4, phases, chi):
+        counts = np.bincount(planted[g][s], minlength=3)
+        major = int(np.argmax(counts))
+        intruders = int(counts.sum() - counts[major])
+        left_out = int(np.sum(planted[g] == major) - counts[major])
+        bip = G.chromatic_number(a[np.ix_(rest, rest)]) <= 2
+        rows.append((intruders, left_out, bip))
+        print(f"graph {g} restart {r}: |S| {s.size}, intruders {intruders}, left out {left_out}, "
+              f"rest bipartite {bip}")
     rows = np.array(rows)
     for bip in (True, False):
         sel = rows[:, 2] == bip
@@ -289,44 +251,20 @@ def main():
     if sys.argv[1:] == ["designs"]:
         return designs(cfg, rec)
     train = P.random_graphs(cfg, "train")
-    adjs = [a for _, a in train]
-    chi = np.array([G.chromatic_number(a) for a in adjs])
-    key = jax.random.key(cfg["seed"] + 1)
-
-    cols8, _ = P.evaluate(train, design, key, dict(cfg, restarts=8))
-    one8 = np.nanmin(np.nan_to_num(cols8, nan=np.inf), 1) == chi
-    # the 4 restarts of the two-stage readout: their own draw (a batch of 4 restarts draws other
-    # initial voltages than the first 4 of 8)
-    cols4, (_, _, phases) = P.evaluate(train, design, key, dict(cfg, restarts=4))
-    one4 = np.nanmin(np.nan_to_num(cols4, nan=np.inf), 1) == chi
-    print(f"single stage: best of 4 {one4.mean():.3f}, best of 8 {one8.mean():.3f}, "
+    chi, cols4, phases = first_runs(cfg, design, train)
+    # best of 8 one-run restarts: their own draw (a batch of 8 restarts draws other initial
+    # voltages than the 4 of the two-stage readout)
+    cols8, _ = P.evaluate(train, design, jax.random.key(cfg["seed"] + 1), dict(cfg, restarts=8))
+    print(f"single stage: best of 4 {best_of(cols4, chi):.3f}, best of 8 {best_of(cols8, chi):.3f}, "
           f"per restart {np.mean(cols8 == chi[:, None]):.3f}")
-
-    phases = phases.reshape(len(adjs), 4, -1)
-    subs, where, classes = [], [], []
-    for g, a in enumerate(adjs):
-        for r in range(4):
-            if cols4[g, r] == chi[g] or np.isnan(phases[g, r, : a.shape[0]]).any():
-                continue
-            s = tight_class(a, phases[g, r, : a.shape[0]])
-            rest = np.setdiff1d(np.arange(a.shape[0]), s)
-            subs.append((f"g{g}r{r}", a[np.ix_(rest, rest)]))
-            where.append((g, r))
-            classes.append((s.size, rest.size, G.chromatic_number(a[np.ix_(rest, rest)])))
-    print(f"stage 2 runs: {len(subs)}; class sizes / rest sizes / chi of the rest: {classes}")
-    cols2, _ = P.evaluate(subs, design, jax.random.key(cfg["seed"] + 2), dict(cfg, restarts=1))
-    two = cols4.copy()
-    for (g, r), c in zip(where, cols2[:, 0], strict=True):
-        two[g, r] = min(two[g, r], 1 + c) if np.isfinite(c) else two[g, r]
-    two_best = np.nanmin(np.nan_to_num(two, nan=np.inf), 1) == chi
-    rest_bip = np.mean([c[2] <= 2 for c in classes]) if classes else float("nan")
-    print(f"two stages: best of 4 {two_best.mean():.3f}, per restart {np.mean(two == chi[:, None]):.3f}; "
-          f"rest bipartite in {rest_bip:.3f} of the stage-2 runs")
+    two, runs, bip = stage_two(train, design, cfg, cols4, phases, chi)
+    print(f"two stages: best of 4 {best_of(two, chi):.3f}, per restart {np.mean(two == chi[:, None]):.3f}; "
+          f"{runs} second runs, rest bipartite in {bip:.3f} of them")
     print("per graph (single 8 / two-stage 4):",
-          [(int((cols8[g] == chi[g]).sum()), int((two[g] == chi[g]).sum())) for g in range(len(adjs))])
-    adopt = two_best.mean() > one8.mean()
-    print(f"rule: two-stage best of 4 {two_best.mean():.3f} vs single-stage best of 8 "
-          f"{one8.mean():.3f} -> {'adopt' if adopt else 'do not adopt'}")
+          [(int((cols8[g] == chi[g]).sum()), int((two[g] == chi[g]).sum())) for g in range(len(chi))])
+    adopt = best_of(two, chi) > best_of(cols8, chi)
+    print(f"rule: two-stage best of 4 {best_of(two, chi):.3f} vs single-stage best of 8 "
+          f"{best_of(cols8, chi):.3f} -> {'adopt' if adopt else 'do not adopt'}")
 
 
 if __name__ == "__main__":

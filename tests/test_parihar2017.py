@@ -118,6 +118,21 @@ def test_phase_cluster_takes_the_tightest_independent_cluster():
         s = G.phase_cluster(a, ph, width=0.8)
         assert s.size >= 1 and not a[np.ix_(s, s)].any()
         assert np.all(np.abs(np.angle(np.exp(1j * (ph[s] - ph[s[0]])))) < 0.8)
+    # maximal: the cluster, then every other node nearest in phase first while independent
+    ph = np.array([0.0, np.pi, 0.1, np.pi + 0.1, 2.0])
+    assert list(G.phase_cluster(c5, ph, maximal=True)) == [0, 2]  # 1, 3, 4 all touch 0 or 2
+    path = G.cycle_graph(6)
+    path[0, 5] = path[5, 0] = 0.0  # the path 0-1-2-3-4-5
+    ph6 = np.array([0.0, 3.0, 0.05, 1.0, 2.0, 2.5])
+    assert list(G.phase_cluster(path, ph6)) == [0, 2]
+    assert list(G.phase_cluster(path, ph6, maximal=True)) == [0, 2, 4]  # 3 touches 2; 5 touches 4
+    for seed in range(10):
+        a, _ = G.planted_3_colourable(20, 0.3, seed)
+        ph = rng.uniform(0, 2 * np.pi, 20)
+        s, m = G.phase_cluster(a, ph, 0.8), G.phase_cluster(a, ph, 0.8, maximal=True)
+        assert list(m[: s.size]) == list(s) and not a[np.ix_(m, m)].any()
+        out = np.setdiff1d(np.arange(20), m)
+        assert np.all(a[np.ix_(out, m)].any(1))  # no node can join: maximal
     with pytest.raises(ValueError, match=r"width = 4.0; expected a phase half-width in \(0, pi\]"):
         G.phase_cluster(c5, np.zeros(5), width=4.0)
     with pytest.raises(ValueError, match=r"phases has shape \(4,\); expected \(5,\)"):

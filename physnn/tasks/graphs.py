@@ -238,13 +238,15 @@ def phase_colouring(adj, phases) -> np.ndarray:
     return order_colouring(adj, phase_order(phases))
 
 
-def phase_cluster(adj, phases, width: float = np.pi / 3) -> np.ndarray:
+def phase_cluster(adj, phases, width: float = np.pi / 3, maximal: bool = False) -> np.ndarray:
     """The tightest phase cluster of an oscillator state, as one independent set (colour class).
 
     For every node as anchor, the nodes within ``width`` (rad) of its phase on the circle are
     taken in order of phase distance, each one kept if it has no neighbour among those kept; the
     largest such set over all anchors is returned (node indices, sorted by distance to its anchor;
-    ties go to the lower anchor). Silent oscillators (NaN phase) are never taken."""
+    ties go to the lower anchor). Silent oscillators (NaN phase) are never taken. ``maximal``:
+    then every other node joins, in order of phase distance from the anchor, while the set stays
+    independent (a maximal independent set)."""
     a = np.asarray(adj) > 0
     ph = np.asarray(phases, float)
     if not (np.isfinite(width) and 0 < width <= np.pi):
@@ -252,19 +254,24 @@ def phase_cluster(adj, phases, width: float = np.pi / 3) -> np.ndarray:
     if ph.shape != (a.shape[0],):
         raise ValueError(f"phase_cluster: phases has shape {ph.shape}; expected ({a.shape[0]},), "
                          "one phase per node")
-    best = np.zeros(0, int)
-    for i in np.nonzero(np.isfinite(ph))[0]:
+    def gather(i, limit, members):
         d = np.abs(np.angle(np.exp(1j * (ph - ph[i]))))
         d[~np.isfinite(d)] = np.inf
-        members: list[int] = []
         for j in np.argsort(d, kind="stable"):
-            if d[j] >= width:
+            if d[j] >= limit:
                 break
-            if not a[j, members].any():
+            if j not in members and not a[j, members].any():
                 members.append(int(j))
-        if len(members) > best.size:
-            best = np.asarray(members, int)
-    return best
+        return members
+
+    best, anchor = [], None
+    for i in np.nonzero(np.isfinite(ph))[0]:
+        members = gather(i, width, [])
+        if len(members) > len(best):
+            best, anchor = members, i
+    if maximal and anchor is not None:
+        best = gather(anchor, np.inf, best)
+    return np.asarray(best, int)
 
 
 def is_proper(adj, colours) -> bool:
