@@ -500,13 +500,15 @@ def second_stage(graphs, design, cols, phases, target, key, config, spread=0.0, 
     """The two-stage readout: every restart whose phase readout used more colours than
     ``target`` (per graph) runs a second time on what is left of its graph.
 
-    From the restart's final phases, :func:`physnn.tasks.graphs.phase_cluster` takes the tightest
-    phase cluster (``config["cluster_width_deg"]``, default 60 degrees; ``cluster_maximal``,
-    default False, extends it to a maximal independent set) as one colour class S; the
-    coupling capacitors of S are switched off and the network runs again, from fresh random
-    voltages (``key``), on the subgraph induced by the other nodes, read with the same readout (an
-    edgeless rest is one colour without a run). The restart then counts min(its colours, 1 + the
-    rest's colours); both are proper colourings, checked in polynomial time. ``cols`` (n_graphs, R)
+    From the restart's final phases, :func:`physnn.tasks.graphs.phase_clusters` takes the
+    ``config["cluster_candidates"]`` (default 1) largest distinct phase clusters
+    (``cluster_width_deg``, default 60 degrees; ``cluster_maximal``, default False, extends them
+    to maximal independent sets). For each, as one colour class S, the coupling capacitors of S
+    are switched off and the network runs again, from fresh random voltages (``key``), on the
+    subgraph induced by the other nodes, read with the same readout (an edgeless rest is one
+    colour without a run); all candidates of all restarts run in one batch. The restart then
+    counts min(its colours, 1 + the fewest colours of a rest); all are proper colourings, checked
+    in polynomial time. A restart costs at most 1 + ``cluster_candidates`` solves. ``cols`` (n_graphs, R)
     and ``phases`` (n_graphs R, n) are those of :func:`evaluate` for the same ``design`` and
     ``spread``; on a chip with spread biases the rest keeps its nodes' biases.
     Returns (colours (n_graphs, R), number of second runs)."""
@@ -527,6 +529,10 @@ def second_stage(graphs, design, cols, phases, target, key, config, spread=0.0, 
     if not (np.isfinite(width) and 0 < width <= np.pi):
         raise ValueError(f"second_stage: cluster_width_deg = {config.get('cluster_width_deg')!r}; "
                          "expected a phase half-width in (0, 180] degrees")
+    n_cand = config.get("cluster_candidates", 1)
+    if isinstance(n_cand, bool) or not isinstance(n_cand, (int, np.integer)) or n_cand < 1:
+        raise ValueError(f"second_stage: cluster_candidates = {n_cand!r}; expected an integer >= 1, "
+                         "the phase clusters tried per restart")
     biases = (node_biases(float(design["bias_v"]), len(adjs), n_pad, r, spread, spread_seed)
               if spread != 0 else None)
     out = np.array(cols, float)
@@ -537,16 +543,17 @@ def second_stage(graphs, design, cols, phases, target, key, config, spread=0.0, 
             ph = phases[g * r + k, :n]
             if not out[g, k] > target[g] or np.isnan(ph).any():
                 continue
-            cluster = G.phase_cluster(a, ph, width, config.get("cluster_maximal", False))
-            rest = np.setdiff1d(np.arange(n), cluster)
-            sub = a[np.ix_(rest, rest)]
-            if not sub.any():  # nothing left to separate: the rest is one colour (or empty)
-                out[g, k] = min(out[g, k], 1 + (rest.size > 0))
-                continue
-            subs.append((f"{g}.{k}", sub))
-            where.append((g, k))
-            if biases is not None:
-                rows.append(biases[g * r + k, rest])
+            for c, cluster in enumerate(G.phase_clusters(a, ph, width, n_cand,
+                                                         config.get("cluster_maximal", False))):
+                rest = np.setdiff1d(np.arange(n), cluster)
+                sub = a[np.ix_(rest, rest)]
+                if not sub.any():  # nothing left to separate: the rest is one colour (or empty)
+                    out[g, k] = min(out[g, k], 1 + (rest.size > 0))
+                    continue
+                subs.append((f"{g}.{k}.{c}", sub))
+                where.append((g, k))
+                if biases is not None:
+                    rows.append(biases[g * r + k, rest])
     if not subs:
         return out, 0
     design2 = design

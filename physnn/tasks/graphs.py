@@ -32,6 +32,7 @@ Colourings:
 - ``phase_cluster(adj, phases, width)``: the largest independent set gathered around one
   oscillator's phase, read as one colour class; the first step of the two-stage readout of the
   colouring experiment, which runs the oscillators again on the nodes left.
+  ``phase_clusters(adj, phases, width, count)`` gives the ``count`` largest distinct ones.
 - ``chromatic_number(adj)``: exact, by backtracking (DSATUR order) for increasing $k$; fine for the
   sparse graphs of up to a few tens of nodes used here.
 """
@@ -54,6 +55,7 @@ __all__ = [
     "order_colouring",
     "phase_colouring",
     "phase_cluster",
+    "phase_clusters",
     "is_proper",
     "n_colours",
     "chromatic_number",
@@ -246,7 +248,17 @@ def phase_cluster(adj, phases, width: float = np.pi / 3, maximal: bool = False) 
     largest such set over all anchors is returned (node indices, sorted by distance to its anchor;
     ties go to the lower anchor). Silent oscillators (NaN phase) are never taken. ``maximal``:
     then every other node joins, in order of phase distance from the anchor, while the set stays
-    independent (a maximal independent set)."""
+    independent (a maximal independent set). The first of :func:`phase_clusters`."""
+    return phase_clusters(adj, phases, width, 1, maximal)[0]
+
+
+def phase_clusters(adj, phases, width: float = np.pi / 3, count: int = 1,
+                   maximal: bool = False) -> list[np.ndarray]:
+    """The ``count`` largest distinct phase clusters of an oscillator state (see
+    :func:`phase_cluster`): the clusters gathered around every anchor, duplicates dropped, largest
+    first, ties in the order of their first anchor. Fewer than ``count`` when the state has fewer
+    distinct clusters; one empty cluster when every oscillator is silent. ``maximal`` extends
+    each of them, after they are chosen, to a maximal independent set around its anchor."""
     a = np.asarray(adj) > 0
     ph = np.asarray(phases, float)
     if not (np.isfinite(width) and 0 < width <= np.pi):
@@ -254,6 +266,9 @@ def phase_cluster(adj, phases, width: float = np.pi / 3, maximal: bool = False) 
     if ph.shape != (a.shape[0],):
         raise ValueError(f"phase_cluster: phases has shape {ph.shape}; expected ({a.shape[0]},), "
                          "one phase per node")
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
+        raise ValueError(f"phase_clusters: count = {count!r}; expected an integer >= 1")
+
     def gather(i, limit, members):
         d = np.abs(np.angle(np.exp(1j * (ph - ph[i]))))
         d[~np.isfinite(d)] = np.inf
@@ -264,14 +279,16 @@ def phase_cluster(adj, phases, width: float = np.pi / 3, maximal: bool = False) 
                 members.append(int(j))
         return members
 
-    best, anchor = [], None
+    found, seen = [], set()
     for i in np.nonzero(np.isfinite(ph))[0]:
         members = gather(i, width, [])
-        if len(members) > len(best):
-            best, anchor = members, i
-    if maximal and anchor is not None:
-        best = gather(anchor, np.inf, best)
-    return np.asarray(best, int)
+        if frozenset(members) not in seen:
+            seen.add(frozenset(members))
+            found.append((i, members))
+    found.sort(key=lambda f: len(f[1]), reverse=True)  # stable: ties keep their anchors' order
+    if maximal:
+        found = [(i, gather(i, np.inf, m)) for i, m in found[:count]]
+    return [np.asarray(m, int) for _, m in found[:count]] or [np.zeros(0, int)]
 
 
 def is_proper(adj, colours) -> bool:
