@@ -79,6 +79,12 @@ graphs 3-coloured by the best of 4 restarts, ties broken by the per-restart rate
 smaller k (fewer solves). It also prints, for the solve budget, the one-run readout with 16
 restarts (the solves of 4 restarts at k = 3). It runs in float32, as the experiment does.
 
+``candidates`` printed on 2026-11-30 (the record's design, 2 minutes): k = 1: best of 4 0.875,
+per restart 0.792, 39 second runs; k = 2: 0.917, 0.854, 78; k = 3: 0.917, 0.875, 117; the
+one-run readout best of 4 0.792, best of 16 0.917, per restart 0.583. By the rule, k = 3. At the
+same solve budget the one-run readout with 16 restarts colours as many training graphs (22 of
+24); the two-stage readout needs fewer solves where it works (39 of the 96 restarts run again).
+
 Run from the repository root: ``python scripts/parihar_two_stage_probe.py`` (about 1 minute).
 ``python scripts/parihar_two_stage_probe.py heldout`` runs, after the decision, the single-stage
 readout with 8 restarts on the 40 held-out graphs (same design, the experiment's key ``seed``), the
