@@ -206,11 +206,11 @@ def candidates(cfg, design):
 def heldout(cfg, design):
     test = P.random_graphs(cfg, "test")
     chi = np.array([G.chromatic_number(a) for _, a in test])
-    cols8, _ = P.evaluate(test, design, jax.random.key(cfg["seed"]), dict(cfg, restarts=8))
-    for r in (4, 8):
-        best = np.nanmin(np.nan_to_num(cols8[:, :r], nan=np.inf), 1) == chi
-        print(f"held out, single stage, best of the first {r} of 8 restarts: {best.mean():.3f}")
-    print(f"per restart {np.mean(cols8 == chi[:, None]):.3f}")
+    cols16, _ = P.evaluate(test, design, jax.random.key(cfg["seed"]), dict(cfg, restarts=16))
+    for r in (4, 8, 16):
+        best = np.nanmin(np.nan_to_num(cols16[:, :r], nan=np.inf), 1) == chi
+        print(f"held out, single stage, best of the first {r} of 16 restarts: {best.mean():.3f}")
+    print(f"per restart {np.mean(cols16 == chi[:, None]):.3f}")
 
 
 def designs(cfg, rec):
@@ -273,9 +273,9 @@ def seeds(cfg, design, keys):
 
 def main():
     # the selection modes ran in float64 (their printed figures above); ``seeds`` and
-    # ``candidates`` run in float32,
+    # ``candidates`` run in float32 (``heldout`` too since it has 16 restarts),
     # as the experiment does through the CLI, so that key 0 reproduces the record
-    if sys.argv[1:2] not in (["seeds"], ["candidates"]):
+    if sys.argv[1:2] not in (["seeds"], ["candidates"], ["heldout"]):
         jax.config.update("jax_enable_x64", True)
     cfg = dict(P.FULL)
     rec = json.loads((ROOT / "docs" / "parihar2017" / "results.json").read_text())

@@ -139,6 +139,65 @@ def test_phase_cluster_takes_the_tightest_independent_cluster():
         G.phase_cluster(c5, np.zeros(4))
 
 
+def _k543_with_a_split_class():
+    """K(5, 4, 3) in a state whose two largest phase clusters tie at 4 nodes: the first (lower
+    anchor) is class A less node 4, which sits 1.5 rad away; the second is the whole class B.
+    Class C overlaps B half a radian away."""
+    cls = np.repeat(np.arange(3), (5, 4, 3))
+    a = (cls[:, None] != cls[None, :]).astype(float)
+    ph = np.array([0.0, 0.01, 0.02, 0.03, 1.5, np.pi, np.pi + 0.01, np.pi + 0.02, np.pi + 0.03,
+                   np.pi + 0.5, np.pi + 0.51, np.pi + 0.52])
+    return a, ph
+
+
+def test_phase_clusters_are_the_largest_distinct_clusters_in_order():
+    a, ph = _k543_with_a_split_class()
+    cs = G.phase_clusters(a, ph, np.pi / 3, count=10)
+    assert [sorted(c) for c in cs] == [[0, 1, 2, 3], [5, 6, 7, 8], [9, 10, 11], [4]]
+    assert [sorted(c) for c in G.phase_clusters(a, ph, np.pi / 3, count=2)] == [[0, 1, 2, 3],
+                                                                               [5, 6, 7, 8]]
+    np.testing.assert_array_equal(G.phase_clusters(a, ph)[0], G.phase_cluster(a, ph))
+    # maximal: each chosen cluster is extended around its own anchor
+    m = G.phase_clusters(a, ph, np.pi / 3, count=2, maximal=True)
+    assert [sorted(c) for c in m] == [[0, 1, 2, 3, 4], [5, 6, 7, 8]]
+    # random states: distinct independent sets, sizes not increasing, the first = phase_cluster
+    rng = np.random.default_rng(1)
+    for seed in range(10):
+        g, _ = G.planted_3_colourable(20, 0.3, seed)
+        p = rng.uniform(0, 2 * np.pi, 20)
+        cs = G.phase_clusters(g, p, 0.8, count=5)
+        assert len({frozenset(c.tolist()) for c in cs}) == len(cs) <= 5
+        assert all(not g[np.ix_(c, c)].any() for c in cs)
+        assert all(x.size >= y.size for x, y in zip(cs, cs[1:], strict=False))
+        np.testing.assert_array_equal(cs[0], G.phase_cluster(g, p, 0.8))
+    assert [c.size for c in G.phase_clusters(a, np.full(12, np.nan), count=3)] == [0]
+    with pytest.raises(ValueError, match=r"count = 0; expected an integer >= 1"):
+        G.phase_clusters(a, ph, count=0)
+
+
+def test_second_stage_tries_the_next_cluster_when_the_tightest_is_not_a_class():
+    """With ``cluster_candidates`` = 1 the second run gets the rest of class A's four nodes:
+    node 4 with B and C, K(1, 4, 3), which holds triangles, so the restart cannot reach 3
+    colours. The second cluster is the whole class B; its rest K(5, 3) is bipartite, and the
+    oscillators must lock its two sides in anti-phase: 3 colours."""
+    E = _experiment()
+    a, ph = _k543_with_a_split_class()
+    cfg = dict(E.QUICK, restarts=1)
+    design = {"coupling_pf": 3.0, "degree_exponent": 0.34, "node_pf": 108.0, "bias_v": 4.0,
+              "equalise": 0.97}  # as in the test below
+    cols, target = np.array([[5.0]]), np.array([3.0])
+    one, runs1 = E.second_stage([("K543", a)], design, cols, ph[None], target, jax.random.key(0),
+                                dict(cfg, cluster_candidates=1))
+    two, runs2 = E.second_stage([("K543", a)], design, cols, ph[None], target, jax.random.key(0),
+                                dict(cfg, cluster_candidates=2))
+    assert runs1 == 1 and one[0, 0] >= 4.0
+    assert runs2 == 2 and two[0, 0] == 3.0
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match=r"cluster_candidates = .*; expected an integer >= 1"):
+            E.second_stage([("K543", a)], design, cols, ph[None], target, jax.random.key(0),
+                           dict(cfg, cluster_candidates=bad))
+
+
 def test_second_stage_colours_the_rest_of_a_two_cluster_state():
     """The state the two-stage readout is for: one colour class in a tight phase cluster, the
     other two overlapping in anti-phase to it (no three arcs separate them), here given as a
