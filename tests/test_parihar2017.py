@@ -210,7 +210,7 @@ def test_second_stage_colours_the_rest_of_a_two_cluster_state():
     a = (cls[:, None] != cls[None, :]).astype(float)
     ph = np.where(cls == 0, 0.01 * np.arange(12), np.pi + 0.3 * np.sin(np.arange(12.0)))
     assert sorted(G.phase_cluster(a, ph)) == [0, 1, 2, 3, 4]
-    cfg = dict(E.QUICK, restarts=1)
+    cfg = dict(E.QUICK, restarts=1, cluster_candidates=1)  # the tightest cluster only
     design = {"coupling_pf": 3.0, "degree_exponent": 0.34, "node_pf": 108.0, "bias_v": 4.0,
               "equalise": 0.97}  # near the co-designed design of docs/parihar2017
     cols = np.array([[5.0]])
@@ -484,8 +484,8 @@ def test_quick_run_colours_cycles_and_petersen_optimally(tmp_path, capsys):
     for tag in ("after_spread", "robust_spread"):
         assert 0.0 <= m[f"random_test_optimal_fraction_{tag}"] <= 1.0
     # the two-stage readout only ever adds a second run to a restart that missed chi colours:
-    # it never uses more colours than the first run, never fewer than chi, and runs at most once
-    # per such restart
+    # it never uses more colours than the first run, never fewer than chi, and runs at most
+    # ``cluster_candidates`` times per such restart
     for stage1, stage2, runs in (("after", "after_two_stage", "second_stage_runs_after"),
                                  ("robust_spread", "robust_spread_two_stage",
                                   "second_stage_runs_robust_spread")):
@@ -499,5 +499,5 @@ def test_quick_run_colours_cycles_and_petersen_optimally(tmp_path, capsys):
             assert np.all(c2[ok] <= c1[ok]) and np.all(c2[ok] >= np.broadcast_to(chi, c2.shape)[ok])
             np.testing.assert_array_equal(c2[ok & (c1 == chi)], c1[ok & (c1 == chi)])
             missed += int(np.sum(ok & (c1 > chi)))
-        assert 0 <= m[runs] <= missed
+        assert 0 <= m[runs] <= rec["config"]["cluster_candidates"] * missed
         assert m[f"random_test_optimal_fraction_{stage2}"] >= m[f"random_test_optimal_fraction_{stage1}"]
