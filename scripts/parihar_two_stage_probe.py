@@ -70,7 +70,7 @@ classes may hold a right class among its other clusters. An exploratory count on
 graphs' first runs (the record's design, float32, outside this script, with a bipartiteness test
 that no readout uses): of the 39 restarts that miss chi colours, the rest left by the tightest
 60-degree cluster is bipartite in 19, by one of the 2 largest distinct clusters in 25, of the 3
-largest in 27; no cluster of any anchor does it in 11 (graphs 10 and 18 in every restart). So
+largest in 27; no cluster of any anchor does it in 11 (8 of them: every restart of graphs 10 and 18). So
 ``candidates`` scores, from one shared first stage on the training graphs (4 restarts), the
 second stage with ``cluster_candidates`` = 1, 2 and 3: every restart that misses runs a second
 time for each of its k largest distinct clusters (at most 1 + k solves per restart), and counts
