@@ -21,7 +21,10 @@ Protocol, as in the paper where we could establish it:
   (``train_pattern_rule``). It measures a population of random current layouts, keeps the best,
   then at every iteration measures +-step on every current and a few random moves (one batched
   solve each), keeps the best if it improves the training recognition, and shrinks the step when
-  none does. No gradients are used, so the rule would run on hardware.
+  none does. No gradients are used, so the rule would run on hardware. The rule scores the
+  training tokens together with one copy of each, both formants scaled as by another speaker
+  (``rule_augment``, the augmentation readout (b) uses; chosen on held-out training speakers by
+  ``scripts/romera_rule_probe.py``).
 - Readout (b), physnn's: end-to-end gradient training through the physics with optax: the currents,
   the coupling matrix and the input map (scale, offset and amplitude of each tone) are trained
   together with a linear softmax readout of physical observables (per oscillator: power,
@@ -78,14 +81,14 @@ QUICK = {"n_folds": 2, "t1_ns": 400.0, "dt_ns": 1.0, "rf_amp_ma": 2.0, "coupling
          "rule_shrink": 0.6, "lock_slip_cycles": 1.0, "grad_steps": 20,
          "grad_lr": 0.01, "grad_lr_current": 1.0, "grad_lr_coupling": 0.01,
          "readout_l2": 1e-3, "readout_steps": 500, "taper": "hann", "mlp_steps": 300,
-         "map_points": 17, "seed": 0, "vtl_augment": True,
+         "map_points": 17, "seed": 0, "vtl_augment": True, "rule_augment": True,
          "final_model": False}
 FULL = {"n_folds": 5, "t1_ns": 500.0, "dt_ns": 1.0, "rf_amp_ma": 2.0, "coupling": 0.001,
         "temperature_k": 0.0, "rule_iters": 30, "rule_step_ma": 0.5, "rule_candidates": 16,
         "rule_shrink": 0.6, "lock_slip_cycles": 1.0, "grad_steps": 100,
         "grad_lr": 0.01, "grad_lr_current": 1.0, "grad_lr_coupling": 0.01,
         "readout_l2": 1e-3, "readout_steps": 500, "taper": "hann", "mlp_steps": 3000,
-        "map_points": 61, "seed": 0, "vtl_augment": True,
+        "map_points": 61, "seed": 0, "vtl_augment": True, "rule_augment": True,
         "final_model": True}
 
 PAPER = {"train_accuracy_a": 0.89, "test_accuracy_a": 0.88}
@@ -292,7 +295,14 @@ def fit_window_map(x, y, rng, free_map=True, restarts=300, iters=60):
     return best[1]
 
 
-def train_pattern_rule(model, x, y, config, progress=None, n_pad=None):
+def _check_vtl_sigma(vtl_sigma):
+    if not (np.isfinite(vtl_sigma) and vtl_sigma >= 0):
+        raise ValueError(f"romera2018: vtl_sigma = {vtl_sigma!r}; expected a relative spread >= 0 "
+                         "(e.g. 0.04)")
+    return vtl_sigma
+
+
+def train_pattern_rule(model, x, y, config, progress=None, n_pad=None, vtl_sigma=0.0):
     """Measurement-driven current tuning (no gradients): a population hill climb on the training
     recognition, every population measured in one batched solve.
 
@@ -305,15 +315,27 @@ def train_pattern_rule(model, x, y, config, progress=None, n_pad=None):
        ``rule_shrink``.
 
     The pattern table is re-learned (majority vote) for every candidate. The random layouts and
-    moves are drawn from ``seed``; with ``temperature_k > 0`` each iteration sees fresh noise."""
+    moves are drawn from ``seed``; with ``temperature_k > 0`` each iteration sees fresh noise.
+
+    With ``vtl_sigma > 0`` the rule scores the tokens together with one copy of each whose
+    formants are both scaled by exp(vtl_sigma z) (z standard normal, drawn once from ``seed``), as
+    another speaker's vocal tract would scale them; readout (b) trains with the same
+    augmentation. It keeps the rule off configurations that classify the training tokens only
+    through the speckled edges of the locking regions (``scripts/romera_rule_probe.py``). The
+    copies double the cost of every measurement; ``n_pad`` counts the tokens before copying."""
     k_cand, step = int(config["rule_candidates"]), float(config["rule_step_ma"])
     if k_cand < 2 * N_OSC:
         raise ValueError(f"romera2018: rule_candidates={k_cand}; expected at least {2 * N_OSC} "
                          "(the +-step moves of the four currents)")
     rng = np.random.default_rng(config["seed"])
+    y = np.asarray(y)
+    if _check_vtl_sigma(vtl_sigma) > 0:  # own generator, same seed: the draws the probe chose on
+        z = np.random.default_rng(config["seed"]).standard_normal((len(x), 1))
+        x = np.concatenate([x, x * np.exp(vtl_sigma * z).astype(np.asarray(x).dtype)])
+        y = np.concatenate([y, y])
+        n_pad = None if n_pad is None else 2 * n_pad
     n = len(x)
     xp, _, _ = pad_tokens(x, n=n_pad)
-    y = np.asarray(y)
     thr = 1.05 * DEVICE["threshold_ma"]  # stay above threshold
     history = []
 
@@ -482,10 +504,7 @@ def train_gradient(model, x, y, config, train_coupling=True, progress=None, n_pa
                      config["grad_steps"])
     state = opt.init(params)
     mask = jnp.float32(1.0 if train_coupling else 0.0)
-    if not (np.isfinite(vtl_sigma) and vtl_sigma >= 0):
-        raise ValueError(f"romera2018: vtl_sigma = {vtl_sigma!r}; expected a relative spread >= 0 "
-                         "(e.g. 0.04)")
-    sigma = jnp.float32(vtl_sigma)
+    sigma = jnp.float32(_check_vtl_sigma(vtl_sigma))
 
     history = {"loss": [], "accuracy": []}
     base = jax.random.key(config["seed"])
@@ -568,11 +587,14 @@ def run(config, out_dir) -> dict:
     vtl_sigmas = []
     for f, (tr, te) in enumerate(folds):
         vtl_sigmas.append(vtl(tr))
+        sigma_a = (formant_scale_spread(x[tr], y[tr], spk[tr])
+                   if config.get("rule_augment", False) else 0.0)  # the rule's copies, as (b)'s
         for coupled in (True, False):
             tag = "" if coupled else "_uncoupled"
             c = config["coupling"] if coupled else 0.0
             m0 = initial_model(x[tr], config, "pattern", coupling=c)
-            ma, hist_a = train_pattern_rule(m0, x[tr], y[tr], config, progress=bar, n_pad=n_pad)
+            ma, hist_a = train_pattern_rule(m0, x[tr], y[tr], config, progress=bar, n_pad=n_pad,
+                                            vtl_sigma=sigma_a)
             mb, hist_b = train_gradient(initial_model(x[tr], config, "linear", coupling=c),
                                         x[tr], y[tr], config, train_coupling=coupled, progress=bar,
                                         n_pad=n_pad, vtl_sigma=vtl_sigmas[-1])

@@ -132,6 +132,31 @@ def test_pattern_rule_never_loses_training_recognition_and_checks_its_population
         exp.train_pattern_rule(model, x[idx], y[idx], {**cfg, "rule_candidates": 4})
 
 
+def test_pattern_rule_with_speaker_copies_scores_tokens_and_copies():
+    """With ``vtl_sigma`` the rule scores the tokens together with one copy of each, both formants
+    scaled by one factor per token: its last score is the trained model's recognition of exactly
+    that doubled set (the copies drawn again from the seed), not of the tokens alone. A negative
+    spread is a clear error."""
+    exp = cli.load_experiment("romera2018")
+    from physnn.tasks import load_romera
+
+    data = load_romera()
+    x, y = data.features.astype(np.float32), data.labels
+    idx = np.arange(1, len(y), 4)
+    cfg = {**exp.QUICK, "t1_ns": 200.0, "rule_iters": 2}
+    model = exp.initial_model(x[idx], cfg, "pattern")
+    sigma = 0.2  # large, so that the copies' patterns differ from the tokens'
+    trained, hist = exp.train_pattern_rule(model, x[idx], y[idx], cfg, vtl_sigma=sigma)
+    z = np.random.default_rng(cfg["seed"]).standard_normal((len(idx), 1))
+    copies = x[idx] * np.exp(sigma * z).astype(np.float32)
+    assert np.all(copies[:, 1] / copies[:, 0] == pytest.approx(x[idx, 1] / x[idx, 0], rel=1e-5))
+    pred = exp.predict_formants(trained, np.concatenate([x[idx], copies]))
+    assert np.mean(pred == np.r_[y[idx], y[idx]]) == pytest.approx(hist[-1])
+    assert np.mean(pred[: len(idx)] == y[idx]) != pytest.approx(hist[-1])
+    with pytest.raises(ValueError, match="vtl_sigma = -0.1"):
+        exp.train_pattern_rule(model, x[idx], y[idx], cfg, vtl_sigma=-0.1)
+
+
 def test_lock_criterion_reaches_the_pattern_and_a_looser_one_locks_more():
     """``lock_slip_cycles`` is the phase slip over the window below which an oscillator counts as
     locked: a looser criterion can only add locks, so fewer tones are left with no oscillator."""
