@@ -11,6 +11,7 @@ import physnn as pn
 from physnn.devices.spintronic import (
     is_locked,
     lab_phase,
+    lock_state,
     locking_order,
     mean_frequency_ghz,
     window_average,
@@ -94,6 +95,13 @@ def test_soft_locking_measure_tracks_the_hard_one():
     # locked oscillators run exactly at the tone frequency
     f = np.asarray(mean_frequency_ghz(tr, dev, t_start=8000.0))[:2, 0]
     np.testing.assert_allclose(f, np.asarray(tones.freqs)[:2, 0], rtol=1e-6)
+    # lock_state gives both from one relative phase: the same values, bit for bit
+    for taper in ("none", "hann"):
+        both = lock_state(tr, dev, tones, t_start=8000.0, max_slip_cycles=0.25, taper=taper)
+        np.testing.assert_array_equal(np.asarray(both[0]),
+                                      np.asarray(is_locked(tr, dev, tones, t_start=8000.0)))
+        np.testing.assert_array_equal(np.asarray(both[1]),
+                                      np.asarray(locking_order(tr, dev, tones, 8000.0, taper)))
 
 
 def test_mutual_synchronisation_of_two_oscillators():
