@@ -84,9 +84,32 @@ def _versions() -> dict:
     import jax
     import optax
 
-    return {"physnn": __version__, "jax": jax.__version__, "equinox": equinox.__version__,
-            "diffrax": diffrax.__version__, "optax": optax.__version__,
-            "python": platform.python_version()}
+    return {"physnn": __version__, "jax": jax.__version__, "jaxlib": _dist_version("jaxlib"),
+            "equinox": equinox.__version__, "diffrax": diffrax.__version__,
+            "optax": optax.__version__, "numpy": np.__version__,
+            "python": platform.python_version(), "backend": jax.default_backend(), "cpu": _cpu()}
+
+
+def _dist_version(name: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _cpu() -> str:
+    """The CPU model: XLA compiles for the host's instruction set, so float32 rounding (and a
+    training run that amplifies it) can differ between machines with the same versions."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def _fmt(v) -> str:

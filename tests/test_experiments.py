@@ -22,7 +22,7 @@ def test_sto_locking_quick(tmp_path, capsys):
     for key in ("experiment", "quick", "metrics", "reference", "config", "wall_s", "versions"):
         assert key in rec
     assert rec["experiment"] == "sto-locking" and rec["quick"] is True
-    assert {"physnn", "jax"} <= set(rec["versions"])
+    assert {"physnn", "jax", "jaxlib", "numpy", "cpu"} <= set(rec["versions"])
     assert (tmp_path / "arnold_tongue.png").stat().st_size > 10_000
     m = rec["metrics"]
     # The measured band may only be wider than theory by the window bias (see the notes),
