@@ -1,9 +1,10 @@
 """How much of the romera2018 figures is the training run's chance: readout (a) or (b) retrained
 on the committed folds (``speaker_folds(..., seed=0)``) with other training seeds.
 
-The seed draws the rule's random layouts and moves for (a), and the augmentation factors (and
-thermal noise, when on) of every Adam step for (b). The folds, the data and everything else stay
-as in ``physnn run romera2018`` (FULL configuration, coupled network).
+The seed draws the rule's random layouts and moves and its speaker-scaled copies for (a), and
+the augmentation factors (and thermal noise, when on) of every Adam step for (b). The folds, the
+data and everything else stay as in ``physnn run romera2018`` (FULL configuration, coupled
+network).
 
 Run: ``python scripts/romera_seed_spread.py a|b SEED [SEED ...]`` (about 3 minutes a seed).
 
@@ -32,10 +33,12 @@ def main(argv):
         cfg = dict(base, seed=seed)
 
         def train(tr, cfg=cfg):
+            spread = R.formant_scale_spread(x[tr], y[tr], spk[tr])
             if readout == "a":
                 return R.train_pattern_rule(R.initial_model(x[tr], cfg, "pattern"), x[tr], y[tr],
-                                            cfg, n_pad=n_pad)[0]
-            sigma = R.formant_scale_spread(x[tr], y[tr], spk[tr]) if cfg["vtl_augment"] else 0.0
+                                            cfg, n_pad=n_pad,
+                                            vtl_sigma=spread if cfg["rule_augment"] else 0.0)[0]
+            sigma = spread if cfg["vtl_augment"] else 0.0
             return R.train_gradient(R.initial_model(x[tr], cfg, "linear"), x[tr], y[tr], cfg,
                                     n_pad=n_pad, vtl_sigma=sigma)[0]
 
