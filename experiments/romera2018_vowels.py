@@ -350,10 +350,10 @@ def train_pattern_rule(model, x, y, config, progress=None, n_pad=None, vtl_sigma
         raise ValueError(f"romera2018: rule_candidates={k_cand}; expected at least {2 * N_OSC} "
                          "(the +-step moves of the four currents)")
     rng = np.random.default_rng(config["seed"])
-    y = np.asarray(y)
+    x, y = np.asarray(x), np.asarray(y)
     if _check_vtl_sigma(vtl_sigma) > 0:  # own generator, same seed: the draws the probe chose on
         z = np.random.default_rng(config["seed"]).standard_normal((len(x), 1))
-        x = np.concatenate([x, x * np.exp(vtl_sigma * z).astype(np.asarray(x).dtype)])
+        x = np.concatenate([x, x * np.exp(vtl_sigma * z).astype(x.dtype)])
         y = np.concatenate([y, y])
         n_pad = None if n_pad is None else 2 * n_pad
     n = len(x)
