@@ -209,6 +209,12 @@ def present(model: VowelNetwork, formants_hz, key=None, sto=None):
     return _features(model, traj, ts, sto, tones), _pattern(model, traj, sto, tones)
 
 
+def present_features(model: VowelNetwork, formants_hz, key=None, sto=None):
+    """Only the features of :func:`present` (the same values), without the patterns of (a)."""
+    traj, ts, sto, tones = _solve(model, formants_hz, key, sto)
+    return _features(model, traj, ts, sto, tones)
+
+
 def present_patterns(model: VowelNetwork, formants_hz, key=None, sto=None):
     """Only the synchronisation patterns of :func:`present` (the same values), without the
     features of readout (b): what the current rule of (a) measures, at about 2/3 of the cost."""
@@ -253,8 +259,7 @@ def predict_formants(model: VowelNetwork, formants_hz):
     xp, _, _ = pad_tokens(np.asarray(formants_hz, dtype=np.float32))
     if model.mode == "pattern":
         return np.asarray(model.table[present_patterns(model, jnp.asarray(xp))])[:n]
-    traj, ts, sto, tones = _solve(model, jnp.asarray(xp), None, None)
-    return np.asarray(jnp.argmax(logits(model, _features(model, traj, ts, sto, tones)), axis=-1))[:n]
+    return np.asarray(jnp.argmax(logits(model, present_features(model, jnp.asarray(xp))), axis=-1))[:n]
 
 
 # ----------------------------------------------------------------------------------- padding
@@ -478,7 +483,7 @@ def fit_readout(model: VowelNetwork, x, y, config, n_pad=None) -> VowelNetwork:
     n = len(x)
     xp, yp, wp = pad_tokens(x, y, n=n_pad)
     ws = jnp.asarray(wp)
-    feats, _ = present(model, jnp.asarray(xp))
+    feats = present_features(model, jnp.asarray(xp))
     mu = jnp.sum(ws[:, None] * feats, 0) / n
     sd = jnp.sqrt(jnp.sum(ws[:, None] * (feats - mu) ** 2, 0) / n) + 1e-3
     w0, b0 = _fit_readout(jnp.zeros_like(model.weights), jnp.zeros_like(model.bias),
@@ -603,14 +608,14 @@ def run(config, out_dir) -> dict:
     n_pad = max(len(tr) for tr, _ in folds)  # one shape for every fold: one compile
     spk = np.asarray(data.speakers)
 
-    def vtl(idx):  # the augmentation of readout (b), from the training speakers only
-        return formant_scale_spread(x[idx], y[idx], spk[idx]) if config["vtl_augment"] else 0.0
+    def spread(idx):  # the speakers' formant-scale spread, from the training speakers only
+        return formant_scale_spread(x[idx], y[idx], spk[idx])
 
     vtl_sigmas = []
     for f, (tr, te) in enumerate(folds):
-        vtl_sigmas.append(vtl(tr))
-        sigma_a = (formant_scale_spread(x[tr], y[tr], spk[tr])
-                   if config.get("rule_augment", False) else 0.0)  # the rule's copies, as (b)'s
+        s_tr = spread(tr)  # (b)'s augmentation and (a)'s copies share it
+        vtl_sigmas.append(s_tr if config["vtl_augment"] else 0.0)
+        sigma_a = s_tr if config.get("rule_augment", False) else 0.0
         for coupled in (True, False):
             tag = "" if coupled else "_uncoupled"
             c = config["coupling"] if coupled else 0.0
@@ -656,7 +661,7 @@ def run(config, out_dir) -> dict:
     _figures(out_dir, x, y, data, ma, mb, confusion, curves, config)
     if config["final_model"]:
         final, _ = train_gradient(initial_model(x, config, "linear"), x, y, config,
-                                  vtl_sigma=vtl(np.arange(len(y))))
+                                  vtl_sigma=spread(np.arange(len(y))) if config["vtl_augment"] else 0.0)
     else:
         final = mb
     save_model(final, out_dir, config)

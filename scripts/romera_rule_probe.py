@@ -54,20 +54,16 @@ from romera_protocol import R
 VARIANTS = ("base", "temp300", "vtl", "jitter")
 
 
-def with_copy(x, y, spk, idx, kind, seed):
-    """Tokens ``idx`` plus one scaled copy of each (``kind`` "jitter" or "vtl")."""
-    s = R.formant_scale_spread(x[idx], y[idx], spk[idx])
-    z = np.random.default_rng(seed).standard_normal((len(idx), 2 if kind == "jitter" else 1))
-    xc = x[idx] * np.exp(s * z).astype(x.dtype)
-    return np.concatenate([x[idx], xc]), np.concatenate([y[idx], y[idx]])
-
-
 def train_a(x, y, spk, idx, cfg, n_pad, kind):
     c = dict(cfg, temperature_k=300.0) if kind == "temp300" else cfg
     m0 = R.initial_model(x[idx], c, "pattern")
-    if kind in ("jitter", "vtl"):
-        xa, ya = with_copy(x, y, spk, idx, kind, cfg["seed"])
-        return R.train_pattern_rule(m0, xa, ya, c, n_pad=2 * n_pad)[0]  # map from idx alone
+    s = R.formant_scale_spread(x[idx], y[idx], spk[idx])
+    if kind == "vtl":  # the experiment's copies (rule_augment)
+        return R.train_pattern_rule(m0, x[idx], y[idx], c, n_pad=n_pad, vtl_sigma=s)[0]
+    if kind == "jitter":  # F1 and F2 scaled independently: the probe's own copies
+        z = np.random.default_rng(cfg["seed"]).standard_normal((len(idx), 2))
+        xa = np.concatenate([x[idx], x[idx] * np.exp(s * z).astype(x.dtype)])
+        return R.train_pattern_rule(m0, xa, np.r_[y[idx], y[idx]], c, n_pad=2 * n_pad)[0]
     return R.train_pattern_rule(m0, x[idx], y[idx], c, n_pad=n_pad)[0]
 
 
