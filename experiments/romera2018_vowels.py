@@ -298,21 +298,24 @@ def _table_accuracy(p, y):
     return counts.max(1).sum() / len(y)
 
 
-def fit_window_map(x, y, rng, free_map=True, restarts=300, iters=60):
+def fit_window_map(x, y, rng, free_map=True, restarts=300, iters=60, width=None):
     """Fit ideal locking windows (four centres, one half-width) and, with ``free_map``, the input
     map (per-formant ``enc_scale`` and ``enc_offset``) to the training tokens ``x`` (n, 2) Hz by
     random-restart local search on the training recognition of the pattern table. Returns
     ``(centres, width, scale, offset)`` in the band's normalised units (``VowelNetwork.tones``,
-    with z from the min/max of ``x``). Without ``free_map`` the map stays the min-max one."""
+    with z from the min/max of ``x``). Without ``free_map`` the map stays the min-max one. With
+    ``width`` the half-width is held at that value (the same random draws otherwise)."""
     lo, hi = x.min(0), x.max(0)
     z = (x - lo) / (hi - lo) - 0.5
     best = (-1.0, None)
     for _ in range(restarts):
         c, w = np.sort(rng.uniform(0, 1, 4)), rng.uniform(0.03, 0.2)
+        w = w if width is None else width
         s = rng.uniform(0.6, 1.4, 2) if free_map else np.ones(2)
         o = rng.uniform(-0.3, 0.3, 2) if free_map else np.zeros(2)
         for _ in range(iters):
             cc, ww = c + rng.normal(0, 0.03, 4), abs(w + rng.normal(0, 0.01))
+            ww = ww if width is None else width
             ss = s + rng.normal(0, 0.05, 2) if free_map else s
             oo = o + rng.normal(0, 0.03, 2) if free_map else o
             acc = _table_accuracy(window_patterns(ss * z + 0.5 + oo, cc, ww), y)
@@ -329,7 +332,26 @@ def _check_vtl_sigma(vtl_sigma):
     return vtl_sigma
 
 
-def train_pattern_rule(model, x, y, config, progress=None, n_pad=None, vtl_sigma=0.0):
+def window_layout(x, y, config):
+    """Free-running frequencies (GHz, (1, 4)) that put the four oscillators at the centres of
+    ideal locking windows fitted to the training tokens ``x`` (n, 2) Hz, ``y``, with the
+    experiment's fixed min-max map and the half-width held at the device's own,
+    ``config["rule_window_halfwidth"]`` (in units of the band; measured by
+    ``python scripts/romera_window_bound.py widths``). A starting layout for the current rule:
+    the device cannot change the width of its windows, only where they sit."""
+    width = float(config["rule_window_halfwidth"])
+    if not 0 < width < 0.5:
+        raise ValueError(f"romera2018: rule_window_halfwidth = {width!r}; expected a half-width in "
+                         "units of the band, between 0 and 0.5 (e.g. 0.135)")
+    rng = np.random.default_rng(config["seed"])
+    centres, _, _, _ = fit_window_map(np.asarray(x, float), np.asarray(y), rng, free_map=False,
+                                      restarts=150, width=width)
+    lo, hi = BAND_GHZ
+    return (lo + np.clip(centres, -0.1, 1.1) * (hi - lo))[None, :]
+
+
+def train_pattern_rule(model, x, y, config, progress=None, n_pad=None, vtl_sigma=0.0,
+                       init_layouts=None):
     """Measurement-driven current tuning (no gradients): a population hill climb on the training
     recognition, every population measured in one batched solve.
 
@@ -349,7 +371,10 @@ def train_pattern_rule(model, x, y, config, progress=None, n_pad=None, vtl_sigma
     another speaker's vocal tract would scale them; readout (b) trains with the same
     augmentation. It keeps the rule off configurations that classify the training tokens only
     through the speckled edges of the locking regions (``scripts/romera_rule_probe.py``). The
-    copies double the cost of every measurement; ``n_pad`` counts the tokens before copying."""
+    copies double the cost of every measurement; ``n_pad`` counts the tokens before copying.
+
+    ``init_layouts`` (m, 4), free-running frequencies in GHz, take the places of the first m
+    random layouts of step 0 (after the model's own); :func:`window_layout` gives one."""
     k_cand, step = int(config["rule_candidates"]), float(config["rule_step_ma"])
     if k_cand < 2 * N_OSC:
         raise ValueError(f"romera2018: rule_candidates={k_cand}; expected at least {2 * N_OSC} "
@@ -384,6 +409,12 @@ def train_pattern_rule(model, x, y, config, progress=None, n_pad=None, vtl_sigma
     layouts = rng.uniform(lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo), (k_cand, N_OSC))
     cands = np.asarray(model.sto.current_for_frequency_ma(jnp.asarray(layouts)), np.float64)
     cands[0] = np.asarray(model.sto.current_ma)
+    if init_layouts is not None:
+        init = np.atleast_2d(np.asarray(init_layouts, np.float64))
+        if init.ndim != 2 or init.shape[1] != N_OSC or not 1 <= len(init) < k_cand:
+            raise ValueError(f"romera2018: init_layouts has shape {init.shape}; expected (m, {N_OSC}) "
+                             f"with 1 <= m < rule_candidates = {k_cand}")
+        cands[1:1 + len(init)] = np.asarray(model.sto.current_for_frequency_ma(jnp.asarray(init)))
     best, table, currents = best_of(cands, 0)
     history.append(best)
     for it in range(1, config["rule_iters"] + 1):

@@ -56,16 +56,50 @@ def main():
     folds = speaker_folds(data.speakers, n_folds=5, seed=0)
     for free_map in (False, True):
         rng = np.random.default_rng(1)
-        train, test = [], []
+        train, test, widths = [], [], []
         for tr, te in folds:
             c, w, s, o = fit_window_map(x[tr], y[tr], rng, free_map, 300 if free_map else 150)
+            widths.append(w / np.mean(s))  # the half-width in min-max units of the formants
             u_tr, u_te = (encode(x[i], x[tr], s, o) for i in (tr, te))
             tab, acc = table_and_accuracy(window_patterns(u_tr, c, w), y[tr])
             train.append(acc)
             test.append(np.mean(tab[window_patterns(u_te, c, w)] == y[te]))
         name = "free linear map" if free_map else "fixed min-max map"
         print(f"ideal windows, {name}: train {np.mean(train):.3f}, test {np.mean(test):.3f} "
-              f"(folds {np.round(test, 3).tolist()})")
+              f"(folds {np.round(test, 3).tolist()}); half-width per fold, in units of the "
+              f"formants' min-max range: {np.round(widths, 3).tolist()}")
+
+
+def widths():
+    """The device's own locking windows for tone A, in the same units as the fitted half-widths
+    (the min-max map of all tokens; 1 = the whole band): tone B is switched off, the currents are
+    the untuned ones (oscillators evenly spread over the band), and tone A is swept over the band
+    in 801 steps. Each oscillator's window is where it counts as locked to tone A by the
+    experiment's 1-cycle criterion, whether or not another oscillator is locked too; windows that
+    reach the band's edge are cut there."""
+    import equinox as eqx
+    import jax.numpy as jnp
+    from romera2018_vowels import FULL, _solve, initial_model, lock_state
+
+    data = load_romera()
+    x = data.features.astype(np.float32)
+    u = np.linspace(0.0, 1.0, 801)
+    lo, hi = x.min(0), x.max(0)
+    sweep = np.stack([lo[0] + u * (hi[0] - lo[0]), np.full_like(u, lo[1])], 1).astype(np.float32)
+    for coupling in (FULL["coupling"], 0.0):
+        m = initial_model(x, FULL, "pattern", coupling=coupling)
+        m = eqx.tree_at(lambda m: m.enc_log_gain, m, jnp.asarray([0.0, -30.0]))  # tone B off
+        traj, _, sto, tones = _solve(m, jnp.asarray(sweep), None, None)
+        locked, _ = lock_state(traj, sto, tones, t_start=m.t1_ns / 2, max_slip_cycles=m.lock_slip_cycles)
+        on_a = np.asarray(locked)[:, :, 0]  # (801, 4): oscillator locked to tone A
+        parts = []
+        for j in range(4):
+            span = u[on_a[:, j]]
+            parts.append(f"oscillator {j}: u in [{span.min():.3f}, {span.max():.3f}], half-width "
+                         f"{(span.max() - span.min()) / 2:.3f}" if len(span) else f"oscillator {j}: never")
+        print(f"device windows for tone A, coupling {coupling}: " + "; ".join(parts)
+              + f"; two or more locked over {np.mean(on_a.sum(1) > 1):.1%} of the sweep, "
+              f"none over {np.mean(on_a.sum(1) == 0):.1%}")
 
 
 def augment():
@@ -89,4 +123,8 @@ def augment():
 
 
 if __name__ == "__main__":
-    augment() if sys.argv[1:] == ["augment"] else main()
+    modes = {"": main, "augment": augment, "widths": widths}
+    mode = " ".join(sys.argv[1:])
+    if mode not in modes:
+        raise SystemExit("usage: python scripts/romera_window_bound.py [augment | widths]")
+    modes[mode]()
