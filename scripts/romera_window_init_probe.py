@@ -21,7 +21,14 @@ experiment adopts ``winit`` only if it scores at least 4 more held-out tokens th
 ``vtl`` | ``winit`` alone: train and test recognition on the 5 outer folds (run only after
 ``select`` has decided).
 
-Run: ``python scripts/romera_window_init_probe.py select`` (about 10 minutes on 2 cores).
+Run: ``python scripts/romera_window_init_probe.py select`` (about 7 minutes on 2 cores).
+
+What it showed on 2026-11-30, 2 cores: of 210 tokens of held-out training speakers, ``vtl`` 182
+(86.7 %; per outer fold 38, 35, 38, 35, 36, exactly as in ``romera_rule_probe.py select``) and
+``winit`` 179 (85.2 %; 36, 35, 37, 35, 36). By the rule the experiment keeps ``vtl``; the test
+speakers were not run. The fitted centres crowd the middle of the band (about 0.27, 0.33, 0.51
+and 0.69 of it, closer than the windows are wide), where coupled oscillators pull each other, so
+the device does not realise the overlapping windows the fit assumes.
 """
 
 import sys

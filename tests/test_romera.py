@@ -206,3 +206,56 @@ def test_ideal_window_fit_separates_window_classes_in_the_input_maps_units():
     counts[:] = 0
     np.add.at(counts, (p, lab), 1)
     assert counts.max(1).sum() < len(lab)
+
+
+def test_window_fit_can_hold_the_width_and_window_layout_places_the_oscillators():
+    """``fit_window_map(width=...)`` keeps the half-width it is given, and ``window_layout`` turns
+    such a fit into free-running frequencies whose windows, at the device's half-width, still
+    recognise tokens that sit in four windows. A half-width outside (0, 0.5) is a clear error."""
+    exp = cli.load_experiment("romera2018")
+    rng = np.random.default_rng(0)
+    c = np.array([0.125, 0.375, 0.625, 0.875])
+    pairs = [(0, 1), (0, 3), (1, 2), (2, 0), (2, 3), (3, 1), (3, 3)]
+    lab = np.repeat(np.arange(7), 20)
+    u = c[np.array(pairs)[lab]] + rng.normal(0.0, 0.01, (len(lab), 2))
+    x = np.stack([300.0 + 700.0 * u[:, 0], 900.0 + 2000.0 * u[:, 1]], axis=1)
+    _, w, _, _ = exp.fit_window_map(x, lab, np.random.default_rng(1), free_map=False, restarts=5,
+                                    width=0.07)
+    assert w == 0.07
+    cfg = {**exp.QUICK, "rule_window_halfwidth": 0.1}
+    layout = exp.window_layout(x, lab, cfg)
+    assert layout.shape == (1, exp.N_OSC)
+    lo, hi = exp.BAND_GHZ
+    m = exp.initial_model(x, cfg, "pattern")
+    u_model = (np.asarray(m.tones(jnp.asarray(x, jnp.float32)).freqs) - lo) / (hi - lo)
+    p = exp.window_patterns(u_model, (layout[0] - lo) / (hi - lo), 0.1)
+    counts = np.zeros((25, 7))
+    np.add.at(counts, (p, lab), 1)
+    assert counts.max(1).sum() == len(lab)
+    with pytest.raises(ValueError, match="rule_window_halfwidth = 0.7"):
+        exp.window_layout(x, lab, {**cfg, "rule_window_halfwidth": 0.7})
+
+
+def test_pattern_rule_starts_from_the_layouts_it_is_given():
+    """``init_layouts`` take the places of the first random layouts of the rule's first
+    population: with every random layout replaced and the model's own oscillators far above the
+    band (nothing locks), the rule (no iterations) ends at the given layout's currents. More
+    layouts than the population holds is a clear error."""
+    exp = cli.load_experiment("romera2018")
+    from physnn.tasks import load_romera
+
+    data = load_romera()
+    x, y = data.features.astype(np.float32)[::6], data.labels[::6]
+    cfg = {**exp.QUICK, "t1_ns": 200.0, "rule_iters": 0}
+    model = exp.initial_model(x, cfg, "pattern")
+    far = model.sto.current_for_frequency_ma(jnp.full(exp.N_OSC, 0.40))  # 48 MHz above the band
+    model = eqx.tree_at(lambda m: m.sto.current_ma, model, far)
+    k = cfg["rule_candidates"]
+    layout = np.array([0.318, 0.326, 0.334, 0.345])
+    trained, hist = exp.train_pattern_rule(model, x, y, cfg, init_layouts=np.tile(layout, (k - 1, 1)))
+    given = np.asarray(model.sto.current_for_frequency_ma(jnp.asarray(layout)))
+    got = np.asarray(trained.sto.current_ma)
+    assert np.allclose(got, np.maximum(given, 1.05 * exp.DEVICE["threshold_ma"]), rtol=1e-6)
+    assert len(hist) == 1 and hist[0] > 0.5
+    with pytest.raises(ValueError, match="init_layouts has shape"):
+        exp.train_pattern_rule(model, x, y, cfg, init_layouts=np.tile(layout, (k, 1)))
