@@ -182,8 +182,8 @@ def _solve(model: VowelNetwork, formants_hz, key, sto):
 def _pattern(model: VowelNetwork, traj, sto, tones):
     """The synchronisation pattern of readout (a). It breaks ties between locked oscillators with
     the plain-average order, as before the taper was introduced for the features of (b) (with the
-    Hann order there, (a) scored 66.9 % instead of 70.2 % on the full run's folds; docs/romera2018-notes.md).
-    Compiled: the same patterns as op-by-op, at about 3/4 of the cost."""
+    Hann order there, (a) scored 66.9 % instead of 70.2 % on the full run's folds;
+    docs/romera2018-notes.md). Compiled: the same patterns as op-by-op, at about 3/4 of the cost."""
     locked, plain = lock_state(traj, sto, tones, t_start=model.t1_ns / 2,
                                max_slip_cycles=model.lock_slip_cycles)
     return sync_pattern(locked, plain)
