@@ -53,16 +53,11 @@ def train_a(x, y, idx, cfg, n_pad, map_kind):
 
 
 def main(argv):
-    if len(argv) != 1 or argv[0] not in ("select", "minmax", "windows"):
-        raise SystemExit("usage: python scripts/romera_map_probe.py select | minmax | windows")
     cfg, x, y, spk, folds, n_pad = P.setup()
-    if argv[0] == "select":
-        P.select({kind: (lambda idx, k=kind: train_a(x, y, idx, cfg, n_pad, k))
-                  for kind in ("minmax", "windows")}, x, y, spk, folds, cfg["seed"])
-        return
-    P.cross_validate(lambda idx: train_a(x, y, idx, cfg, n_pad, argv[0]), x, y, folds, argv[0],
-                     lambda m: f"scale {np.round(np.asarray(m.enc_scale), 3).tolist()}, offset "
-                               f"{np.round(np.asarray(m.enc_offset), 3).tolist()}")
+    P.variant_main(argv, "romera_map_probe.py", ("minmax", "windows"),
+                   lambda idx, k: train_a(x, y, idx, cfg, n_pad, k), cfg, (x, y, spk, folds),
+                   lambda m: f"scale {np.round(np.asarray(m.enc_scale), 3).tolist()}, offset "
+                             f"{np.round(np.asarray(m.enc_offset), 3).tolist()}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """The protocol the romera2018 probes share: the committed folds, the selection on held-out
-training speakers, and the outer-fold scores. Imported by ``romera_augment_probe.py``,
-``romera_map_probe.py`` and ``romera_seed_spread.py`` (not a script itself)."""
+training speakers, the outer-fold scores, and the command line of a probe that compares named
+variants. Imported by ``romera_augment_probe.py``, ``romera_map_probe.py``,
+``romera_rule_probe.py``, ``romera_window_init_probe.py`` and ``romera_seed_spread.py`` (not a
+script itself)."""
 
 import sys
 import time
@@ -58,3 +60,16 @@ def cross_validate(train, x, y, folds, label, describe=None):
     print(f"{label}: train {np.mean(tr_acc):.3f}, test {np.mean(te_acc):.3f} "
           f"(folds {np.round(te_acc, 3).tolist()})", flush=True)
     return tr_acc, te_acc
+
+
+def variant_main(argv, script, variants, train, cfg, data, describe=None):
+    """The command line of a probe: ``select`` scores every variant on held-out training speakers
+    (:func:`select`); a variant's name runs it on the outer folds (:func:`cross_validate`).
+    ``train(idx, kind) -> model``; ``data`` is ``(x, y, speakers, folds)`` of :func:`setup`."""
+    if len(argv) != 1 or argv[0] not in ("select",) + tuple(variants):
+        raise SystemExit(f"usage: python scripts/{script} select | " + " | ".join(variants))
+    x, y, spk, folds = data
+    if argv[0] == "select":
+        select({k: (lambda idx, k=k: train(idx, k)) for k in variants}, x, y, spk, folds, cfg["seed"])
+        return
+    cross_validate(lambda idx: train(idx, argv[0]), x, y, folds, argv[0], describe)

@@ -68,14 +68,9 @@ def train_a(x, y, spk, idx, cfg, n_pad, kind):
 
 
 def main(argv):
-    if len(argv) != 1 or argv[0] not in ("select",) + VARIANTS:
-        raise SystemExit("usage: python scripts/romera_rule_probe.py select | " + " | ".join(VARIANTS))
     cfg, x, y, spk, folds, n_pad = P.setup()
-    if argv[0] == "select":
-        P.select({k: (lambda idx, k=k: train_a(x, y, spk, idx, cfg, n_pad, k)) for k in VARIANTS},
-                 x, y, spk, folds, cfg["seed"])
-        return
-    P.cross_validate(lambda idx: train_a(x, y, spk, idx, cfg, n_pad, argv[0]), x, y, folds, argv[0])
+    P.variant_main(argv, "romera_rule_probe.py", VARIANTS,
+                   lambda idx, k: train_a(x, y, spk, idx, cfg, n_pad, k), cfg, (x, y, spk, folds))
 
 
 if __name__ == "__main__":
