@@ -350,8 +350,22 @@ def window_layout(x, y, config):
     return (lo + np.clip(centres, -0.1, 1.1) * (hi - lo))[None, :]
 
 
+def loso_table_accuracy(patterns, labels, speakers):
+    """Leave-one-speaker-out accuracy of the pattern table: each speaker's tokens are classified
+    by the table (:func:`pattern_table`, with its fallbacks) learned from the other speakers'
+    tokens. It measures how well a synchronisation map's pattern-to-vowel table carries over to a
+    new speaker, where the training accuracy also counts patterns that only one token shows."""
+    patterns, labels, speakers = np.asarray(patterns), np.asarray(labels), np.asarray(speakers)
+    hits = 0
+    for s in np.unique(speakers):
+        own = speakers == s
+        tab = np.asarray(pattern_table(patterns[~own], labels[~own]))
+        hits += int(np.sum(tab[patterns[own]] == labels[own]))
+    return hits / len(labels)
+
+
 def train_pattern_rule(model, x, y, config, progress=None, n_pad=None, vtl_sigma=0.0,
-                       init_layouts=None):
+                       init_layouts=None, speakers=None):
     """Measurement-driven current tuning (no gradients): a population hill climb on the training
     recognition, every population measured in one batched solve.
 
@@ -374,17 +388,33 @@ def train_pattern_rule(model, x, y, config, progress=None, n_pad=None, vtl_sigma
     copies double the cost of every measurement; ``n_pad`` counts the tokens before copying.
 
     ``init_layouts`` (m, 4), free-running frequencies in GHz, take the places of the first m
-    random layouts of step 0 (after the model's own); :func:`window_layout` gives one."""
+    random layouts of step 0 (after the model's own); :func:`window_layout` gives one.
+
+    With ``config["rule_objective"] == "loso"`` the rule keeps the candidate whose table carries
+    best to a new speaker (:func:`loso_table_accuracy` over ``speakers``, one id per token; the
+    training accuracy breaks ties) instead of the one with the best training accuracy
+    (``"train"``, the default). The table itself is still learned from all the tokens, and the
+    returned history is the training accuracy of the kept currents either way."""
     k_cand, step = int(config["rule_candidates"]), float(config["rule_step_ma"])
     if k_cand < 2 * N_OSC:
         raise ValueError(f"romera2018: rule_candidates={k_cand}; expected at least {2 * N_OSC} "
                          "(the +-step moves of the four currents)")
+    objective = config.get("rule_objective", "train")
+    if objective not in ("train", "loso"):
+        raise ValueError(f"romera2018: rule_objective={objective!r}; expected 'train' or 'loso'")
+    if objective == "loso":
+        if speakers is None or len(speakers) != len(x) or len(np.unique(speakers)) < 2:
+            raise ValueError(f"romera2018: rule_objective='loso' needs speakers, one id per token "
+                             f"and at least 2 speakers; got {None if speakers is None else len(speakers)} "
+                             f"ids for {len(x)} tokens")
+        speakers = np.asarray(speakers)
     rng = np.random.default_rng(config["seed"])
     x, y = np.asarray(x), np.asarray(y)
     if _check_vtl_sigma(vtl_sigma) > 0:  # own generator, same seed: the draws the probe chose on
         z = np.random.default_rng(config["seed"]).standard_normal((len(x), 1))
         x = np.concatenate([x, x * np.exp(vtl_sigma * z).astype(x.dtype)])
         y = np.concatenate([y, y])
+        speakers = None if speakers is None else np.concatenate([speakers, speakers])  # copies stay
         n_pad = None if n_pad is None else 2 * n_pad
     n = len(x)
     xp, _, _ = pad_tokens(x, n=n_pad)
@@ -396,14 +426,16 @@ def train_pattern_rule(model, x, y, config, progress=None, n_pad=None, vtl_sigma
         key = jax.random.fold_in(jax.random.key(config["seed"]), it)
         return np.asarray(present_patterns(model, jnp.asarray(xp), key=key, sto=sto))[:, :n]
 
-    def best_of(cands, it):
+    def best_of(cands, it):  # -> (objective, training accuracy, table, currents) of the best
         pats = evaluate(np.maximum(cands, thr).astype(np.float32), it)
         scores = []
         for p in pats:
             tab = pattern_table(p, y)
-            scores.append((float(np.mean(np.asarray(tab)[p] == y)), tab))
-        k = int(np.argmax([s[0] for s in scores]))
-        return scores[k][0], scores[k][1], np.maximum(cands[k], thr)
+            acc = float(np.mean(np.asarray(tab)[p] == y))
+            key = (loso_table_accuracy(p, y, speakers), acc) if objective == "loso" else (acc,)
+            scores.append((key, acc, tab))
+        k = max(range(len(scores)), key=lambda i: scores[i][0])  # the first of equals, as argmax
+        return scores[k][0], scores[k][1], scores[k][2], np.maximum(cands[k], thr)
 
     lo, hi = BAND_GHZ
     layouts = rng.uniform(lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo), (k_cand, N_OSC))
@@ -415,20 +447,20 @@ def train_pattern_rule(model, x, y, config, progress=None, n_pad=None, vtl_sigma
             raise ValueError(f"romera2018: init_layouts has shape {init.shape}; expected (m, {N_OSC}) "
                              f"with 1 <= m < rule_candidates = {k_cand}")
         cands[1:1 + len(init)] = np.asarray(model.sto.current_for_frequency_ma(jnp.asarray(init)))
-    best, table, currents = best_of(cands, 0)
-    history.append(best)
+    best, best_acc, table, currents = best_of(cands, 0)
+    history.append(best_acc)
     for it in range(1, config["rule_iters"] + 1):
         cands = np.repeat(currents[None], k_cand, axis=0)
         for j in range(N_OSC):
             cands[2 * j, j] += step
             cands[2 * j + 1, j] -= step
         cands[2 * N_OSC:] += rng.normal(0.0, step, (k_cand - 2 * N_OSC, N_OSC))
-        score, tab, cur = best_of(cands, it)
+        score, acc, tab, cur = best_of(cands, it)
         if score > best:
-            best, table, currents = score, tab, cur
+            best, best_acc, table, currents = score, acc, tab, cur
         else:
             step *= config["rule_shrink"]
-        history.append(best)
+        history.append(best_acc)
         if progress is not None:
             progress.update(1)
     trained = eqx.tree_at(lambda m: (m.sto.current_ma, m.table), model,

@@ -157,6 +157,45 @@ def test_pattern_rule_with_speaker_copies_scores_tokens_and_copies():
         exp.train_pattern_rule(model, x[idx], y[idx], cfg, vtl_sigma=-0.1)
 
 
+def test_loso_table_accuracy_classifies_each_speaker_by_the_others_table():
+    """A pattern that only one speaker shows is recognised by the training table but not by the
+    other speakers' table, which falls back to their majority; every shared pattern still counts."""
+    exp = cli.load_experiment("romera2018")
+    pats = np.array([0, 6, 0, 6, 0, 6, 12])  # patterns (jA, jB) = (0, 0), (1, 1), (2, 2)
+    labs = np.array([0, 1, 0, 1, 0, 1, 2])
+    spk = np.array(["a", "a", "b", "b", "c", "c", "c"])
+    assert exp._table_accuracy(pats, labs) == 1.0
+    assert exp.loso_table_accuracy(pats, labs, spk) == pytest.approx(6 / 7)
+    # a pattern shared by two speakers carries over
+    assert exp.loso_table_accuracy(np.append(pats, 12), np.append(labs, 2), np.append(spk, "a")) == 1.0
+
+
+def test_pattern_rule_with_the_loso_objective():
+    """With ``rule_objective="loso"`` the rule keeps the candidate whose table carries best to a
+    left-out speaker, so it never ends below the starting layout on that score; its history is
+    still the training recognition of the kept currents. Missing speakers and an unknown
+    objective are clear errors."""
+    exp = cli.load_experiment("romera2018")
+    from physnn.tasks import load_romera
+
+    data = load_romera()
+    x, y, spk = data.features.astype(np.float32), data.labels, np.asarray(data.speakers)
+    idx = np.arange(2, len(y), 3)
+    cfg = {**exp.QUICK, "t1_ns": 200.0, "rule_iters": 2, "rule_objective": "loso"}
+    model = exp.initial_model(x[idx], cfg, "pattern")
+    trained, hist = exp.train_pattern_rule(model, x[idx], y[idx], cfg, speakers=spk[idx])
+    xp = jnp.asarray(exp.pad_tokens(x[idx])[0])  # measured as predict_formants measures
+    pats = {name: np.asarray(exp.present_patterns(m, xp))[: len(idx)]
+            for name, m in (("start", model), ("trained", trained))}
+    assert (exp.loso_table_accuracy(pats["trained"], y[idx], spk[idx])
+            >= exp.loso_table_accuracy(pats["start"], y[idx], spk[idx]))
+    assert np.mean(exp.predict_formants(trained, x[idx]) == y[idx]) == pytest.approx(hist[-1])
+    with pytest.raises(ValueError, match="needs speakers"):
+        exp.train_pattern_rule(model, x[idx], y[idx], cfg)
+    with pytest.raises(ValueError, match="rule_objective='best'"):
+        exp.train_pattern_rule(model, x[idx], y[idx], {**cfg, "rule_objective": "best"})
+
+
 def test_lock_criterion_reaches_the_pattern_and_a_looser_one_locks_more():
     """``lock_slip_cycles`` is the phase slip over the window below which an oscillator counts as
     locked: a looser criterion can only add locks, so fewer tones are left with no oscillator."""
