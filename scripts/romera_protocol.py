@@ -1,8 +1,9 @@
 """The protocol the romera2018 probes share: the committed folds, the selection on held-out
 training speakers, the outer-fold scores, and the command line of a probe that compares named
 variants. Imported by ``romera_amplitude_probe.py``, ``romera_augment_probe.py``,
-``romera_coupling_probe.py``, ``romera_map_probe.py``, ``romera_rule_probe.py``,
-``romera_window_init_probe.py`` and ``romera_seed_spread.py`` (not a script itself)."""
+``romera_coupling_probe.py``, ``romera_loso_probe.py``, ``romera_map_probe.py``,
+``romera_rule_probe.py``, ``romera_window_init_probe.py`` and ``romera_seed_spread.py`` (not a
+script itself)."""
 
 import sys
 import time
