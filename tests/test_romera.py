@@ -1,6 +1,7 @@
 """romera2018 in quick mode: runs end to end, beats chance by far, and the saved model classifies
 user formants with clear errors on bad input."""
 
+import dataclasses
 import json
 
 import equinox as eqx
@@ -194,6 +195,28 @@ def test_pattern_rule_with_the_loso_objective():
         exp.train_pattern_rule(model, x[idx], y[idx], cfg)
     with pytest.raises(ValueError, match="rule_objective='best'"):
         exp.train_pattern_rule(model, x[idx], y[idx], {**cfg, "rule_objective": "best"})
+
+
+def test_presentation_is_converged_in_the_step():
+    """The experiment's 1 ns step: halving it changes none of the 259 tokens' synchronisation
+    patterns and moves the features of readout (b) by less than 1e-3, while
+    a 4x coarser step (4 ns) does change them measurably."""
+    exp = cli.load_experiment("romera2018")
+    from physnn.tasks import load_romera
+
+    x = jnp.asarray(exp.pad_tokens(load_romera().features.astype(np.float32))[0])
+    model = exp.initial_model(np.asarray(x), exp.FULL, "pattern")
+    assert model.dt_ns == 1.0
+    # dt_ns is a static field: a model with another step is a new dataclass instance
+    out = {dt: exp.present(dataclasses.replace(model, dt_ns=dt), x) for dt in (0.5, 1.0, 4.0)}
+    f_half, p_half = (np.asarray(v) for v in out[0.5])
+    f_one, p_one = (np.asarray(v) for v in out[1.0])
+    f_four, _ = (np.asarray(v) for v in out[4.0])
+    assert np.array_equal(p_one[:259], p_half[:259])
+    assert len(np.unique(p_one[:259])) > 3  # the patterns are not trivially all "none"
+    err_one, err_four = np.abs(f_one - f_half).max(), np.abs(f_four - f_half).max()
+    assert err_one < 1e-3  # measured 2.9e-4 (the 4 ns step: 0.7)
+    assert err_four > 10 * err_one
 
 
 def test_lock_criterion_reaches_the_pattern_and_a_looser_one_locks_more():
