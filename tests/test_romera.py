@@ -199,8 +199,8 @@ def test_pattern_rule_with_the_loso_objective():
 
 def test_presentation_is_converged_in_the_step():
     """The experiment's 1 ns step: halving it changes none of the 259 tokens' synchronisation
-    patterns and moves the features of readout (b) by less than 1e-3, while
-    a 4x coarser step (4 ns) does change them measurably."""
+    patterns and moves the features of readout (b) by less than 1e-3, while a 4 ns step moves
+    them measurably."""
     exp = cli.load_experiment("romera2018")
     from physnn.tasks import load_romera
 
