@@ -49,13 +49,9 @@ def train_a(x, y, spk, idx, cfg, n_pad, kind):
 
 def main(argv):
     cfg, x, y, spk, folds, n_pad = P.setup()
-    names = tuple(VARIANTS)
-    if argv == ["select"]:
-        names = names[1:]
-    elif argv == ["select", "all"]:
-        argv = ["select"]
-    P.variant_main(argv, "romera_amplitude_probe.py", names,
-                   lambda idx, k: train_a(x, y, spk, idx, cfg, n_pad, k), cfg, (x, y, spk, folds))
+    P.variant_main(argv, "romera_amplitude_probe.py", tuple(VARIANTS),
+                   lambda idx, k: train_a(x, y, spk, idx, cfg, n_pad, k), cfg, (x, y, spk, folds),
+                   known_reference=True)
 
 
 if __name__ == "__main__":

@@ -63,14 +63,24 @@ def cross_validate(train, x, y, folds, label, describe=None):
     return tr_acc, te_acc
 
 
-def variant_main(argv, script, variants, train, cfg, data, describe=None):
+def variant_main(argv, script, variants, train, cfg, data, describe=None, known_reference=False):
     """The command line of a probe: ``select`` scores every variant on held-out training speakers
     (:func:`select`); a variant's name runs it on the outer folds (:func:`cross_validate`).
-    ``train(idx, kind) -> model``; ``data`` is ``(x, y, speakers, folds)`` of :func:`setup`."""
-    if len(argv) != 1 or argv[0] not in ("select",) + tuple(variants):
-        raise SystemExit(f"usage: python scripts/{script} select | " + " | ".join(variants))
+    ``train(idx, kind) -> model``; ``data`` is ``(x, y, speakers, folds)`` of :func:`setup`.
+
+    With ``known_reference``, ``variants[0]`` is the committed rule, whose deterministic
+    ``select`` score the probe's docstring quotes: ``select`` skips it and ``select all`` runs it
+    too."""
+    variants = tuple(variants)
+    usage = "select | select all" if known_reference else "select"
+    if argv == ["select", "all"] and known_reference:
+        argv, chosen = ["select"], variants
+    else:
+        chosen = variants[1:] if known_reference else variants
+    if len(argv) != 1 or argv[0] not in ("select",) + variants:
+        raise SystemExit(f"usage: python scripts/{script} {usage} | " + " | ".join(variants))
     x, y, spk, folds = data
     if argv[0] == "select":
-        select({k: (lambda idx, k=k: train(idx, k)) for k in variants}, x, y, spk, folds, cfg["seed"])
+        select({k: (lambda idx, k=k: train(idx, k)) for k in chosen}, x, y, spk, folds, cfg["seed"])
         return
     cross_validate(lambda idx: train(idx, argv[0]), x, y, folds, argv[0], describe)
