@@ -298,18 +298,29 @@ def _table_accuracy(p, y):
     return counts.max(1).sum() / len(y)
 
 
-def fit_window_map(x, y, rng, free_map=True, restarts=300, iters=60, width=None):
+def fit_window_map(x, y, rng, free_map=True, restarts=300, iters=60, width=None,
+                   min_separation=0.0):
     """Fit ideal locking windows (four centres, one half-width) and, with ``free_map``, the input
     map (per-formant ``enc_scale`` and ``enc_offset``) to the training tokens ``x`` (n, 2) Hz by
     random-restart local search on the training recognition of the pattern table. Returns
     ``(centres, width, scale, offset)`` in the band's normalised units (``VowelNetwork.tones``,
     with z from the min/max of ``x``). Without ``free_map`` the map stays the min-max one. With
-    ``width`` the half-width is held at that value (the same random draws otherwise)."""
+    ``width`` the half-width is held at that value (the same random draws otherwise). With
+    ``min_separation > 0`` (below 1/3) the centres start and stay in order and at least that far
+    apart (moves that break it are rejected; the random draws are the same), so that neighbouring
+    windows overlap by at most ``2 * width - min_separation``: coupled oscillators closer than
+    their windows are wide pull each other into mutual locking, so the device cannot realise
+    crowded centres."""
+    if not 0 <= min_separation < 1 / 3:
+        raise ValueError(f"fit_window_map: min_separation = {min_separation!r}; expected a distance "
+                         "in units of the band, at least 0 and below 1/3 (four centres in [0, 1])")
     lo, hi = x.min(0), x.max(0)
     z = (x - lo) / (hi - lo) - 0.5
     best = (-1.0, None)
     for _ in range(restarts):
         c, w = np.sort(rng.uniform(0, 1, 4)), rng.uniform(0.03, 0.2)
+        if min_separation > 0:  # the same draws, spread into a layout that keeps the separation
+            c = c * (1 - 3 * min_separation) + min_separation * np.arange(4)
         w = w if width is None else width
         s = rng.uniform(0.6, 1.4, 2) if free_map else np.ones(2)
         o = rng.uniform(-0.3, 0.3, 2) if free_map else np.zeros(2)
@@ -318,6 +329,10 @@ def fit_window_map(x, y, rng, free_map=True, restarts=300, iters=60, width=None)
             ww = ww if width is None else width
             ss = s + rng.normal(0, 0.05, 2) if free_map else s
             oo = o + rng.normal(0, 0.03, 2) if free_map else o
+            if min_separation > 0:
+                cc = np.sort(cc)
+                if np.any(np.diff(cc) < min_separation):
+                    continue
             acc = _table_accuracy(window_patterns(ss * z + 0.5 + oo, cc, ww), y)
             if acc >= best[0]:
                 best = (acc, (cc, ww, ss, oo))
@@ -338,14 +353,20 @@ def window_layout(x, y, config):
     experiment's fixed min-max map and the half-width held at the device's own,
     ``config["rule_window_halfwidth"]`` (in units of the band; measured by
     ``python scripts/romera_window_bound.py widths``). A starting layout for the current rule:
-    the device cannot change the width of its windows, only where they sit."""
+    the device cannot change the width of its windows, only where they sit. With
+    ``config["rule_window_min_separation"]`` (default 0) the centres are kept at least that far
+    apart (:func:`fit_window_map`)."""
     width = float(config["rule_window_halfwidth"])
     if not 0 < width < 0.5:
         raise ValueError(f"romera2018: rule_window_halfwidth = {width!r}; expected a half-width in "
                          "units of the band, between 0 and 0.5 (e.g. 0.135)")
     rng = np.random.default_rng(config["seed"])
+    sep = float(config.get("rule_window_min_separation", 0.0))
+    if not 0 <= sep < 1 / 3:
+        raise ValueError(f"romera2018: rule_window_min_separation = {sep!r}; expected a distance in "
+                         "units of the band, at least 0 and below 1/3 (e.g. 0.2)")
     centres, _, _, _ = fit_window_map(np.asarray(x, float), np.asarray(y), rng, free_map=False,
-                                      restarts=150, width=width)
+                                      restarts=150, width=width, min_separation=sep)
     lo, hi = BAND_GHZ
     return (lo + np.clip(centres, -0.1, 1.1) * (hi - lo))[None, :]
 

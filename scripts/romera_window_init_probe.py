@@ -36,13 +36,15 @@ import sys
 import romera_protocol as P
 from romera_protocol import R
 
-VARIANTS = ("vtl", "winit")
+VARIANTS = ("vtl", "winit", "winit_sep")
 
 
 def train_a(x, y, spk, idx, cfg, n_pad, kind):
     m0 = R.initial_model(x[idx], cfg, "pattern")
     s = R.formant_scale_spread(x[idx], y[idx], spk[idx])
-    init = R.window_layout(x[idx], y[idx], cfg) if kind == "winit" else None
+    if kind == "winit_sep":
+        cfg = dict(cfg, rule_window_min_separation=0.2)
+    init = R.window_layout(x[idx], y[idx], cfg) if kind.startswith("winit") else None
     return R.train_pattern_rule(m0, x[idx], y[idx], cfg, n_pad=n_pad, vtl_sigma=s, init_layouts=init)[0]
 
 
@@ -50,7 +52,8 @@ def main(argv):
     cfg, x, y, spk, folds, n_pad = P.setup()
     cfg = dict(cfg, rule_window_halfwidth=0.135)
     P.variant_main(argv, "romera_window_init_probe.py", VARIANTS,
-                   lambda idx, k: train_a(x, y, spk, idx, cfg, n_pad, k), cfg, (x, y, spk, folds))
+                   lambda idx, k: train_a(x, y, spk, idx, cfg, n_pad, k), cfg, (x, y, spk, folds),
+                   known_reference=True)
 
 
 if __name__ == "__main__":

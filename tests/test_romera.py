@@ -292,6 +292,32 @@ def test_window_fit_can_hold_the_width_and_window_layout_places_the_oscillators(
         exp.window_layout(x, lab, {**cfg, "rule_window_halfwidth": 0.7})
 
 
+def test_window_fit_can_keep_the_centres_apart():
+    """``min_separation`` keeps the fitted centres ordered and at least that far apart; the tokens
+    of four windows 0.25 apart are still all recognised with a separation of 0.2, and windows
+    that cannot fit are a clear error (in ``fit_window_map`` and in ``window_layout``)."""
+    exp = cli.load_experiment("romera2018")
+    _, _, x, lab = _window_tokens()
+    free_fits = [exp.fit_window_map(x, lab, np.random.default_rng(k), free_map=False, restarts=5,
+                                    width=0.1)[0] for k in range(3)]
+    # without the constraint the search is free to leave centres closer than 0.2 (or unordered)
+    assert any(np.any(np.diff(c) < 0.2) for c in free_fits)
+    for k in range(3):
+        cen, w, _, _ = exp.fit_window_map(x, lab, np.random.default_rng(k), free_map=False,
+                                          restarts=5, width=0.1, min_separation=0.2)
+        assert np.all(np.diff(cen) >= 0.2), cen
+        u = (x - x.min(0)) / (x.max(0) - x.min(0))
+        assert exp._table_accuracy(exp.window_patterns(u, cen, w), lab) == 1.0
+    with pytest.raises(ValueError, match="min_separation = 0.4; expected"):
+        exp.fit_window_map(x, lab, np.random.default_rng(0), free_map=False, restarts=2,
+                           width=0.1, min_separation=0.4)
+    cfg = {**exp.QUICK, "rule_window_halfwidth": 0.1, "rule_window_min_separation": 0.2}
+    layout = exp.window_layout(x, lab, cfg)
+    assert np.all(np.diff(layout[0]) >= 0.2 * (exp.BAND_GHZ[1] - exp.BAND_GHZ[0]) - 1e-12)
+    with pytest.raises(ValueError, match="rule_window_min_separation = -0.1"):
+        exp.window_layout(x, lab, {**cfg, "rule_window_min_separation": -0.1})
+
+
 def test_pattern_rule_starts_from_the_layouts_it_is_given():
     """``init_layouts`` take the places of the first random layouts of the rule's first
     population: with every random layout replaced and the model's own oscillators far above the
