@@ -82,14 +82,18 @@ QUICK = {"n_folds": 2, "t1_ns": 400.0, "dt_ns": 1.0, "rf_amp_ma": 2.0, "coupling
          "grad_lr": 0.01, "grad_lr_current": 1.0, "grad_lr_coupling": 0.01,
          "readout_l2": 1e-3, "readout_steps": 500, "taper": "hann", "mlp_steps": 300,
          "map_points": 17, "seed": 0, "vtl_augment": True, "rule_augment": True,
-         "final_model": False}
+         "final_model": False,
+         "rule_window_init": True, "rule_window_halfwidth": 0.135,
+         "rule_window_min_separation": 0.2}
 FULL = {"n_folds": 5, "t1_ns": 500.0, "dt_ns": 1.0, "rf_amp_ma": 2.0, "coupling": 0.001,
         "temperature_k": 0.0, "rule_iters": 30, "rule_step_ma": 0.5, "rule_candidates": 16,
         "rule_shrink": 0.6, "lock_slip_cycles": 1.0, "grad_steps": 100,
         "grad_lr": 0.01, "grad_lr_current": 1.0, "grad_lr_coupling": 0.01,
         "readout_l2": 1e-3, "readout_steps": 500, "taper": "hann", "mlp_steps": 3000,
         "map_points": 61, "seed": 0, "vtl_augment": True, "rule_augment": True,
-        "final_model": True}
+        "final_model": True,
+        "rule_window_init": True, "rule_window_halfwidth": 0.135,
+        "rule_window_min_separation": 0.2}
 
 PAPER = {"train_accuracy_a": 0.89, "test_accuracy_a": 0.88}
 
@@ -409,7 +413,11 @@ def train_pattern_rule(model, x, y, config, progress=None, n_pad=None, vtl_sigma
     copies double the cost of every measurement; ``n_pad`` counts the tokens before copying.
 
     ``init_layouts`` (m, 4), free-running frequencies in GHz, take the places of the first m
-    random layouts of step 0 (after the model's own); :func:`window_layout` gives one.
+    random layouts of step 0 (after the model's own); :func:`window_layout` gives one. Without
+    them, ``config["rule_window_init"]`` (the experiment's setting) puts the layout of
+    :func:`window_layout` there: ideal windows of the device's half-width fitted to the training
+    tokens, their centres kept ``rule_window_min_separation`` apart so that the coupled device
+    can realise them (``scripts/romera_window_init_probe.py``).
 
     With ``config["rule_objective"] == "loso"`` the rule keeps the candidate whose table carries
     best to a new speaker (:func:`loso_table_accuracy` over ``speakers``, one id per token; the
@@ -431,6 +439,8 @@ def train_pattern_rule(model, x, y, config, progress=None, n_pad=None, vtl_sigma
         speakers = np.asarray(speakers)
     rng = np.random.default_rng(config["seed"])
     x, y = np.asarray(x), np.asarray(y)
+    if init_layouts is None and config.get("rule_window_init", False):
+        init_layouts = window_layout(x, y, config)  # from the tokens alone, before any copies
     if _check_vtl_sigma(vtl_sigma) > 0:  # own generator, same seed: the draws the probe chose on
         z = np.random.default_rng(config["seed"]).standard_normal((len(x), 1))
         x = np.concatenate([x, x * np.exp(vtl_sigma * z).astype(x.dtype)])

@@ -32,6 +32,7 @@ def main(argv):
         raise SystemExit("usage: python scripts/romera_seed_spread.py a|b SEED [SEED ...]")
     readout, seeds = argv[0], [int(s) for s in argv[1:]]
     base, x, y, spk, folds, n_pad = P.setup()
+    base = dict(R.FULL)  # the committed rule (with its window start), not the probes' baseline
     means = []
     for seed in seeds:
         cfg = dict(base, seed=seed)

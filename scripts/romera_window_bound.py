@@ -38,6 +38,12 @@ are fitted to the other training speakers' tokens alone or with 4 scaled copies 
 and 0.06), and the held-out training speakers are scored (the min-max map from the tokens it is
 fitted to). Printed on 2026-11-30: 192, 188 and 185 of 210 tokens (s = 0, 0.04, 0.06). The
 augmentation does not help the windows, so it was not tried on the device's rule.
+
+``python scripts/romera_window_bound.py separation`` asks what keeping the fitted centres apart
+costs the ideal windows (device half-width, fixed map; scored as ``augment`` does, on held-out
+training speakers). Printed on 2026-11-30: 193, 185, 190, 194 and 189 of 210 tokens for
+separations 0, 0.1, 0.15, 0.2 and 0.25 of the band: nothing beyond the search's own scatter.
+``romera_window_init_probe.py`` starts the device's rule from such separated windows.
 """
 
 import sys
@@ -141,9 +147,31 @@ def augment():
         print(f"ideal windows fitted with vtl scale s = {s}: {n} of {n_val} held-out training tokens")
 
 
+def separation():
+    """Ideal windows of the device's half-width (fixed min-max map) with their centres kept
+    apart (``fit_window_map(min_separation=...)``, as ``window_layout`` fits them for the rule's
+    window start), scored on held-out training speakers (the inner split of
+    ``romera_protocol.select``; the test speakers are not looked at)."""
+    data = load_romera()
+    x, y, spk = data.features.astype(float), data.labels, np.asarray(data.speakers)
+    one, zero = np.ones(2), np.zeros(2)
+    for sep in (0.0, 0.1, 0.15, 0.2, 0.25):
+        hits = n_val = 0
+        for tr, _ in speaker_folds(data.speakers, n_folds=5, seed=0):
+            inner, val = (tr[i] for i in speaker_folds(spk[tr], n_folds=5, seed=0)[0])
+            c, w, _, _ = fit_window_map(x[inner], y[inner], np.random.default_rng(0), False, 150,
+                                        width=DEVICE_HALFWIDTH, min_separation=sep)
+            u_in, u_va = (encode(z, x[inner], one, zero) for z in (x[inner], x[val]))
+            tab, _ = table_and_accuracy(window_patterns(u_in, c, w), y[inner])
+            hits += int(np.sum(tab[window_patterns(u_va, c, w)] == y[val]))
+            n_val += len(val)
+        print(f"ideal windows, centres at least {sep} apart: {hits} of {n_val} held-out training "
+              f"tokens", flush=True)
+
+
 if __name__ == "__main__":
-    modes = {"": main, "augment": augment, "widths": widths}
+    modes = {"": main, "augment": augment, "widths": widths, "separation": separation}
     mode = " ".join(sys.argv[1:])
     if mode not in modes:
-        raise SystemExit("usage: python scripts/romera_window_bound.py [augment | widths]")
+        raise SystemExit("usage: python scripts/romera_window_bound.py [augment | widths | separation]")
     modes[mode]()
