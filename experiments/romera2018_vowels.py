@@ -18,8 +18,11 @@ Protocol, as in the paper where we could establish it:
   spectrum, as a spectrum analyser would see synchronisation. A lookup table maps patterns to
   vowels (majority vote over the training tokens). Only the four DC currents are trained, by a
   measurement-driven rule in the spirit of the paper's real-time learning: a population hill climb
-  (``train_pattern_rule``). It measures a population of random current layouts, keeps the best,
-  then at every iteration measures +-step on every current and a few random moves (one batched
+  (``train_pattern_rule``). It measures a population of current layouts (random ones, and one
+  that puts the oscillators at the centres of ideal locking windows of the device's width fitted
+  to the training tokens, kept 0.2 of the band apart: ``rule_window_init``, chosen on held-out
+  training speakers by ``scripts/romera_window_init_probe.py``), keeps the best, then at every
+  iteration measures +-step on every current and a few random moves (one batched
   solve each), keeps the best if it improves the training recognition, and shrinks the step when
   none does. No gradients are used, so the rule would run on hardware. The rule scores the
   training tokens together with one copy of each, both formants scaled as by another speaker
