@@ -6,7 +6,8 @@ the augmentation factors (and thermal noise, when on) of every Adam step for (b)
 data and everything else stay as in ``physnn run romera2018`` (FULL configuration, coupled
 network).
 
-Run: ``python scripts/romera_seed_spread.py a|b SEED [SEED ...]`` (about 3 minutes a seed).
+Run: ``python scripts/romera_seed_spread.py a|b SEED [SEED ...]`` (about 3 minutes a seed for
+(b), 5-6 for (a)).
 
 What it printed on 2026-11-29/30, 2 cores (test on the 5 folds; seed 0 is the committed run):
 
@@ -18,6 +19,9 @@ What it printed on 2026-11-29/30, 2 cores (test on the 5 folds; seed 0 is the co
   87.1-89.0 %): mean 78.9 %, standard deviation 2.0 %.
 - ``a 1 2 3 4`` with the rule's speaker copies (2026-11-30; seed 0 is the record, 80.1 %): 82.3,
   78.9, 77.3, 80.2 % (train 85.5-87.8 %): with seed 0, mean 79.8 %, standard deviation 1.8 %.
+- ``a 1 2 3 4`` with the rule's window start as well (``rule_window_init``, 2026-11-30, 22 min;
+  seed 0 is the record, 81.6 %): 78.1, 79.3, 81.7, 85.2 % (train 85.8-87.4 %): with seed 0,
+  mean 81.2 %, standard deviation 2.7 %.
 """
 
 import sys
