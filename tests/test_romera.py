@@ -294,8 +294,8 @@ def test_window_fit_can_hold_the_width_and_window_layout_places_the_oscillators(
 
 def test_window_fit_can_keep_the_centres_apart():
     """``min_separation`` keeps the fitted centres ordered and at least that far apart; the tokens
-    of four windows 0.25 apart are still all recognised with a separation of 0.2, and windows
-    that cannot fit are a clear error (in ``fit_window_map`` and in ``window_layout``)."""
+    of four windows 0.25 apart are still all recognised with a separation of 0.2, and a
+    separation outside [0, 1/3) is a clear error (in ``fit_window_map`` and in ``window_layout``)."""
     exp = cli.load_experiment("romera2018")
     _, _, x, lab = _window_tokens()
     free_fits = [exp.fit_window_map(x, lab, np.random.default_rng(k), free_map=False, restarts=5,
@@ -341,3 +341,36 @@ def test_pattern_rule_starts_from_the_layouts_it_is_given():
     assert len(hist) == 1 and hist[0] > 0.5
     with pytest.raises(ValueError, match="init_layouts has shape"):
         exp.train_pattern_rule(model, x, y, cfg, init_layouts=np.tile(layout, (k, 1)))
+
+
+def test_pattern_rule_window_start_from_the_config(monkeypatch):
+    """``rule_window_init`` in the config (the experiment's setting) starts the rule from
+    ``window_layout`` of the plain training tokens (not their speaker copies): the same currents,
+    table and history as passing that layout explicitly with the option off, which does not fit
+    a layout at all. A bad separation in the config is a clear error naming it."""
+    exp = cli.load_experiment("romera2018")
+    from physnn.tasks import load_romera
+
+    data = load_romera()
+    x, y = data.features.astype(np.float32)[::5], data.labels[::5]
+    cfg = {**exp.QUICK, "t1_ns": 200.0, "rule_iters": 1}
+    assert cfg["rule_window_init"]
+    fit = exp.window_layout
+    calls = []
+
+    def spy(xs, ys, config):
+        calls.append(len(xs))
+        return fit(xs, ys, config)
+
+    monkeypatch.setattr(exp, "window_layout", spy)
+    model = exp.initial_model(x, cfg, "pattern")
+    a, ha = exp.train_pattern_rule(model, x, y, cfg, vtl_sigma=0.04)
+    assert calls == [len(x)]
+    off = {**cfg, "rule_window_init": False}
+    exp.train_pattern_rule(model, x, y, off, vtl_sigma=0.04)
+    assert calls == [len(x)]
+    b, hb = exp.train_pattern_rule(model, x, y, off, vtl_sigma=0.04, init_layouts=fit(x, y, cfg))
+    assert np.array_equal(np.asarray(a.sto.current_ma), np.asarray(b.sto.current_ma))
+    assert np.array_equal(np.asarray(a.table), np.asarray(b.table)) and ha == hb
+    with pytest.raises(ValueError, match="rule_window_min_separation = 0.4"):
+        exp.train_pattern_rule(model, x, y, {**cfg, "rule_window_min_separation": 0.4})
