@@ -74,11 +74,13 @@ def variant_main(argv, script, variants, train, cfg, data, describe=None, known_
 
     With ``known_reference``, ``variants[0]`` is the committed rule, whose deterministic
     ``select`` score the probe's docstring quotes: ``select`` skips it and ``select all`` runs it
-    too."""
+    too. ``select NAME [NAME ...]`` scores only the named variants."""
     variants = tuple(variants)
-    usage = "select | select all" if known_reference else "select"
+    usage = ("select | select all" if known_reference else "select") + " | select NAME [NAME ...]"
     if argv == ["select", "all"] and known_reference:
         argv, chosen = ["select"], variants
+    elif len(argv) > 1 and argv[0] == "select" and all(a in variants for a in argv[1:]):
+        argv, chosen = ["select"], tuple(argv[1:])
     else:
         chosen = variants[1:] if known_reference else variants
     if len(argv) != 1 or argv[0] not in ("select",) + variants:
