@@ -127,44 +127,48 @@ def widths():
               f"none over {np.mean(on_a.sum(1) == 0):.1%}")
 
 
-def augment():
+def held_out_hits(fit):
+    """Held-out tokens of training speakers that ideal windows classify, summed over the 5
+    folds: in each fold one fifth of the training speakers is held out (the inner split of
+    ``romera_protocol.select``; the test speakers are not looked at). ``fit(inner) -> (xf, yf,
+    (centres, width, scale, offset))`` fits the windows to tokens ``xf`` (the inner speakers',
+    possibly with copies), whose min-max map encodes the held-out ones too. Returns (hits, n)."""
     data = load_romera()
     x, y, spk = data.features.astype(float), data.labels, np.asarray(data.speakers)
-    totals, n_val = {0.0: 0, 0.04: 0, 0.06: 0}, 0
+    hits = n_val = 0
     for tr, _ in speaker_folds(data.speakers, n_folds=5, seed=0):
-        inner, val = (tr[i] for i in speaker_folds(spk[tr], n_folds=5, seed=0)[0])  # as romera_protocol
+        inner, val = (tr[i] for i in speaker_folds(spk[tr], n_folds=5, seed=0)[0])
+        xf, yf, (c, w, sc, o) = fit(x[inner], y[inner])
+        u_tr, u_va = (encode(z, xf, sc, o) for z in (xf, x[val]))
+        tab, _ = table_and_accuracy(window_patterns(u_tr, c, w), yf)
+        hits += int(np.sum(tab[window_patterns(u_va, c, w)] == y[val]))
         n_val += len(val)
-        for s in totals:
-            f = np.exp(s * np.random.default_rng(7).standard_normal((len(inner), 4)))
-            copies = [x[inner] * f[:, k:k + 1] for k in range(4)] if s else []
-            xa = np.concatenate([x[inner]] + copies)
-            ya = np.concatenate([y[inner]] * (1 + len(copies)))
-            c, w, sc, o = fit_window_map(xa, ya, np.random.default_rng(1), False, 150)
-            u_tr, u_va = (encode(z, xa, sc, o) for z in (xa, x[val]))
-            tab, _ = table_and_accuracy(window_patterns(u_tr, c, w), ya)
-            totals[s] += int(np.sum(tab[window_patterns(u_va, c, w)] == y[val]))
-    for s, n in totals.items():
+    return hits, n_val
+
+
+def augment():
+    def fit(s):
+        def fit_inner(xi, yi):
+            f = np.exp(s * np.random.default_rng(7).standard_normal((len(xi), 4)))
+            copies = [xi * f[:, k:k + 1] for k in range(4)] if s else []
+            xa = np.concatenate([xi] + copies)
+            ya = np.concatenate([yi] * (1 + len(copies)))
+            return xa, ya, fit_window_map(xa, ya, np.random.default_rng(1), False, 150)
+        return fit_inner
+
+    for s in (0.0, 0.04, 0.06):
+        n, n_val = held_out_hits(fit(s))
         print(f"ideal windows fitted with vtl scale s = {s}: {n} of {n_val} held-out training tokens")
 
 
 def separation():
     """Ideal windows of the device's half-width (fixed min-max map) with their centres kept
     apart (``fit_window_map(min_separation=...)``, as ``window_layout`` fits them for the rule's
-    window start), scored on held-out training speakers (the inner split of
-    ``romera_protocol.select``; the test speakers are not looked at)."""
-    data = load_romera()
-    x, y, spk = data.features.astype(float), data.labels, np.asarray(data.speakers)
-    one, zero = np.ones(2), np.zeros(2)
+    window start), scored on held-out training speakers (:func:`held_out_hits`)."""
     for sep in (0.0, 0.1, 0.15, 0.2, 0.25):
-        hits = n_val = 0
-        for tr, _ in speaker_folds(data.speakers, n_folds=5, seed=0):
-            inner, val = (tr[i] for i in speaker_folds(spk[tr], n_folds=5, seed=0)[0])
-            c, w, _, _ = fit_window_map(x[inner], y[inner], np.random.default_rng(0), False, 150,
-                                        width=DEVICE_HALFWIDTH, min_separation=sep)
-            u_in, u_va = (encode(z, x[inner], one, zero) for z in (x[inner], x[val]))
-            tab, _ = table_and_accuracy(window_patterns(u_in, c, w), y[inner])
-            hits += int(np.sum(tab[window_patterns(u_va, c, w)] == y[val]))
-            n_val += len(val)
+        hits, n_val = held_out_hits(lambda xi, yi, sep=sep: (xi, yi, fit_window_map(
+            xi, yi, np.random.default_rng(0), False, 150, width=DEVICE_HALFWIDTH,
+            min_separation=sep)))
         print(f"ideal windows, centres at least {sep} apart: {hits} of {n_val} held-out training "
               f"tokens", flush=True)
 
