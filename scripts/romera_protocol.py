@@ -30,21 +30,25 @@ def setup():
     return cfg, x, y, spk, folds, max(len(tr) for tr, _ in folds)
 
 
-def select(variants, x, y, spk, folds, seed):
+def select(variants, x, y, spk, folds, seed, inner=0):
     """Score each variant (name -> ``train(token indices) -> model``) on training speakers only:
-    in each outer fold one fifth of the training speakers (``speaker_folds(..., seed)[0]``) is
-    held out, the variant trains on the rest, and the held-out tokens are counted. Prints and
-    returns ``(hits per variant, number of held-out tokens)``."""
+    in each outer fold one fifth of the training speakers (``speaker_folds(..., seed)[inner]``)
+    is held out, the variant trains on the rest, and the held-out tokens are counted. Prints and
+    returns ``(hits per variant, number of held-out tokens)``.
+
+    Every recorded selection used ``inner=0``. ``inner=1``-``4`` hold out the other fifths of
+    the same partition: speakers that no selection has scored, for a fresh check of a choice
+    already made on ``inner=0``."""
     hits, n_val, t = {name: 0 for name in variants}, 0, time.time()
     for tr, _ in folds:
-        itr, iva = speaker_folds(spk[tr], n_folds=5, seed=seed)[0]
+        itr, iva = speaker_folds(spk[tr], n_folds=5, seed=seed)[inner]
         itr, iva = tr[itr], tr[iva]
         for name, train in variants.items():
             hits[name] += int(np.sum(R.predict_formants(train(itr), x)[iva] == y[iva]))
         n_val += len(iva)
         print(f"  outer fold: inner validation hits so far {hits} of {n_val} "
               f"({time.time() - t:.0f} s)", flush=True)
-    print("select: inner validation accuracy, " + ", ".join(
+    print(f"select (inner fold {inner}): inner validation accuracy, " + ", ".join(
         f"{name} {h / n_val:.3f}" for name, h in hits.items())
         + f" ({n_val} tokens of held-out training speakers)")
     return hits, n_val
@@ -74,9 +78,17 @@ def variant_main(argv, script, variants, train, cfg, data, describe=None, known_
 
     With ``known_reference``, ``variants[0]`` is the committed rule, whose deterministic
     ``select`` score the probe's docstring quotes: ``select`` skips it and ``select all`` runs it
-    too. ``select NAME [NAME ...]`` scores only the named variants."""
+    too. ``select NAME [NAME ...]`` scores only the named variants. ``select --inner K ...``
+    holds out inner fold K instead of 0 (:func:`select`)."""
     variants = tuple(variants)
     usage = ("select | select all" if known_reference else "select") + " | select NAME [NAME ...]"
+    usage = usage.replace("select", "select [--inner K]")
+    inner = 0
+    if argv[:2] == ["select", "--inner"]:
+        if len(argv) < 3 or argv[2] not in ("0", "1", "2", "3", "4"):
+            raise SystemExit(f"romera_protocol: --inner = {argv[2] if len(argv) > 2 else None!r}; "
+                             "expected an inner fold 0-4")
+        inner, argv = int(argv[2]), ["select"] + argv[3:]
     if argv == ["select", "all"] and known_reference:
         argv, chosen = ["select"], variants
     elif len(argv) > 1 and argv[0] == "select" and all(a in variants for a in argv[1:]):
@@ -87,6 +99,7 @@ def variant_main(argv, script, variants, train, cfg, data, describe=None, known_
         raise SystemExit(f"usage: python scripts/{script} {usage} | " + " | ".join(variants))
     x, y, spk, folds = data
     if argv[0] == "select":
-        select({k: (lambda idx, k=k: train(idx, k)) for k in chosen}, x, y, spk, folds, cfg["seed"])
+        select({k: (lambda idx, k=k: train(idx, k)) for k in chosen}, x, y, spk, folds, cfg["seed"],
+               inner)
         return
     cross_validate(lambda idx: train(idx, argv[0]), x, y, folds, argv[0], describe)
