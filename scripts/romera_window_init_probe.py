@@ -52,14 +52,28 @@ What it showed on 2026-11-30, 2 cores, of 210 tokens of held-out training speake
   so the experiment keeps ``winit_sep``. Its 6-token lead on inner fold 0 was mostly the luck
   of the speakers it was chosen on, and those speakers are easier than these (86.7-89.5 %
   against 81.4 %, which is about the test speakers' 81.6 %).
+- ``winit_sep_map``: as ``winit_sep``, with the input map (per-formant scale and offset) fitted
+  together with the separated ideal windows (``fit_window_map(free_map=True)``, 300 restarts),
+  and the rule starting from that fit's centres. Motivation, on ideal windows over all five inner
+  folds (``romera_window_bound.py inner`` and an ad hoc free-map run): separating the centres
+  costs 2 points (876 -> 855 of 1036), and a fitted map wins them back (871). Rule fixed before
+  the run: adopt it only with at least 12 more tokens than ``winit_sep`` (1.9 %, the fraction
+  of 4 in 210) on inner folds 2, 3 and 4 (616 tokens that no device selection had scored):
+  ``select --inner K winit_sep winit_sep_map`` for K = 2, 3, 4 (430-440 s each). Scored
+  ``winit_sep`` 178, 158, 149 and ``winit_sep_map`` 180, 169, 158: **507 against 485 of 616**
+  (82.3 % against 78.7 %), 22 more, better in 10 of the 15 outer-by-inner folds and worse in 3
+  (by at most 2 tokens). Adopted by the rule (``rule_window_fit_map``).
 """
 
 import sys
 
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
 import romera_protocol as P
 from romera_protocol import R
 
-VARIANTS = ("vtl", "winit", "winit_sep", "winit_sep015", "winit_sep025")
+VARIANTS = ("vtl", "winit", "winit_sep", "winit_sep015", "winit_sep025", "winit_sep_map")
 # min_separation of the fitted centres, in units of the band
 SEPARATION = {"winit": 0.0, "winit_sep": 0.2, "winit_sep015": 0.15, "winit_sep025": 0.25}
 
@@ -70,6 +84,14 @@ def train_a(x, y, spk, idx, cfg, n_pad, kind):
     init = None
     if kind in SEPARATION:
         init = R.window_layout(x[idx], y[idx], dict(cfg, rule_window_min_separation=SEPARATION[kind]))
+    if kind == "winit_sep_map":  # the input map fitted with the separated windows, as the start
+        c, _, sc, o = R.fit_window_map(np.asarray(x[idx], float), np.asarray(y[idx]),
+                                       np.random.default_rng(cfg["seed"]), True, 300,
+                                       width=cfg["rule_window_halfwidth"], min_separation=0.2)
+        m0 = eqx.tree_at(lambda m: (m.enc_scale, m.enc_offset), m0,
+                         (jnp.asarray(sc, jnp.float32), jnp.asarray(o, jnp.float32)))
+        lo, hi = R.BAND_GHZ
+        init = (lo + np.clip(c, -0.1, 1.1) * (hi - lo))[None, :]
     return R.train_pattern_rule(m0, x[idx], y[idx], cfg, n_pad=n_pad, vtl_sigma=s, init_layouts=init)[0]
 
 
