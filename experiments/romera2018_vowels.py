@@ -87,7 +87,7 @@ QUICK = {"n_folds": 2, "t1_ns": 400.0, "dt_ns": 1.0, "rf_amp_ma": 2.0, "coupling
          "map_points": 17, "seed": 0, "vtl_augment": True, "rule_augment": True,
          "final_model": False,
          "rule_window_init": True, "rule_window_halfwidth": 0.135,
-         "rule_window_min_separation": 0.2}
+         "rule_window_min_separation": 0.2, "rule_window_fit_map": True}
 FULL = {"n_folds": 5, "t1_ns": 500.0, "dt_ns": 1.0, "rf_amp_ma": 2.0, "coupling": 0.001,
         "temperature_k": 0.0, "rule_iters": 30, "rule_step_ma": 0.5, "rule_candidates": 16,
         "rule_shrink": 0.6, "lock_slip_cycles": 1.0, "grad_steps": 100,
@@ -96,7 +96,7 @@ FULL = {"n_folds": 5, "t1_ns": 500.0, "dt_ns": 1.0, "rf_amp_ma": 2.0, "coupling"
         "map_points": 61, "seed": 0, "vtl_augment": True, "rule_augment": True,
         "final_model": True,
         "rule_window_init": True, "rule_window_halfwidth": 0.135,
-        "rule_window_min_separation": 0.2}
+        "rule_window_min_separation": 0.2, "rule_window_fit_map": True}
 
 PAPER = {"train_accuracy_a": 0.89, "test_accuracy_a": 0.88}
 
@@ -362,7 +362,21 @@ def window_layout(x, y, config):
     ``python scripts/romera_window_bound.py widths``). A starting layout for the current rule:
     the device cannot change the width of its windows, only where they sit. With
     ``config["rule_window_min_separation"]`` (default 0) the centres are kept at least that far
-    apart (:func:`fit_window_map`)."""
+    apart (:func:`fit_window_map`). With ``config["rule_window_fit_map"]`` the input map is
+    fitted with the windows, and the layout belongs to that map (:func:`window_start`)."""
+    return window_start(x, y, config)[0]
+
+
+def window_start(x, y, config):
+    """``(layout, scale, offset)``: the starting layout of :func:`window_layout` and the input
+    map it was fitted with (``VowelNetwork.enc_scale`` and ``enc_offset``, (2,) each). The map is
+    the fixed min-max one (scale 1, offset 0) unless ``config["rule_window_fit_map"]`` (default
+    False) fits it with the windows (``fit_window_map(free_map=True)``, 300 restarts): keeping the
+    centres apart costs ideal windows about 2 points on held-out training speakers, and a fitted
+    map wins them back (``scripts/romera_window_init_probe.py``, ``winit_sep_map``)."""
+    fit_map = config.get("rule_window_fit_map", False)
+    if not isinstance(fit_map, (bool, np.bool_)):
+        raise ValueError(f"romera2018: rule_window_fit_map = {fit_map!r}; expected True or False")
     width = float(config["rule_window_halfwidth"])
     if not 0 < width < 0.5:
         raise ValueError(f"romera2018: rule_window_halfwidth = {width!r}; expected a half-width in "
@@ -372,10 +386,17 @@ def window_layout(x, y, config):
     if not 0 <= sep < 1 / 3:
         raise ValueError(f"romera2018: rule_window_min_separation = {sep!r}; expected a distance in "
                          "units of the band, at least 0 and below 1/3 (e.g. 0.2)")
-    centres, _, _, _ = fit_window_map(np.asarray(x, float), np.asarray(y), rng, free_map=False,
-                                      restarts=150, width=width, min_separation=sep)
+    centres, _, scale, offset = fit_window_map(np.asarray(x, float), np.asarray(y), rng,
+                                               free_map=bool(fit_map), restarts=300 if fit_map else 150,
+                                               width=width, min_separation=sep)
     lo, hi = BAND_GHZ
-    return (lo + np.clip(centres, -0.1, 1.1) * (hi - lo))[None, :]
+    return (lo + np.clip(centres, -0.1, 1.1) * (hi - lo))[None, :], scale, offset
+
+
+def with_input_map(model, scale, offset):
+    """``model`` with its input map's per-formant ``enc_scale`` and ``enc_offset`` replaced."""
+    return eqx.tree_at(lambda m: (m.enc_scale, m.enc_offset), model,
+                       (jnp.asarray(scale, jnp.float32), jnp.asarray(offset, jnp.float32)))
 
 
 def loso_table_accuracy(patterns, labels, speakers):
@@ -420,7 +441,10 @@ def train_pattern_rule(model, x, y, config, progress=None, n_pad=None, vtl_sigma
     them, ``config["rule_window_init"]`` (the experiment's setting) puts the layout of
     :func:`window_layout` there: ideal windows of the device's half-width fitted to the training
     tokens, their centres kept ``rule_window_min_separation`` apart so that the coupled device
-    can realise them (``scripts/romera_window_init_probe.py``).
+    can realise them (``scripts/romera_window_init_probe.py``). With
+    ``config["rule_window_fit_map"]`` as well, the model's input map is replaced by the one fitted
+    with those windows (:func:`window_start`), and the returned model keeps it. With
+    ``init_layouts`` given, the model's input map is used as it is.
 
     With ``config["rule_objective"] == "loso"`` the rule keeps the candidate whose table carries
     best to a new speaker (:func:`loso_table_accuracy` over ``speakers``, one id per token; the
@@ -443,7 +467,10 @@ def train_pattern_rule(model, x, y, config, progress=None, n_pad=None, vtl_sigma
     rng = np.random.default_rng(config["seed"])
     x, y = np.asarray(x), np.asarray(y)
     if init_layouts is None and config.get("rule_window_init", False):
-        init_layouts = window_layout(x, y, config)  # from the tokens alone, before any copies
+        # from the tokens alone, before any copies
+        init_layouts, scale, offset = window_start(x, y, config)
+        if config.get("rule_window_fit_map", False):
+            model = with_input_map(model, scale, offset)
     if _check_vtl_sigma(vtl_sigma) > 0:  # own generator, same seed: the draws the probe chose on
         z = np.random.default_rng(config["seed"]).standard_normal((len(x), 1))
         x = np.concatenate([x, x * np.exp(vtl_sigma * z).astype(x.dtype)])
@@ -713,12 +740,17 @@ def run(config, out_dir) -> dict:
         s_tr = spread(tr)  # (b)'s augmentation and (a)'s copies share it
         vtl_sigmas.append(s_tr if config["vtl_augment"] else 0.0)
         sigma_a = s_tr if config.get("rule_augment", False) else 0.0
+        # the rule's window start (and input map), fitted once for both rules of the fold
+        start = window_start(x[tr], y[tr], config) if config.get("rule_window_init", False) else None
         for coupled in (True, False):
             tag = "" if coupled else "_uncoupled"
             c = config["coupling"] if coupled else 0.0
             m0 = initial_model(x[tr], config, "pattern", coupling=c)
+            if start is not None and config.get("rule_window_fit_map", False):
+                m0 = with_input_map(m0, start[1], start[2])
             ma, hist_a = train_pattern_rule(m0, x[tr], y[tr], config, progress=bar, n_pad=n_pad,
-                                            vtl_sigma=sigma_a)
+                                            vtl_sigma=sigma_a,
+                                            init_layouts=None if start is None else start[0])
             mb, hist_b = train_gradient(initial_model(x[tr], config, "linear", coupling=c),
                                         x[tr], y[tr], config, train_coupling=coupled, progress=bar,
                                         n_pad=n_pad, vtl_sigma=vtl_sigmas[-1])

@@ -345,32 +345,71 @@ def test_pattern_rule_starts_from_the_layouts_it_is_given():
 
 def test_pattern_rule_window_start_from_the_config(monkeypatch):
     """``rule_window_init`` in the config (the experiment's setting) starts the rule from
-    ``window_layout`` of the plain training tokens (not their speaker copies): the same currents,
+    ``window_start`` of the plain training tokens (not their speaker copies): the same currents,
     table and history as passing that layout explicitly with the option off, which does not fit
-    a layout at all. A bad separation in the config is a clear error naming it."""
+    a layout at all. With ``rule_window_fit_map`` the rule also runs with the input map of that
+    fit, and the returned model keeps it. A bad separation in the config is a clear error naming
+    it."""
     exp = cli.load_experiment("romera2018")
     from physnn.tasks import load_romera
 
     data = load_romera()
     x, y = data.features.astype(np.float32)[::5], data.labels[::5]
     cfg = {**exp.QUICK, "t1_ns": 200.0, "rule_iters": 1}
-    assert cfg["rule_window_init"]
-    fit = exp.window_layout
+    assert cfg["rule_window_init"] and cfg["rule_window_fit_map"]
+    fit = exp.window_start
     calls = []
 
     def spy(xs, ys, config):
         calls.append(len(xs))
         return fit(xs, ys, config)
 
-    monkeypatch.setattr(exp, "window_layout", spy)
+    monkeypatch.setattr(exp, "window_start", spy)
     model = exp.initial_model(x, cfg, "pattern")
-    a, ha = exp.train_pattern_rule(model, x, y, cfg, vtl_sigma=0.04)
-    assert calls == [len(x)]
     off = {**cfg, "rule_window_init": False}
-    exp.train_pattern_rule(model, x, y, off, vtl_sigma=0.04)
-    assert calls == [len(x)]
-    b, hb = exp.train_pattern_rule(model, x, y, off, vtl_sigma=0.04, init_layouts=fit(x, y, cfg))
-    assert np.array_equal(np.asarray(a.sto.current_ma), np.asarray(b.sto.current_ma))
-    assert np.array_equal(np.asarray(a.table), np.asarray(b.table)) and ha == hb
+    for fit_map in (False, True):
+        calls.clear()
+        on = {**cfg, "rule_window_fit_map": fit_map}
+        a, ha = exp.train_pattern_rule(model, x, y, on, vtl_sigma=0.04)
+        assert calls == [len(x)]
+        exp.train_pattern_rule(model, x, y, {**off, "rule_window_fit_map": fit_map}, vtl_sigma=0.04)
+        assert calls == [len(x)]
+        layout, scale, offset = fit(x, y, on)
+        start = exp.with_input_map(model, scale, offset) if fit_map else model
+        b, hb = exp.train_pattern_rule(start, x, y, off, vtl_sigma=0.04, init_layouts=layout)
+        assert np.array_equal(np.asarray(a.sto.current_ma), np.asarray(b.sto.current_ma))
+        assert np.array_equal(np.asarray(a.table), np.asarray(b.table)) and ha == hb
+        want = (scale, offset) if fit_map else (np.ones(2), np.zeros(2))
+        assert np.allclose(np.asarray(a.enc_scale), want[0]) and np.allclose(a.enc_offset, want[1])
+    assert not np.allclose(scale, 1.0)  # the fitted map is not the min-max one
     with pytest.raises(ValueError, match="rule_window_min_separation = 0.4"):
         exp.train_pattern_rule(model, x, y, {**cfg, "rule_window_min_separation": 0.4})
+
+
+def test_window_start_fits_the_input_map_with_the_windows():
+    """``window_start`` without ``rule_window_fit_map`` is ``window_layout`` with the min-max map
+    (scale 1, offset 0); with it, the map fitted together with the separated windows of the
+    device's half-width recognises the training tokens at least as well as the min-max map with
+    its own windows, and ``window_layout`` returns that fit's layout. A non-boolean setting is a
+    clear error naming it."""
+    exp = cli.load_experiment("romera2018")
+    from physnn.tasks import load_romera
+
+    data = load_romera()
+    x, y = data.features.astype(np.float32)[::2], data.labels[::2]
+    lo, hi = exp.BAND_GHZ
+    z = (x - x.min(0)) / (x.max(0) - x.min(0))
+    acc = {}
+    for fit_map in (False, True):
+        cfg = {**exp.FULL, "rule_window_fit_map": fit_map}
+        layout, scale, offset = exp.window_start(x, y, cfg)
+        assert np.array_equal(layout, exp.window_layout(x, y, cfg))
+        c = (layout[0] - lo) / (hi - lo)
+        assert np.all(np.diff(c) >= cfg["rule_window_min_separation"] - 1e-9)
+        u = scale * (z - 0.5) + 0.5 + offset
+        acc[fit_map] = exp._table_accuracy(exp.window_patterns(u, c, cfg["rule_window_halfwidth"]), y)
+        if not fit_map:
+            assert np.array_equal(scale, np.ones(2)) and np.array_equal(offset, np.zeros(2))
+    assert acc[True] >= acc[False] > 0.8, acc
+    with pytest.raises(ValueError, match="rule_window_fit_map = 'yes'"):
+        exp.window_start(x, y, {**exp.FULL, "rule_window_fit_map": "yes"})
