@@ -20,10 +20,12 @@ from physnn.tasks import load_romera, speaker_folds  # noqa: E402
 def setup():
     """(FULL config, formants x, labels y, speakers, the committed folds, the padded fold size).
 
-    The config's rule starts from random layouts only (``rule_window_init`` off): the probes
-    compare their variants with the rule as committed before the separated window start
-    (``romera_window_init_probe.py``), and their recorded figures were measured that way."""
-    cfg = dict(R.FULL, rule_window_init=False)
+    The config's rule starts from random layouts only (``rule_window_init`` off) and the
+    window layouts it may be given belong to the min-max input map (``rule_window_fit_map``
+    off): the probes compare their variants with the rule as committed before the separated
+    window start (``romera_window_init_probe.py``), and their recorded figures were measured
+    that way."""
+    cfg = dict(R.FULL, rule_window_init=False, rule_window_fit_map=False)
     data = load_romera()
     x, y, spk = data.features.astype(np.float32), data.labels, np.asarray(data.speakers)
     folds = speaker_folds(data.speakers, n_folds=cfg["n_folds"], seed=cfg["seed"])

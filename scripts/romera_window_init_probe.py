@@ -67,9 +67,6 @@ What it showed on 2026-11-30, 2 cores, of 210 tokens of held-out training speake
 
 import sys
 
-import equinox as eqx
-import jax.numpy as jnp
-import numpy as np
 import romera_protocol as P
 from romera_protocol import R
 
@@ -85,13 +82,10 @@ def train_a(x, y, spk, idx, cfg, n_pad, kind):
     if kind in SEPARATION:
         init = R.window_layout(x[idx], y[idx], dict(cfg, rule_window_min_separation=SEPARATION[kind]))
     if kind == "winit_sep_map":  # the input map fitted with the separated windows, as the start
-        c, _, sc, o = R.fit_window_map(np.asarray(x[idx], float), np.asarray(y[idx]),
-                                       np.random.default_rng(cfg["seed"]), True, 300,
-                                       width=cfg["rule_window_halfwidth"], min_separation=0.2)
-        m0 = eqx.tree_at(lambda m: (m.enc_scale, m.enc_offset), m0,
-                         (jnp.asarray(sc, jnp.float32), jnp.asarray(o, jnp.float32)))
-        lo, hi = R.BAND_GHZ
-        init = (lo + np.clip(c, -0.1, 1.1) * (hi - lo))[None, :]
+        # (the experiment's ``window_start``; measured with the same fit written out here)
+        init, sc, o = R.window_start(x[idx], y[idx], dict(cfg, rule_window_min_separation=0.2,
+                                                          rule_window_fit_map=True))
+        m0 = R.with_input_map(m0, sc, o)
     return R.train_pattern_rule(m0, x[idx], y[idx], cfg, n_pad=n_pad, vtl_sigma=s, init_layouts=init)[0]
 
 

@@ -280,7 +280,8 @@ def test_window_fit_can_hold_the_width_and_window_layout_places_the_oscillators(
     _, w, _, _ = exp.fit_window_map(x, lab, np.random.default_rng(1), free_map=False, restarts=5,
                                     width=0.07)
     assert w == 0.07
-    cfg = {**exp.QUICK, "rule_window_halfwidth": 0.1}
+    cfg = {**exp.QUICK, "rule_window_halfwidth": 0.1,
+           "rule_window_fit_map": False}
     layout = exp.window_layout(x, lab, cfg)
     assert layout.shape == (1, exp.N_OSC)
     lo, hi = exp.BAND_GHZ
@@ -311,7 +312,8 @@ def test_window_fit_can_keep_the_centres_apart():
     with pytest.raises(ValueError, match="min_separation = 0.4; expected"):
         exp.fit_window_map(x, lab, np.random.default_rng(0), free_map=False, restarts=2,
                            width=0.1, min_separation=0.4)
-    cfg = {**exp.QUICK, "rule_window_halfwidth": 0.1, "rule_window_min_separation": 0.2}
+    cfg = {**exp.QUICK, "rule_window_halfwidth": 0.1,
+           "rule_window_fit_map": False, "rule_window_min_separation": 0.2}
     layout = exp.window_layout(x, lab, cfg)
     assert np.all(np.diff(layout[0]) >= 0.2 * (exp.BAND_GHZ[1] - exp.BAND_GHZ[0]) - 1e-12)
     with pytest.raises(ValueError, match="rule_window_min_separation = -0.1"):
