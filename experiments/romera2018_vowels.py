@@ -464,6 +464,10 @@ def train_pattern_rule(model, x, y, config, progress=None, n_pad=None, vtl_sigma
                              f"and at least 2 speakers; got {None if speakers is None else len(speakers)} "
                              f"ids for {len(x)} tokens")
         speakers = np.asarray(speakers)
+    if config.get("rule_window_fit_map", False) and not config.get("rule_window_init", False):
+        raise ValueError("romera2018: rule_window_fit_map = True with rule_window_init = "
+                         f"{config.get('rule_window_init', False)!r}; the input map is fitted with the "
+                         "rule's window start, so set rule_window_init = True (or the map off)")
     rng = np.random.default_rng(config["seed"])
     x, y = np.asarray(x), np.asarray(y)
     if init_layouts is None and config.get("rule_window_init", False):
