@@ -368,15 +368,14 @@ def test_pattern_rule_window_start_from_the_config(monkeypatch):
 
     monkeypatch.setattr(exp, "window_start", spy)
     model = exp.initial_model(x, cfg, "pattern")
-    off = {**cfg, "rule_window_init": False}
+    off = {**cfg, "rule_window_init": False, "rule_window_fit_map": False}
     with pytest.raises(ValueError, match="rule_window_fit_map = True with rule_window_init = False"):
-        exp.train_pattern_rule(model, x, y, off)
+        exp.train_pattern_rule(model, x, y, {**off, "rule_window_fit_map": True})
     for fit_map in (False, True):
         calls.clear()
         on = {**cfg, "rule_window_fit_map": fit_map}
         a, ha = exp.train_pattern_rule(model, x, y, on, vtl_sigma=0.04)
         assert calls == [len(x)]
-        off = {**cfg, "rule_window_init": False, "rule_window_fit_map": False}
         exp.train_pattern_rule(model, x, y, off, vtl_sigma=0.04)
         assert calls == [len(x)]
         layout, scale, offset = fit(x, y, on)
