@@ -51,7 +51,9 @@ from the inputs); the pattern-to-vowel table is learned from the training data.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import equinox as eqx
@@ -414,7 +416,7 @@ def loso_table_accuracy(patterns, labels, speakers):
 
 
 def train_pattern_rule(model, x, y, config, progress=None, n_pad=None, vtl_sigma=0.0,
-                       init_layouts=None, speakers=None):
+                       init_layouts=None, speakers=None, checkpoint=None):
     """Measurement-driven current tuning (no gradients): a population hill climb on the training
     recognition, every population measured in one batched solve.
 
@@ -450,7 +452,12 @@ def train_pattern_rule(model, x, y, config, progress=None, n_pad=None, vtl_sigma
     best to a new speaker (:func:`loso_table_accuracy` over ``speakers``, one id per token; the
     training accuracy breaks ties) instead of the one with the best training accuracy
     (``"train"``, the default). The table itself is still learned from all the tokens, and the
-    returned history is the training accuracy of the kept currents either way."""
+    returned history is the training accuracy of the kept currents either way.
+
+    With ``checkpoint`` (a file path) the rule's state (kept currents, table, step, history and
+    the random generator) is written there atomically after every iteration, and a rule started
+    with that file present resumes from it: interrupted and resumed, it returns exactly what an
+    uninterrupted rule returns (same arguments)."""
     k_cand, step = int(config["rule_candidates"]), float(config["rule_step_ma"])
     if k_cand < 2 * N_OSC:
         raise ValueError(f"romera2018: rule_candidates={k_cand}; expected at least {2 * N_OSC} "
@@ -512,9 +519,18 @@ def train_pattern_rule(model, x, y, config, progress=None, n_pad=None, vtl_sigma
             raise ValueError(f"romera2018: init_layouts has shape {init.shape}; expected (m, {N_OSC}) "
                              f"with 1 <= m < rule_candidates = {k_cand}")
         cands[1:1 + len(init)] = np.asarray(model.sto.current_for_frequency_ma(jnp.asarray(init)))
-    best, best_acc, table, currents = best_of(cands, 0)
-    history.append(best_acc)
-    for it in range(1, config["rule_iters"] + 1):
+    resumed = _load_rule_state(checkpoint)
+    if resumed is None:
+        best, best_acc, table, currents = best_of(cands, 0)
+        history.append(best_acc)
+        done = 0
+        _save_rule_state(checkpoint, 0, best, best_acc, table, currents, step, history, rng)
+    else:
+        done, best, best_acc, table, currents, step, history = resumed["state"]
+        rng.bit_generator.state = resumed["rng"]
+        if progress is not None:
+            progress.update(min(done, config["rule_iters"]))
+    for it in range(done + 1, config["rule_iters"] + 1):
         cands = np.repeat(currents[None], k_cand, axis=0)
         for j in range(N_OSC):
             cands[2 * j, j] += step
@@ -526,6 +542,7 @@ def train_pattern_rule(model, x, y, config, progress=None, n_pad=None, vtl_sigma
         else:
             step *= config["rule_shrink"]
         history.append(best_acc)
+        _save_rule_state(checkpoint, it, best, best_acc, table, currents, step, history, rng)
         if progress is not None:
             progress.update(1)
     trained = eqx.tree_at(lambda m: (m.sto.current_ma, m.table), model,
@@ -533,7 +550,34 @@ def train_pattern_rule(model, x, y, config, progress=None, n_pad=None, vtl_sigma
     return trained, history
 
 
+
+def _save_rule_state(path, it, best, best_acc, table, currents, step, history, rng):
+    """The rule's state after iteration ``it``, as JSON (floats round-trip exactly)."""
+    if path is None:
+        return
+    pn.train.save_checkpoint(path, jnp.asarray(table), header_extra={"romera2018_rule": {
+        "iteration": it, "best": [float(v) for v in best], "best_acc": float(best_acc),
+        "currents": [float(v) for v in currents], "step": float(step),
+        "history": [float(v) for v in history], "rng": rng.bit_generator.state}})
+
+
+def _load_rule_state(path):
+    if path is None or not Path(path).exists():
+        return None
+    table, header = pn.train.load_checkpoint(path, jnp.zeros(25, jnp.int32))
+    r = header.get("romera2018_rule")
+    if r is None:
+        raise pn.train.CheckpointError(f"romera2018: {path} is not a checkpoint of the current rule")
+    state = (r["iteration"], tuple(r["best"]), r["best_acc"], table,
+             np.asarray(r["currents"], np.float64), r["step"], list(r["history"]))
+    return {"state": state, "rng": r["rng"]}
+
+
 # ----------------------------------------------------------------------------------- (b)
+
+#: Period, in steps, of :func:`train_gradient`'s checkpoints (besides the last step and an
+#: interruption). A checkpoint takes about 12 ms, a step about 0.9 s in the full configuration.
+GRAD_CHECKPOINT_EVERY = 5
 
 
 def _trainable(model):
@@ -634,7 +678,7 @@ def formant_scale_spread(formants_hz, labels, speakers) -> float:
 
 
 def train_gradient(model, x, y, config, train_coupling=True, progress=None, n_pad=None,
-                   vtl_sigma=0.0):
+                   vtl_sigma=0.0, checkpoint=None):
     """End-to-end training through the physics.
 
     1. Present the training tokens, standardise the 16 observables, and fit the softmax readout
@@ -649,29 +693,72 @@ def train_gradient(model, x, y, config, train_coupling=True, progress=None, n_pa
 
     ``n_pad`` pads the training tokens (with weight 0) to a fixed count, so that folds of
     different sizes share one compiled step.
+
+    With ``checkpoint`` (a file path) the model, the optimiser state and the history are written
+    there atomically every ``GRAD_CHECKPOINT_EVERY`` steps, at the end, and when the training is
+    interrupted (Ctrl-C or SIGTERM: ``physnn.train.InterruptGuard``), and a training started
+    with that file present resumes from it: interrupted and resumed, it returns exactly what an
+    uninterrupted training returns (same arguments; every step's randomness depends only on the
+    seed and the step number). A process killed outright (SIGKILL) redoes at most the steps
+    since the last periodic checkpoint.
     """
     xp, yp, wp = pad_tokens(x, y, n=n_pad)
     xs, ys, ws = jnp.asarray(xp), jnp.asarray(yp), jnp.asarray(wp)
     l2 = jnp.float32(config["readout_l2"])
-    model = fit_readout(model, x, y, config, n_pad=n_pad)
-    params, static = eqx.partition(model, _trainable(model))
     opt = _optimizer(config["grad_lr"], config["grad_lr_current"], config["grad_lr_coupling"],
                      config["grad_steps"])
-    state = opt.init(params)
     mask = jnp.float32(1.0 if train_coupling else 0.0)
     sigma = jnp.float32(_check_vtl_sigma(vtl_sigma))
-
-    history = {"loss": [], "accuracy": []}
-    base = jax.random.key(config["seed"])
-    for i in range(config["grad_steps"]):
-        params, state, loss, acc = _grad_step(params, static, state, xs, ys, ws, mask, l2,
-                                              jax.random.fold_in(base, i), opt, sigma)
-        if not np.isfinite(float(loss)):
-            raise FloatingPointError("romera2018: the training loss became non-finite")
-        history["loss"].append(float(loss))
-        history["accuracy"].append(float(acc))
+    if checkpoint is not None and Path(checkpoint).exists():
+        like = (model, opt.init(eqx.filter(model, _trainable(model))))
+        (model, state), header = pn.train.load_checkpoint(checkpoint, like)
+        if "romera2018_gradient" not in header:
+            raise pn.train.CheckpointError(f"romera2018: {checkpoint} is not a checkpoint of "
+                                           "train_gradient")
+        done, history = header["romera2018_gradient"]["step"], header["romera2018_gradient"]["history"]
+        params, static = eqx.partition(model, _trainable(model))
         if progress is not None:
-            progress.update(1)
+            progress.update(min(done, config["grad_steps"]))
+    else:
+        model = fit_readout(model, x, y, config, n_pad=n_pad)
+        params, static = eqx.partition(model, _trainable(model))
+        state = opt.init(params)
+        done, history = 0, {"loss": [], "accuracy": []}
+
+    def save():
+        pn.train.save_checkpoint(checkpoint, (eqx.combine(params, static), state), header_extra={
+            "romera2018_gradient": {"step": done, "history": history}})
+
+    base = jax.random.key(config["seed"])
+    saved = done
+    guard = pn.train.InterruptGuard()
+    with guard:
+        try:
+            for i in range(done, config["grad_steps"]):
+                new = _grad_step(params, static, state, xs, ys, ws, mask, l2,
+                                 jax.random.fold_in(base, i), opt, sigma)
+                loss, acc = float(new[2]), float(new[3])
+                if not np.isfinite(loss):
+                    raise FloatingPointError("romera2018: the training loss became non-finite")
+                with guard.critical():  # one step is committed as a whole
+                    params, state = new[:2]
+                    history["loss"].append(loss)
+                    history["accuracy"].append(acc)
+                    done = i + 1
+                if checkpoint is not None and done % GRAD_CHECKPOINT_EVERY == 0:
+                    with guard.critical():
+                        save()
+                        saved = done
+                if progress is not None:
+                    progress.update(1)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: keep every finished step, then stop
+            if checkpoint is not None and done != saved:
+                with guard.critical(raise_pending=False):
+                    save()
+            raise
+        if checkpoint is not None and done != saved:
+            with guard.critical():
+                save()
     return eqx.combine(params, static), history
 
 
@@ -739,27 +826,44 @@ def run(config, out_dir) -> dict:
     def spread(idx):  # the speakers' formant-scale spread, from the training speakers only
         return formant_scale_spread(x[idx], y[idx], spk[idx])
 
+    ckpt = RunCheckpoints(out_dir / CHECKPOINT_DIR, config, x, y, spk, folds)
     vtl_sigmas = []
     for f, (tr, te) in enumerate(folds):
         s_tr = spread(tr)  # (b)'s augmentation and (a)'s copies share it
         vtl_sigmas.append(s_tr if config["vtl_augment"] else 0.0)
         sigma_a = s_tr if config.get("rule_augment", False) else 0.0
-        # the rule's window start (and input map), fitted once for both rules of the fold
-        start = window_start(x[tr], y[tr], config) if config.get("rule_window_init", False) else None
+        start = None
         for coupled in (True, False):
             tag = "" if coupled else "_uncoupled"
             c = config["coupling"] if coupled else 0.0
+            unit = f"fold{f}{tag}"
             m0 = initial_model(x[tr], config, "pattern", coupling=c)
-            if start is not None and config.get("rule_window_fit_map", False):
-                m0 = with_input_map(m0, start[1], start[2])
-            ma, hist_a = train_pattern_rule(m0, x[tr], y[tr], config, progress=bar, n_pad=n_pad,
-                                            vtl_sigma=sigma_a,
-                                            init_layouts=None if start is None else start[0])
-            mb, hist_b = train_gradient(initial_model(x[tr], config, "linear", coupling=c),
-                                        x[tr], y[tr], config, train_coupling=coupled, progress=bar,
-                                        n_pad=n_pad, vtl_sigma=vtl_sigmas[-1])
-            for name, m in (("a", ma), ("b", mb)):
-                pred = predict_formants(m, x)  # every token in one solve, one shape for all folds
+            mb0 = initial_model(x[tr], config, "linear", coupling=c)
+            done = ckpt.load(unit, (m0, mb0))
+            if done is not None:  # this fold and variant finished before an interruption
+                (ma, mb), rec = done
+                hist_a, hist_b = rec["hist_a"], rec["hist_b"]
+                bar.update(config["rule_iters"] + config["grad_steps"])
+            else:
+                if start is None and config.get("rule_window_init", False):
+                    # the rule's window start (and input map), fitted once for both rules of the fold
+                    start = window_start(x[tr], y[tr], config)
+                if start is not None and config.get("rule_window_fit_map", False):
+                    m0 = with_input_map(m0, start[1], start[2])
+                ma, hist_a = train_pattern_rule(m0, x[tr], y[tr], config, progress=bar, n_pad=n_pad,
+                                                vtl_sigma=sigma_a,
+                                                init_layouts=None if start is None else start[0],
+                                                checkpoint=ckpt.path(unit + "_a_progress"))
+                mb, hist_b = train_gradient(mb0, x[tr], y[tr], config, train_coupling=coupled,
+                                            progress=bar, n_pad=n_pad, vtl_sigma=vtl_sigmas[-1],
+                                            checkpoint=ckpt.path(unit + "_b_progress"))
+                preds = {name: predict_formants(m, x)  # every token in one solve, one shape for all
+                         for name, m in (("a", ma), ("b", mb))}
+                rec = {"hist_a": hist_a, "hist_b": hist_b,
+                       "preds": {k: np.asarray(v).tolist() for k, v in preds.items()}}
+                ckpt.save(unit, (ma, mb), rec)
+            for name in ("a", "b"):
+                pred = np.asarray(rec["preds"][name])
                 pred_tr, pred_te = pred[tr], pred[te]
                 acc[name + tag]["train"].append(float(np.mean(pred_tr == y[tr])))
                 acc[name + tag]["test"].append(float(np.mean(pred_te == y[te])))
@@ -794,7 +898,8 @@ def run(config, out_dir) -> dict:
     _figures(out_dir, x, y, data, ma, mb, confusion, curves, config)
     if config["final_model"]:
         final, _ = train_gradient(initial_model(x, config, "linear"), x, y, config,
-                                  vtl_sigma=spread(np.arange(len(y))) if config["vtl_augment"] else 0.0)
+                                  vtl_sigma=spread(np.arange(len(y))) if config["vtl_augment"] else 0.0,
+                                  checkpoint=ckpt.path("final_b_progress"))
     else:
         final = mb
     save_model(final, out_dir, config)
@@ -804,9 +909,81 @@ def run(config, out_dir) -> dict:
         "vowel set and speaker selection reconstructed (physnn.tasks.vowels docstring)",
         "simulated devices; energy = DC power of the four junctions x presentation time",
     ]
+    if ckpt.resumed:
+        notes.append("resumed from the checkpoints of an interrupted run (%s); wall_s counts only "
+                     "this part" % ", ".join(ckpt.resumed))
     return {"metrics": metrics, "reference": {**PAPER, "test_accuracy_b": 0.90},
             "per_fold": acc, "confusion_test_b": confusion.tolist(), "notes": notes,
-            "vowels": list(data.vowels)}
+            "vowels": list(data.vowels), "resumed": ckpt.resumed}
+
+
+def finished(out_dir):
+    """Called by ``physnn run`` once ``results.json`` is written: the run's checkpoints are no
+    longer needed, and a new run in the same folder starts afresh."""
+    shutil.rmtree(Path(out_dir) / CHECKPOINT_DIR, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------------- checkpoints
+
+CHECKPOINT_DIR = "checkpoints"
+
+
+class RunCheckpoints:
+    """The checkpoints of one ``run`` in a folder (``out_dir/checkpoints``), so that an interrupted
+    run resumes where it stopped and ends with exactly what an uninterrupted run gives.
+
+    - Each fold and variant (coupled or not), once both readouts are trained and have classified
+      every token, is one file ``fold{f}[_uncoupled].eqx``: the two models, their training
+      histories and their predictions.
+    - While a fold is training, the rule writes its state after every iteration
+      (``..._a_progress.eqx``) and the gradient training after every step (``..._b_progress.eqx``;
+      ``final_b_progress.eqx`` for the model trained on every speaker).
+
+    The folder is tied to its set-up: ``setup.json`` holds the config and a digest of the tokens,
+    labels, speakers and folds, and a run with another set-up in that folder is an error that
+    says what differs. ``physnn run`` removes the folder once ``results.json`` is written
+    (:func:`finished`)."""
+
+    def __init__(self, directory, config, x, y, speakers, folds):
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        h = hashlib.sha256()
+        for a in (x, y, speakers, *(i for fold in folds for i in fold)):
+            h.update(np.ascontiguousarray(a).tobytes())
+        setup = json.loads(json.dumps({"config": dict(sorted(config.items())), "data": h.hexdigest()}))
+        f = self.dir / "setup.json"
+        if f.exists():
+            found = json.loads(f.read_text())
+            if found != setup:
+                keys = sorted(k for k in set(found.get("config", {})) | set(setup["config"])
+                              if found.get("config", {}).get(k) != setup["config"].get(k))
+                data = "equal" if found.get("data") == setup["data"] else "differs"
+                raise ValueError(
+                    f"romera2018: {self.dir} holds checkpoints of another run (config keys that "
+                    f"differ: {keys or 'none'}; data {data}); delete that folder or choose "
+                    "another output folder (--out)")
+        else:
+            tmp = f.with_suffix(".tmp")
+            tmp.write_text(json.dumps(setup))
+            tmp.replace(f)
+        self.resumed = []
+
+    def path(self, name) -> Path:
+        return self.dir / f"{name}.eqx"
+
+    def load(self, name, like):
+        """``(tree, record)`` of a finished unit, or None if it has not finished."""
+        p = self.path(name)
+        if not p.exists():
+            return None
+        tree, header = pn.train.load_checkpoint(p, like)
+        self.resumed.append(name)
+        return tree, header["romera2018_unit"]
+
+    def save(self, name, tree, record):
+        pn.train.save_checkpoint(self.path(name), tree, header_extra={"romera2018_unit": record})
+        for part in ("_a_progress", "_b_progress"):  # superseded by the finished unit
+            self.path(name + part).unlink(missing_ok=True)
 
 
 # ----------------------------------------------------------------------------------- model I/O

@@ -6,7 +6,8 @@
 Each experiment module exposes ``QUICK`` and ``FULL`` configs and ``run(config, out_dir) -> dict``
 with at least ``metrics`` and ``reference``. The command writes ``DIR/results.json`` (schema in
 DESIGN.md) next to the experiment's figures and prints what was measured beside the paper's
-figure.
+figure. A module may also expose ``finished(out_dir)``, called once ``results.json`` is written
+(romera2018 removes there the checkpoints from which an interrupted run resumes).
 """
 
 from __future__ import annotations
@@ -152,6 +153,8 @@ def run_experiment(name: str, quick: bool = False, out: str | os.PathLike | None
     tmp = out_dir / "results.json.tmp"
     tmp.write_text(json.dumps(record, indent=2, default=float))
     os.replace(tmp, out_dir / "results.json")
+    if hasattr(module, "finished"):  # e.g. remove the checkpoints an interrupted run resumes from
+        module.finished(out_dir)
     return record
 
 

@@ -38,7 +38,8 @@ import optax
 from jaxtyping import PyTree
 from tqdm import tqdm
 
-__all__ = ["CheckpointError", "fit", "save_checkpoint", "load_checkpoint", "CHECKPOINT_NAME"]
+__all__ = ["CheckpointError", "fit", "save_checkpoint", "load_checkpoint", "CHECKPOINT_NAME",
+           "InterruptGuard"]
 
 CHECKPOINT_NAME = "checkpoint.eqx"
 """File name of the checkpoint that [`fit`][] keeps (only the latest) in `checkpoint_dir`."""
@@ -303,11 +304,32 @@ def load_checkpoint(path, like: PyTree) -> tuple[PyTree, dict]:
 # ----------------------------------------------------------------------------------------------
 
 
-class _InterruptGuard:
+class InterruptGuard:
     """Within the `with` block (main thread only), SIGTERM raises `KeyboardInterrupt`, as does
     SIGINT when Python's default SIGINT handler is in place. Inside `critical()` sections the
     interrupt is deferred to the end of the section, so that the committed training state and
-    the checkpoint on disk are never half-updated. Previous handlers are restored on exit."""
+    the checkpoint on disk are never half-updated. Previous handlers are restored on exit.
+
+    [`fit`][] uses it; a hand-written training loop that checkpoints with
+    [`save_checkpoint`][] can too:
+
+    ```python
+    guard = InterruptGuard()
+    with guard:
+        try:
+            for s in range(start, steps):
+                new_state = step(state)
+                with guard.critical():  # commit the step as a whole
+                    state, done = new_state, s + 1
+                if done % every == 0:
+                    with guard.critical():
+                        save_checkpoint(path, state, {"step": done})
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: keep the progress, then stop
+            with guard.critical(raise_pending=False):
+                save_checkpoint(path, state, {"step": done})
+            raise
+    ```
+    """
 
     def __init__(self):
         self._old: dict = {}
@@ -527,7 +549,7 @@ def fit(
     step_fn = _cached_step(loss_fn, optimizer)
     sampler = callable(data)
     completed = last_saved = start
-    guard = _InterruptGuard()
+    guard = InterruptGuard()
     with guard:
         pbar = tqdm(total=steps, initial=start, disable=not progress, desc="fit", unit="step")
         try:
