@@ -936,8 +936,9 @@ class RunCheckpoints:
       every token, is one file ``fold{f}[_uncoupled].eqx``: the two models, their training
       histories and their predictions.
     - While a fold is training, the rule writes its state after every iteration
-      (``..._a_progress.eqx``) and the gradient training after every step (``..._b_progress.eqx``;
-      ``final_b_progress.eqx`` for the model trained on every speaker).
+      (``..._a_progress.eqx``) and the gradient training every ``GRAD_CHECKPOINT_EVERY`` steps and
+      when interrupted (``..._b_progress.eqx``; ``final_b_progress.eqx`` for the model trained on
+      every speaker).
 
     The folder is tied to its set-up: ``setup.json`` holds the config and a digest of the tokens,
     labels, speakers and folds, and a run with another set-up in that folder is an error that
@@ -977,6 +978,8 @@ class RunCheckpoints:
         if not p.exists():
             return None
         tree, header = pn.train.load_checkpoint(p, like)
+        if "romera2018_unit" not in header:
+            raise pn.train.CheckpointError(f"romera2018: {p} is not a checkpoint of a finished fold")
         self.resumed.append(name)
         return tree, header["romera2018_unit"]
 
