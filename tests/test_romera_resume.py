@@ -52,11 +52,18 @@ class Interrupt:
         if self.after is not None and self.n >= self.after:
             raise self.error("test interruption")
 
+    def close(self):
+        pass
+
 
 def _same_tree(a, b):
     la, lb = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
     return len(la) == len(lb) and all(np.array_equal(np.asarray(u), np.asarray(v))
                                       for u, v in zip(la, lb, strict=True))
+
+
+def _header(path, key):
+    return json.loads(path.read_bytes().split(b"\n", 1)[0])[key]
 
 
 def test_rule_resumes_from_its_checkpoint_exactly(exp, cfg, tokens, tmp_path, monkeypatch):
@@ -71,7 +78,8 @@ def test_rule_resumes_from_its_checkpoint_exactly(exp, cfg, tokens, tmp_path, mo
     monkeypatch.setattr(exp, "present_patterns", lambda *a, **k: calls.append(1) or present(*a, **k))
     kw = {"vtl_sigma": 0.04, "n_pad": n_pad}
 
-    ref, hist_ref = exp.train_pattern_rule(model, x, y, cfg, **kw)
+    ref_ck = tmp_path / "ref.eqx"
+    ref, hist_ref = exp.train_pattern_rule(model, x, y, cfg, checkpoint=ref_ck, **kw)
     assert len(calls) == 5  # the first population and four iterations
     ck = tmp_path / "rule.eqx"
     with pytest.raises(KeyboardInterrupt):
@@ -82,73 +90,63 @@ def test_rule_resumes_from_its_checkpoint_exactly(exp, cfg, tokens, tmp_path, mo
     assert len(calls) == 2 and bar.n == 4  # iterations 3 and 4 measured; the bar counts all four
     assert hist == hist_ref
     assert _same_tree(got, ref)
+    # the random generator went on where it stopped: its state, like the rest of the rule's,
+    # ends as in the uninterrupted rule (even where no random move won)
+    assert _header(ck, "romera2018_rule") == _header(ref_ck, "romera2018_rule")
     # a finished rule's checkpoint returns the result without measuring again
     calls.clear()
     again, _ = exp.train_pattern_rule(model, x, y, cfg, checkpoint=ck, **kw)
     assert not calls and _same_tree(again, ref)
 
 
-def test_gradient_training_resumes_from_its_checkpoint_exactly(exp, cfg, tokens, tmp_path,
-                                                              monkeypatch):
-    """Interrupted after the first of its two steps, the end-to-end training resumes with its
-    model, optimiser state and history and ends bit for bit where an uninterrupted one ends:
-    whether the interruption wrote the checkpoint (Ctrl-C, SIGTERM) or the periodic checkpoint
-    is all there is (a process killed outright). A file that is not a checkpoint of this
-    training is a clear error."""
-    x, y, n_pad = tokens
-    model = exp.initial_model(x, cfg, "linear")
-    kw = {"vtl_sigma": 0.04, "n_pad": n_pad}
-    ref, hist_ref = exp.train_gradient(model, x, y, cfg, **kw)
+def test_run_resumes_after_interruptions_and_cleans_up(exp, cfg, tmp_path, monkeypatch):
+    """A small cross-validated run, interrupted three times in its second fold and resumed each
+    time from its checkpoints, ends with every metric, per-fold figure, the confusion matrix and
+    the saved model of an uninterrupted run:
 
-    def step_of(path):
-        return json.loads(path.read_bytes().split(b"\n", 1)[0])["romera2018_gradient"]["step"]
+    1. Ctrl-C in the rule of readout (a), after its first iteration;
+    2. Ctrl-C in the gradient training of readout (b), after its first step (written on the
+       interruption; the periodic checkpoint is every 5 steps);
+    3. a kill that nothing catches, after the second step, with a checkpoint every step.
 
-    for error, every in ((KeyboardInterrupt, exp.GRAD_CHECKPOINT_EVERY), (Killed, 1)):
-        monkeypatch.setattr(exp, "GRAD_CHECKPOINT_EVERY", every)
-        ck = tmp_path / f"grad_{error.__name__}.eqx"
-        with pytest.raises(error):
-            exp.train_gradient(model, x, y, cfg, checkpoint=ck, progress=Interrupt(1, error), **kw)
-        assert step_of(ck) == 1
-        bar = Interrupt()
-        got, hist = exp.train_gradient(model, x, y, cfg, checkpoint=ck, progress=bar, **kw)
-        assert bar.n == 2 and hist == hist_ref and len(hist["loss"]) == 2
-        assert _same_tree(got, ref)
-        assert step_of(ck) == 2
-
-    other = tmp_path / "rule.eqx"  # a checkpoint of the rule, not of this training
-    exp._save_rule_state(other, 0, (0.5,), 0.5, np.zeros(25, np.int32), np.ones(4), 0.5, [0.5],
-                         np.random.default_rng(0))
-    with pytest.raises(CheckpointError, match="does not match"):
-        exp.train_gradient(model, x, y, cfg, checkpoint=other, **kw)
-
-
-def test_run_resumes_after_an_interruption_and_cleans_up(exp, cfg, tmp_path, monkeypatch):
-    """A small cross-validated run interrupted in its second fold resumes from its checkpoints:
-    the finished fold is not trained again, and every metric, per-fold figure, the confusion
-    matrix and the saved model equal those of an uninterrupted run. ``finished`` removes the
-    checkpoints; a different set-up in a folder with checkpoints is a clear error."""
+    Finished folds and steps are not trained again. ``finished`` removes the checkpoints; a
+    checkpoint of the wrong kind, or a different set-up in a folder with checkpoints, is a clear
+    error."""
+    cfg = {**cfg, "rule_iters": 2}  # 4 units of progress per fold and variant: 2 + 2 steps
     ref = exp.run(cfg, tmp_path / "ref")
     assert ref["resumed"] == []
-
+    out, ck = tmp_path / "run", tmp_path / "run" / "checkpoints"
     train = exp.train_gradient
     calls = []
-
-    def interrupted(*a, **k):  # the third (b) training is fold 1's coupled one
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt("test interruption")
-        return train(*a, **k)
-
-    monkeypatch.setattr(exp, "train_gradient", interrupted)
-    out = tmp_path / "run"
-    with pytest.raises(KeyboardInterrupt):
-        exp.run(cfg, out)
-    assert sorted(p.name for p in (out / "checkpoints").glob("*.eqx")) == [
-        "fold0.eqx", "fold0_uncoupled.eqx", "fold1_a_progress.eqx"]
-    calls.clear()
     monkeypatch.setattr(exp, "train_gradient", lambda *a, **k: calls.append(1) or train(*a, **k))
+
+    def interrupted_run(bar):
+        monkeypatch.setattr(exp, "tqdm", lambda **kw: bar)
+        with pytest.raises(bar.error):
+            exp.run(cfg, out)
+
+    interrupted_run(Interrupt(9))  # fold 0 (8 units), then fold 1's rule, iteration 1
+    assert sorted(p.name for p in ck.glob("*.eqx")) == [
+        "fold0.eqx", "fold0_uncoupled.eqx", "fold1_a_progress.eqx"]
+    assert _header(ck / "fold1_a_progress.eqx", "romera2018_rule")["iteration"] == 1
+    interrupted_run(Interrupt(11))  # iteration 2, then the first gradient step
+    assert _header(ck / "fold1_b_progress.eqx", "romera2018_gradient")["step"] == 1
+    monkeypatch.setattr(exp, "GRAD_CHECKPOINT_EVERY", 1)
+    interrupted_run(Interrupt(12, Killed))  # the second step, then killed
+    assert _header(ck / "fold1_b_progress.eqx", "romera2018_gradient")["step"] == 2
+    assert len(calls) == 4  # fold 0's two variants, then fold 1's coupled one in runs 2 and 3
+
+    with pytest.raises(CheckpointError, match="does not match"):  # a rule's file is not (b)'s
+        two = np.asarray([[300.0, 900.0], [900.0, 2900.0]], np.float32)
+        train(exp.initial_model(two, cfg, "linear"), two, np.asarray([0, 1]), cfg,
+              checkpoint=ck / "fold1_a_progress.eqx")
+
+    calls.clear()
+    bar = Interrupt()
+    monkeypatch.setattr(exp, "tqdm", lambda **kw: bar)
     got = exp.run(cfg, out)
-    assert len(calls) == 2  # fold 1 coupled and uncoupled
+    assert len(calls) == 2  # fold 1 coupled (resumed, already at its last step) and uncoupled
+    assert bar.n == 16
     assert got["resumed"] == ["fold0", "fold0_uncoupled"]
     assert got["metrics"] == ref["metrics"] and got["per_fold"] == ref["per_fold"]
     assert got["confusion_test_b"] == ref["confusion_test_b"]
@@ -157,4 +155,4 @@ def test_run_resumes_after_an_interruption_and_cleans_up(exp, cfg, tmp_path, mon
     with pytest.raises(ValueError, match=r"config keys that differ: \['grad_steps'\]"):
         exp.run({**cfg, "grad_steps": 3}, out)
     exp.finished(out)
-    assert not (out / "checkpoints").exists() and (out / "model.eqx").exists()
+    assert not ck.exists() and (out / "model.eqx").exists()
