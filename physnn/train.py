@@ -314,7 +314,7 @@ class InterruptGuard:
     [`save_checkpoint`][] can too:
 
     ```python
-    guard = InterruptGuard()
+    guard, done = InterruptGuard(), start
     with guard:
         try:
             for s in range(start, steps):
