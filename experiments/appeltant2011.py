@@ -238,21 +238,7 @@ def _trainable(model, names):
 
 def _check_resume(ckpt_dir, setup):
     """Checkpoints in ``ckpt_dir`` resume only the same set-up (config and starting point)."""
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    f = ckpt_dir / "setup.json"
-    setup = json.loads(json.dumps(setup))  # normalised as JSON
-    if f.exists():
-        found = json.loads(f.read_text())
-        if found != setup:
-            diff = sorted(k for k in set(found["config"]) | set(setup["config"])
-                          if found["config"].get(k) != setup["config"].get(k))
-            raise ValueError(
-                f"appeltant2011: {ckpt_dir} holds co-design checkpoints of a different set-up "
-                f"(config keys that differ: {diff or 'none'}; starting point "
-                f"{'differs' if found['start'] != setup['start'] else 'equal'}); delete that folder "
-                "or choose another output folder")
-    else:
-        f.write_text(json.dumps(setup))
+    pn.train.bind_checkpoint_dir(ckpt_dir, setup, "appeltant2011 co-design")
 
 
 def _fit_select(model, loss_fn, data, optimizer, steps, every, key, ckpt_dir, score, progress,

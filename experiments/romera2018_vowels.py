@@ -946,27 +946,11 @@ class RunCheckpoints:
     (:func:`finished`)."""
 
     def __init__(self, directory, config, x, y, speakers, folds):
-        self.dir = Path(directory)
-        self.dir.mkdir(parents=True, exist_ok=True)
         h = hashlib.sha256()
         for a in (x, y, speakers, *(i for fold in folds for i in fold)):
             h.update(np.ascontiguousarray(a).tobytes())
-        setup = json.loads(json.dumps({"config": dict(sorted(config.items())), "data": h.hexdigest()}))
-        f = self.dir / "setup.json"
-        if f.exists():
-            found = json.loads(f.read_text())
-            if found != setup:
-                keys = sorted(k for k in set(found.get("config", {})) | set(setup["config"])
-                              if found.get("config", {}).get(k) != setup["config"].get(k))
-                data = "equal" if found.get("data") == setup["data"] else "differs"
-                raise ValueError(
-                    f"romera2018: {self.dir} holds checkpoints of another run (config keys that "
-                    f"differ: {keys or 'none'}; data {data}); delete that folder or choose "
-                    "another output folder (--out)")
-        else:
-            tmp = f.with_suffix(".tmp")
-            tmp.write_text(json.dumps(setup))
-            tmp.replace(f)
+        self.dir = pn.train.bind_checkpoint_dir(directory, {"config": config, "data": h.hexdigest()},
+                                                "romera2018")
         self.resumed = []
 
     def path(self, name) -> Path:

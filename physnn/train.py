@@ -39,7 +39,7 @@ from jaxtyping import PyTree
 from tqdm import tqdm
 
 __all__ = ["CheckpointError", "fit", "save_checkpoint", "load_checkpoint", "CHECKPOINT_NAME",
-           "InterruptGuard"]
+           "InterruptGuard", "bind_checkpoint_dir"]
 
 CHECKPOINT_NAME = "checkpoint.eqx"
 """File name of the checkpoint that [`fit`][] keeps (only the latest) in `checkpoint_dir`."""
@@ -297,6 +297,48 @@ def load_checkpoint(path, like: PyTree) -> tuple[PyTree, dict]:
     except Exception as e:
         raise CheckpointError(f"{path}: could not deserialise the payload: {e}") from e
     return tree, header
+
+
+def bind_checkpoint_dir(directory, setup: dict, owner: str) -> pathlib.Path:
+    """Tie a folder of checkpoints to the set-up they resume, so that a run never resumes from
+    another run's checkpoints.
+
+    The first call writes `setup` (JSON-serialisable; a `"config"` dict is compared key by key)
+    to `directory/setup.json`, creating the folder; later calls check that `setup` is equal.
+
+    **Arguments:**
+
+    - `directory`: the checkpoint folder, e.g. `out_dir / "checkpoints"`.
+    - `setup`: what the checkpoints depend on, e.g. `{"config": config, "data": digest}`.
+    - `owner`: the name that starts the error message (e.g. the experiment's).
+
+    **Returns:**
+
+    The folder, as a `pathlib.Path`.
+
+    **Raises:**
+
+    `ValueError` naming the config keys (and other entries) that differ, if the folder holds the
+    checkpoints of another set-up.
+    """
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    f = directory / "setup.json"
+    setup = json.loads(json.dumps(setup))  # normalised as JSON
+    if not f.exists():
+        _atomic_write(f, (json.dumps(setup).encode("utf-8"),))
+        return directory
+    found = json.loads(f.read_text())
+    if found != setup:
+        old, new = found.get("config", {}), setup.get("config", {})
+        keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        other = sorted(k for k in set(found) | set(setup)
+                       if k != "config" and found.get(k) != setup.get(k))
+        raise ValueError(
+            f"{owner}: {directory} holds checkpoints of another run (config keys that differ: "
+            f"{keys or 'none'}; other entries that differ: {other or 'none'}); delete that folder "
+            "or choose another output folder (--out)")
+    return directory
 
 
 # ----------------------------------------------------------------------------------------------

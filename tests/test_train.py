@@ -14,6 +14,7 @@ import pytest
 from physnn.train import (
     CHECKPOINT_NAME,
     CheckpointError,
+    bind_checkpoint_dir,
     fit,
     load_checkpoint,
     save_checkpoint,
@@ -440,3 +441,21 @@ def test_fit_in_chunks_compiles_the_step_once():
     whole, _ = fit(quad_model(), quad_loss, data, optax.adam(0.1), steps=4, key=jax.random.key(0),
                    progress=False)
     assert np.allclose(np.asarray(chunked.w), np.asarray(whole.w))
+
+
+def test_bind_checkpoint_dir_ties_a_folder_to_its_setup(tmp_path):
+    """The first call records the set-up; the same set-up binds again; another one is an error
+    naming the config keys and the other entries that differ, and leaves the record alone."""
+    d = tmp_path / "ckpt"
+    setup = {"config": {"lr": 0.1, "steps": 10}, "data": "abc"}
+    assert bind_checkpoint_dir(d, setup, "exp") == d
+    assert json.loads((d / "setup.json").read_text()) == setup
+    assert bind_checkpoint_dir(d, {"data": "abc", "config": {"steps": 10, "lr": 0.1}}, "exp") == d
+    with pytest.raises(ValueError, match=r"exp: .*\(config keys that differ: \['lr'\]; other entries "
+                                         r"that differ: none"):
+        bind_checkpoint_dir(d, {**setup, "config": {"lr": 0.2, "steps": 10}}, "exp")
+    with pytest.raises(ValueError, match=r"config keys that differ: none; other entries that "
+                                         r"differ: \['data'\]"):
+        bind_checkpoint_dir(d, {**setup, "data": "xyz"}, "exp")
+    assert json.loads((d / "setup.json").read_text()) == setup
+    assert [p.name for p in d.iterdir()] == ["setup.json"]  # no temporary file left behind
