@@ -23,6 +23,8 @@ import math
 import operator
 import os
 import pathlib
+import re
+import shutil
 import signal
 import threading
 import uuid
@@ -39,7 +41,7 @@ from jaxtyping import PyTree
 from tqdm import tqdm
 
 __all__ = ["CheckpointError", "fit", "save_checkpoint", "load_checkpoint", "CHECKPOINT_NAME",
-           "InterruptGuard", "bind_checkpoint_dir"]
+           "InterruptGuard", "bind_checkpoint_dir", "train_loop", "Stages"]
 
 CHECKPOINT_NAME = "checkpoint.eqx"
 """File name of the checkpoint that [`fit`][] keeps (only the latest) in `checkpoint_dir`."""
@@ -637,3 +639,280 @@ def fit(
                 save(completed)
                 last_saved = completed
     return eqx.combine(params, static), history
+
+
+# ----------------------------------------------------------------------------------------------
+# Hand-written loops and runs made of stages
+# ----------------------------------------------------------------------------------------------
+
+
+def _finite_records(owner: str, step: int, record) -> dict[str, float]:
+    if record is None:
+        return {}
+    if not isinstance(record, dict):
+        raise ValueError(f"{owner}: the step function must return (state, record) with record a "
+                         f"dict of scalars or None, got {type(record).__name__} at step {step}")
+    values = {str(k): float(v) for k, v in record.items()}
+    for k, v in values.items():
+        if not math.isfinite(v):
+            raise FloatingPointError(
+                f"{owner}: non-finite {k} = {v!r} at step {step}; the state is left as after "
+                f"step {step - 1} and no checkpoint is written for step {step}")
+    return values
+
+
+def train_loop(
+    step: Callable[[int, PyTree], tuple[PyTree, dict | None]],
+    state: PyTree,
+    steps: int,
+    *,
+    checkpoint: str | os.PathLike | None = None,
+    every: int = 5,
+    owner: str = "train_loop",
+    progress=None,
+) -> tuple[PyTree, dict[str, list]]:
+    """Run a hand-written training loop (e.g. an optax loop that [`fit`][] does not fit) with
+    exact, crash-safe checkpoint/resume.
+
+    Step `i` (from 0) is `state, record = step(i, state)`: `state` is a PyTree of arrays (say
+    `(params, opt_state)`) and `record` a dict of scalars (say `{"loss": loss}`) or None. Every
+    value of `record` is checked to be finite and appended to the history under its name. If
+    `step` draws its randomness from `i` (e.g. `jax.random.fold_in(key, i)`), an interrupted and
+    resumed loop ends bitwise identical to an uninterrupted one.
+
+    ```python
+    opt = optax.adam(1e-2)
+
+    def step(i, state):
+        w, opt_state = state
+        loss, g = value_and_grad(w, jax.random.fold_in(key, i))
+        upd, opt_state = opt.update(g, opt_state, w)
+        return (optax.apply_updates(w, upd), opt_state), {"loss": loss}
+
+    (w, _), history = train_loop(step, (w0, opt.init(w0)), 100, checkpoint="out/loop.eqx")
+    ```
+
+    **Arguments:**
+
+    - `step`: the step function, `step(i, state) -> (state, record)`.
+    - `state`: the initial state; also the template a checkpoint is loaded against.
+    - `steps`: total number of steps (an int >= 0; a resumed loop continues up to `steps`).
+    - `checkpoint`: a file (its folder must exist). If it exists the loop resumes from it (state,
+        step and history); it is rewritten atomically every `every` steps, after the last step,
+        and on `KeyboardInterrupt` or SIGTERM (the state after the last completed step).
+    - `every`: checkpoint period in steps (positive int). A process killed outright (SIGKILL)
+        redoes at most `every - 1` steps.
+    - `owner`: a name for messages; a checkpoint written under another owner is refused.
+    - `progress`: an object with `update(n)` (e.g. a tqdm bar), advanced once per step and by the
+        steps already done when resuming.
+
+    **Returns:**
+
+    `(state, history)`: the final state and a dict of lists of floats, one per record name.
+
+    **Raises:**
+
+    - `ValueError` for invalid `steps` or `every`, or a step that does not return a record dict.
+    - `FloatingPointError` naming the step if a record value is not finite; the state of the
+        previous step is kept and no checkpoint is written for that step.
+    - `CheckpointError` if the checkpoint is corrupt, of another owner, past `steps`, or does not
+        match `state`.
+    - `KeyboardInterrupt` (also on SIGTERM in the main thread) after saving a checkpoint.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"{owner}: steps = {steps!r}; expected an int >= 0")
+    steps = int(steps)
+    every = _positive_int("every", every)
+    # weakly typed leaves would come back strongly typed from a checkpoint: make both paths equal
+    state = jtu.tree_map(
+        lambda x: jax.lax.convert_element_type(x, x.dtype) if isinstance(x, jax.Array) else x, state)
+    history: dict[str, list] = {}
+    done = 0
+    path = None if checkpoint is None else pathlib.Path(checkpoint)
+    if path is not None and path.exists():
+        state, header = load_checkpoint(path, state)
+        rec = header.get("train_loop")
+        if not isinstance(rec, dict) or rec.get("owner") != owner:
+            found = rec.get("owner") if isinstance(rec, dict) else None
+            raise CheckpointError(f"{path}: not a checkpoint of {owner}'s loop (owner {found!r})")
+        done, history = rec.get("step"), rec.get("history")
+        if isinstance(done, bool) or not isinstance(done, int) or not 0 <= done <= steps:
+            raise CheckpointError(f"{path}: step {done!r} in the checkpoint; expected an int "
+                                  f"from 0 to steps = {steps}")
+        if not (isinstance(history, dict) and all(isinstance(v, list) for v in history.values())):
+            raise CheckpointError(f"{path}: header has no valid 'history' dict of lists")
+        if progress is not None:
+            progress.update(done)
+
+    def save():
+        save_checkpoint(path, state, {"train_loop": {"owner": owner, "step": done,
+                                                     "history": history}})
+
+    saved = done
+    guard = InterruptGuard()
+    with guard:
+        try:
+            for i in range(done, steps):
+                new_state, record = step(i, state)
+                values = _finite_records(owner, i, record)
+                with guard.critical():  # a step is committed as a whole
+                    state, done = new_state, i + 1
+                    for k, v in values.items():
+                        history.setdefault(k, []).append(v)
+                if path is not None and done % every == 0:
+                    with guard.critical():
+                        save()
+                        saved = done
+                if progress is not None:
+                    progress.update(1)
+        except KeyboardInterrupt:
+            if path is not None and done != saved:
+                with guard.critical(raise_pending=False):
+                    save()
+            raise
+        if path is not None and done != saved:
+            with guard.critical():
+                save()
+    return state, history
+
+
+_STAGE_FORMAT = "physnn-stage"
+_STAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def _encode(value, arrays: list, where: str):
+    """A JSON description of `value`; its arrays are appended to `arrays` (no pickle)."""
+    if value is None or isinstance(value, (bool, str)):
+        return {"py": value}
+    if isinstance(value, np.generic):
+        arrays.append(np.asarray(value))
+        return {"scalar": len(arrays) - 1}
+    if isinstance(value, (int, float)):
+        return {"py": value, "type": type(value).__name__}
+    if isinstance(value, jax.Array):
+        if jax.dtypes.issubdtype(value.dtype, jax.dtypes.prng_key):
+            raise TypeError(f"{where}: a PRNG key array cannot be stored; store its seed instead")
+        arrays.append(np.asarray(value))
+        return {"jax": len(arrays) - 1}
+    if isinstance(value, np.ndarray):
+        if value.dtype == object:
+            raise TypeError(f"{where}: an object array cannot be stored (no pickle)")
+        arrays.append(value)
+        return {"numpy": len(arrays) - 1}
+    if isinstance(value, (list, tuple)):
+        items = [_encode(v, arrays, f"{where}[{i}]") for i, v in enumerate(value)]
+        return {"list" if isinstance(value, list) else "tuple": items}
+    if type(value) is dict:
+        return {"dict": [[_encode(k, arrays, f"{where} key"), _encode(v, arrays, f"{where}[{k!r}]")]
+                         for k, v in value.items()]}
+    raise TypeError(f"{where}: cannot store a {type(value).__name__}; a stage may return None, "
+                    "bool, int, float, str, NumPy or JAX arrays and scalars, and lists, tuples "
+                    "and dicts of those")
+
+
+def _decode(spec: dict, arrays):
+    if "py" in spec:
+        v = spec["py"]
+        return float(v) if spec.get("type") == "float" else v
+    if "scalar" in spec:
+        return arrays[f"a{spec['scalar']}"][()]
+    if "jax" in spec:
+        return jnp.asarray(arrays[f"a{spec['jax']}"])
+    if "numpy" in spec:
+        return arrays[f"a{spec['numpy']}"]
+    if "list" in spec:
+        return [_decode(s, arrays) for s in spec["list"]]
+    if "tuple" in spec:
+        return tuple(_decode(s, arrays) for s in spec["tuple"])
+    if "dict" in spec:
+        return {_decode(k, arrays): _decode(v, arrays) for k, v in spec["dict"]}
+    raise CheckpointError(f"unknown entry in a stage file: {sorted(spec)}")
+
+
+class Stages:
+    """The checkpoints of a run made of stages, so that an interrupted run resumes where it
+    stopped and ends as an uninterrupted run does.
+
+    A stage is a deterministic computation whose result the rest of the run needs:
+    `stages(name, fn, *args, **kwargs)` returns `fn(*args, **kwargs)` and stores it in
+    `directory/name.stage`; in a later run with the same set-up it loads it instead of calling
+    `fn`. A training loop inside the run checkpoints its steps in `stages.path(name)` (e.g.
+    with [`train_loop`][]).
+
+    ```python
+    stages = Stages(out_dir / "checkpoints", {"config": config}, owner="my-experiment")
+    before = stages("eval_before", evaluate, w0, cues)
+    (w, _), history = train_loop(step, (w0, opt.init(w0)), 100, checkpoint=stages.path("train"))
+    after = stages("eval_after", evaluate, w, cues)
+    stages.remove()  # once the run's results are written
+    ```
+
+    The folder is tied to `setup` by [`bind_checkpoint_dir`][]: checkpoints of another set-up
+    are an error that names what differs. A stage's result may be None, a bool, int, float or
+    str, a NumPy or JAX array or NumPy scalar, or a list, tuple or dict of those; it is stored as
+    one JSON line (the structure) and an `.npz` of its arrays, read back without pickle, and
+    restored with the same types, dtypes and values.
+
+    **Arguments:**
+
+    - `directory`: the checkpoint folder (created if needed), e.g. `out_dir / "checkpoints"`.
+    - `setup`: what the results depend on (JSON-serialisable; a `"config"` dict is compared key
+        by key).
+    - `owner`: the name that starts error messages.
+
+    After a run, `stages.resumed` lists the stages that were loaded rather than computed.
+    """
+
+    def __init__(self, directory, setup: dict, owner: str):
+        self.owner = owner
+        self.dir = bind_checkpoint_dir(directory, setup, owner)
+        self.resumed: list[str] = []
+        self._seen: set[str] = set()
+
+    def _name(self, name: str, kind: str) -> str:
+        if not isinstance(name, str) or not _STAGE_NAME.fullmatch(name):
+            raise ValueError(f"{self.owner}: {kind} name {name!r}; expected letters, digits, "
+                             "'_', '.' or '-', starting with a letter or digit")
+        if name in self._seen:
+            raise ValueError(f"{self.owner}: {kind} name {name!r} is used twice in this run")
+        self._seen.add(name)
+        return name
+
+    def path(self, name: str) -> pathlib.Path:
+        """The checkpoint file of a loop inside the run, `directory/name.eqx`."""
+        return self.dir / f"{self._name(name, 'loop')}.eqx"
+
+    def __call__(self, name: str, fn: Callable, *args, **kwargs):
+        f = self.dir / f"{self._name(name, 'stage')}.stage"
+        if f.exists():
+            self.resumed.append(name)
+            return self._load(f)
+        value = fn(*args, **kwargs)
+        arrays: list = []
+        spec = _encode(value, arrays, f"{self.owner}: stage {name!r}")
+        buf = io.BytesIO()
+        np.savez(buf, **{f"a{i}": a for i, a in enumerate(arrays)})
+        payload = buf.getvalue()
+        header = {"format": _STAGE_FORMAT, "stage": name, "value": spec,
+                  "sha256": hashlib.sha256(payload).hexdigest()}
+        _atomic_write(f, (json.dumps(header).encode("utf-8"), b"\n", payload))
+        return value
+
+    def _load(self, f: pathlib.Path):
+        raw = f.read_bytes()
+        nl = raw.find(b"\n")
+        try:
+            header = json.loads(raw[:nl].decode("utf-8")) if nl >= 0 else None
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            header = None
+        if not isinstance(header, dict) or header.get("format") != _STAGE_FORMAT:
+            raise CheckpointError(f"{f}: not a physnn stage file; delete it to recompute the stage")
+        payload = raw[nl + 1:]
+        if hashlib.sha256(payload).hexdigest() != header.get("sha256"):
+            raise CheckpointError(f"{f}: payload sha256 mismatch; the file is corrupted")
+        with np.load(io.BytesIO(payload), allow_pickle=False) as arrays:
+            return _decode(header["value"], arrays)
+
+    def remove(self) -> None:
+        """Delete the folder and every checkpoint in it (once the run's results are written)."""
+        shutil.rmtree(self.dir, ignore_errors=True)
