@@ -45,12 +45,19 @@ Protocol:
   from the start to the settling time gives the energy per recall; the settling time (latency) is
   when the binarised phase pattern last changes.
 
+Resume: an interrupted run (Ctrl-C, SIGTERM, a killed job) resumes when the same command is run
+again with the same ``--out``. Every simulation of the run is a stage kept in ``DIR/checkpoints``
+(:class:`physnn.train.Stages`) and the training checkpoints its weights every 5 steps and on Ctrl-C
+or SIGTERM (:func:`physnn.train.train_loop`); the figures and record are the same, bit for bit, as
+an uninterrupted run's. The folder is removed once ``results.json`` is written.
+
 Departures: a simulated VO2 model (no hysteresis, see physnn/devices/mott.py) instead of measured
 devices; identical cells (no device-to-device spread) and no noise.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import diffrax as dfx
@@ -68,6 +75,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import physnn as pn  # noqa: E402
 from physnn import cli  # noqa: E402
 from physnn.devices.mott import phase_from_spikes  # noqa: E402
+
+#: Folder, inside the output folder, of the checkpoints an interrupted run resumes from.
+CHECKPOINT_DIR = "checkpoints"
 
 # VO2 cell (C, bias) and coupling: conductance per unit Hebbian weight, pair capacitor.
 DESIGN0 = {"node_pf": 145.0, "bias_v": 6.0, "g_unit_us": 100.0, "c_pair_pf": 60.0}
@@ -315,23 +325,27 @@ def surrogate_loss(w, cues, targets, design, cycle, config):
     return phase_error(tr.obs["voltage"][..., : cues.shape[-1]], targets)
 
 
-def train_couplings(w0, cues, targets, design, cycle, config, progress=None):
-    """Adam on the signed weights (kept symmetric with a zero diagonal)."""
+def train_couplings(w0, cues, targets, design, cycle, config, progress=None, checkpoint=None):
+    """Adam on the signed weights (kept symmetric with a zero diagonal). With ``checkpoint`` (a
+    file) the weights, the optimiser state and the losses are saved every 5 steps and on Ctrl-C
+    or SIGTERM, and a training with that file present resumes from it, exactly
+    (:func:`physnn.train.train_loop`). Returns the weights and the loss of every step."""
     w = jnp.asarray(w0)
     opt = optax.adam(config["lr"])
-    state = opt.init(w)
     c, tg = jnp.asarray(cues), jnp.asarray(targets)
     grad_fn = eqx.filter_jit(jax.value_and_grad(
         lambda w_: surrogate_loss(w_, c, tg, design, cycle, config)))
-    losses = []
-    for _ in range(config["train_steps"]):
-        loss, g = grad_fn(w)
-        upd, state = opt.update(symmetric(g), state, w)
-        w = symmetric(optax.apply_updates(w, upd))
-        losses.append(float(loss))
-        if progress is not None:
-            progress.update(1)
-    return np.asarray(w), losses
+
+    def step(i, state):
+        w_, opt_state = state
+        loss, g = grad_fn(w_)
+        upd, opt_state = opt.update(symmetric(g), opt_state, w_)
+        return (symmetric(optax.apply_updates(w_, upd)), opt_state), {"loss": loss}
+
+    (w, _), history = pn.train.train_loop(step, (w, opt.init(w)), config["train_steps"],
+                                          checkpoint=checkpoint, owner="mott-memory",
+                                          progress=progress)
+    return np.asarray(w), history.get("loss", [])
 
 
 # ------------------------------------------------------------------------------------ evaluation
@@ -388,17 +402,20 @@ def run(config, out_dir) -> dict:
     steps = config["train_steps"]
     bar = tqdm(total=steps + 5 + len(config["capacity_letters"]), desc="mott-memory", leave=False)
 
+    # an interrupted run resumes: every simulation below is a stage kept in out_dir/checkpoints
+    stages = pn.train.Stages(out_dir / CHECKPOINT_DIR, {"config": config}, "mott-memory")
     # examples for the figures: the first cue of every pattern at the largest corruption
     keep = [int(np.nonzero((flips == max(config["flips"])) & (idx == p))[0][0])
             for p in range(len(xi))]
-    ev_h = evaluate(w_hebb, cues, design, cycle, config, keep=keep)
+    ev_h = stages("eval_hebbian", evaluate, w_hebb, cues, design, cycle, config, keep=keep)
     bar.update(1)
-    ev_h_train = evaluate(w_hebb, tr_cues, design, cycle, config)
+    ev_h_train = stages("eval_hebbian_train", evaluate, w_hebb, tr_cues, design, cycle, config)
     bar.update(1)
-    w_tr, losses = train_couplings(w_hebb, tr_cues, xi[tr_idx], design, cycle, config, bar)
-    ev_t = evaluate(w_tr, cues, design, cycle, config, keep=keep)
+    w_tr, losses = train_couplings(w_hebb, tr_cues, xi[tr_idx], design, cycle, config, bar,
+                                   checkpoint=stages.path("train"))
+    ev_t = stages("eval_trained", evaluate, w_tr, cues, design, cycle, config, keep=keep)
     bar.update(1)
-    ev_t_train = evaluate(w_tr, tr_cues, design, cycle, config)
+    ev_t_train = stages("eval_trained_train", evaluate, w_tr, tr_cues, design, cycle, config)
     bar.update(1)
     rng = np.random.default_rng(seed)
     dig_h = hopfield_recall(w_hebb, cues, rng)
@@ -412,7 +429,9 @@ def run(config, out_dir) -> dict:
         wp = hebbian_weights(xp)
         c, i, f = cue_set(xp, config["capacity_flips"], config["capacity_cues"],
                           2000 + seed + n_pat)
-        ex_o, _ = scores(evaluate(wp, c, design, cycle, config)["recalled"], xp, i)
+        recalled = stages(f"capacity_{n_pat}", lambda w_, c_: evaluate(w_, c_, design, cycle,
+                                                                        config)["recalled"], wp, c)
+        ex_o, _ = scores(recalled, xp, i)
         ex_d, _ = scores(hopfield_recall(wp, c, rng), xp, i)
         capacity[n_pat] = {"oscillators": by_level(ex_o, f, config["capacity_flips"]),
                            "digital": by_level(ex_d, f, config["capacity_flips"])}
@@ -481,12 +500,22 @@ def run(config, out_dir) -> dict:
         f"trained {curves['trained']['exact_corrupted']:.3f}, "
         f"digital Hopfield {curves['digital']['exact_corrupted']:.3f}",
     ]
+    if stages.resumed:
+        notes.append("resumed from the checkpoints of an interrupted run (stages %s); wall_s counts "
+                     "only this part" % ", ".join(stages.resumed))
     return {"metrics": metrics, "reference": reference, "notes": notes, "curves": curves,
             "capacity": {str(k): v for k, v in capacity.items()},
             "weights_hebbian": w_hebb.tolist(), "weights_trained": np.asarray(w_tr).tolist(),
             "pattern_overlaps": overlaps.tolist(), "train_losses": losses,
+            "resumed": stages.resumed,
             "figures": ["stored_patterns.png", "recall_examples.png", "recall_vs_corruption.png",
                         "phase_traces.png"]}
+
+
+def finished(out_dir):
+    """Called by ``physnn run`` once ``results.json`` is written: the checkpoints are no longer
+    needed, and a new run in the same folder starts afresh."""
+    shutil.rmtree(Path(out_dir) / CHECKPOINT_DIR, ignore_errors=True)
 
 
 # ------------------------------------------------------------------------------------ figures

@@ -1,8 +1,10 @@
 """Associative memory in coupled VO2 oscillators (experiments/mott_memory.py): pattern handling and
 bad input, the Hebbian rule against the digital Hopfield network, the gradient of the recall
-surrogate through the dynamics against finite differences (float64), and the quick experiment end
-to end through the CLI."""
+surrogate through the dynamics against finite differences (float64), the quick experiment end
+to end through the CLI, and the same run interrupted during its training and resumed."""
 
+import contextlib
+import io
 import json
 
 import jax
@@ -10,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import physnn as pn
 from physnn import cli
 
 
@@ -76,10 +79,19 @@ def test_gradient_through_the_dynamics_matches_finite_differences():
         np.testing.assert_allclose(float(g), float(fd), rtol=1e-4)
 
 
-def test_quick_run_recalls_stored_letters_and_training_helps(tmp_path, capsys):
-    assert cli.main(["run", "mott-memory", "--quick", "--out", str(tmp_path)]) == 0
-    assert "heldout_gain_exact" in capsys.readouterr().out
-    rec = json.loads((tmp_path / "results.json").read_text())
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mott_quick")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert cli.main(["run", "mott-memory", "--quick", "--out", str(out)]) == 0
+    return out, json.loads((out / "results.json").read_text()), printed.getvalue()
+
+
+def test_quick_run_recalls_stored_letters_and_training_helps(quick):
+    tmp_path, rec, printed = quick
+    assert "heldout_gain_exact" in printed
+    assert not (tmp_path / "checkpoints").exists()  # removed once results.json is written
     assert rec["experiment"] == "mott-memory" and rec["quick"] is True
     for fig in rec["figures"]:
         assert (tmp_path / fig).stat().st_size > 10_000
@@ -98,3 +110,38 @@ def test_quick_run_recalls_stored_letters_and_training_helps(tmp_path, capsys):
     assert 0 < m["hebbian_latency_median_us"] <= rec["config"]["t1_ns"] / 1e3
     w = np.asarray(rec["weights_trained"])
     assert np.allclose(w, w.T) and np.all(np.diag(w) == 0)
+
+
+def test_an_interrupted_run_resumes_and_ends_as_an_uninterrupted_one(quick, tmp_path, monkeypatch):
+    """Ctrl-C during the training's third step; the same command then resumes: the simulations
+    done before are loaded, the training goes on from its last step, and the record is the
+    uninterrupted run's, bit for bit."""
+    _, ref, _ = quick
+    real, steps_run = pn.train.train_loop, []
+
+    def patched(stop_at):
+        def loop(step, *args, **kwargs):
+            def counted(i, state):
+                if i == stop_at:
+                    raise KeyboardInterrupt("test: Ctrl-C")
+                steps_run.append(i)
+                return step(i, state)
+            return real(counted, *args, **kwargs)
+        return loop
+
+    monkeypatch.setattr(pn.train, "train_loop", patched(stop_at=2))
+    with pytest.raises(KeyboardInterrupt), contextlib.redirect_stdout(io.StringIO()):
+        cli.main(["run", "mott-memory", "--quick", "--out", str(tmp_path)])
+    assert steps_run == [0, 1] and not (tmp_path / "results.json").exists()
+    assert (tmp_path / "checkpoints" / "train.eqx").exists()
+    monkeypatch.setattr(pn.train, "train_loop", patched(stop_at=None))
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert cli.main(["run", "mott-memory", "--quick", "--out", str(tmp_path)]) == 0
+    assert steps_run == [0, 1, 2]  # step 2 alone was run again
+    rec = json.loads((tmp_path / "results.json").read_text())
+    assert rec["resumed"] == ["eval_hebbian", "eval_hebbian_train"]
+    assert "resumed from the checkpoints" in rec["notes"][-1] and rec["notes"][:-1] == ref["notes"]
+    for k in ref:
+        if k not in ("wall_s", "notes", "resumed"):
+            assert rec[k] == ref[k], k
+    assert not (tmp_path / "checkpoints").exists()
