@@ -32,12 +32,18 @@ an electronic delay loop, and reports bit error rates below 0.1 % on the parity 
   the delay integrator (optax Adam), on the validation MSE of a differentiable ridge readout
   (``ridge_solve``) for P3, from the default operating point; before/after test errors and energies
   are reported.
+- **Resume.** An interrupted run (Ctrl-C, SIGTERM, a killed job) resumes when the same command is
+  run again with the same ``--out``: the maps, the spoken digits and the scores around the
+  co-design are stages kept in ``DIR/checkpoints`` (``physnn.train.Stages``), and the co-design
+  checkpoints its parameters every 5 steps and on Ctrl-C or SIGTERM (``physnn.train.train_loop``).
+  The folder is removed once ``results.json`` is written.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import shutil
 import time
 from pathlib import Path
 
@@ -57,6 +63,9 @@ from physnn.cli import load_experiment  # noqa: E402
 from physnn.devices import DuffingDelayNode, thermal_drive  # noqa: E402
 from physnn.readout import ridge_solve  # noqa: E402
 from physnn.tasks import parity_targets, parity_task  # noqa: E402
+
+#: Folder, inside the output folder, of the checkpoints an interrupted run resumes from.
+CHECKPOINT_DIR = "checkpoints"
 
 QUICK = {
     "n_nodes": 30, "theta_over_t": 0.2, "dt_over_t": 0.1, "temperature_k": 300.0, "seed": 0,
@@ -330,7 +339,7 @@ def spoken_digits(config, detuning):
 # --------------------------------------------------------------------------------------------
 
 
-def codesign(config, mask0):
+def codesign(config, mask0, checkpoint=None):
     """Train gamma, eta, the detuning, Q, k3 (bounded, see ``device_scales``) and the mask on the
     P3 validation MSE of a differentiable ridge readout, with fixed training bits and thermal
     noise (common random numbers)."""
@@ -363,17 +372,20 @@ def codesign(config, mask0):
         return jnp.mean((x[n_fit:] @ wt + b - y3[n_fit:]) ** 2)
 
     opt = optax.adam(config["codesign_lr"])
-    state = opt.init(params)
     value_and_grad = eqx.filter_jit(eqx.filter_value_and_grad(loss_fn))
-    curve = []
-    for _ in tqdm(range(config["codesign_steps"]), desc="dion2018: co-design", leave=False):
-        loss, g = value_and_grad(params)
-        if not np.isfinite(float(loss)):
-            raise FloatingPointError("dion2018: the co-design loss became non-finite")
-        curve.append(float(loss))
-        upd, state = opt.update(g, state, params)
-        params = optax.apply_updates(params, upd)
-    curve.append(float(value_and_grad(params)[0]))
+
+    def step(i, state):
+        p, opt_state = state
+        loss, g = value_and_grad(p)
+        upd, opt_state = opt.update(g, opt_state, p)
+        return (optax.apply_updates(p, upd), opt_state), {"loss": loss}
+
+    bar = tqdm(total=config["codesign_steps"], desc="dion2018: co-design", leave=False)
+    (params, _), history = pn.train.train_loop(step, (params, opt.init(params)),
+                                               config["codesign_steps"], checkpoint=checkpoint,
+                                               owner="dion2018 co-design", progress=bar)
+    bar.close()
+    curve = history.get("loss", []) + [float(value_and_grad(params)[0])]
     return params, curve
 
 
@@ -390,14 +402,17 @@ def run(config, out_dir) -> dict:
     mask = make_mask(config)
 
     # operating-point map and the chosen point
-    grid, scores, amp_map, power = operating_map(config, mask, bits_tr, bits_te)
+    # an interrupted run resumes: each phase below is a stage kept in out_dir/checkpoints
+    stages = pn.train.Stages(out_dir / CHECKPOINT_DIR, {"config": config}, "dion2018")
+    grid, scores, amp_map, power = stages("operating_map", operating_map, config, mask, bits_tr,
+                                          bits_te)
     best = _choose(scores)
     gamma, eta, det = grid[best]
     chosen = scores[best]
     timings["map_s"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    theta_rows = theta_map(config, mask, bits_tr, bits_te, gamma, det)
+    theta_rows = stages("theta_map", theta_map, config, mask, bits_tr, bits_te, gamma, det)
     timings["theta_scan_s"] = time.perf_counter() - t
 
     node = make_node(config, gamma, eta, det)
@@ -406,21 +421,23 @@ def run(config, out_dir) -> dict:
     energy_bit = float(power[best]) * tau_us * 1e-6
 
     t = time.perf_counter()
-    digits = spoken_digits(config, det)
+    digits = stages("spoken_digits", spoken_digits, config, det)
     timings["fsdd_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
     start = config["codesign_start"]
-    params, curve = codesign(config, mask)
+    params, curve = codesign(config, mask, checkpoint=stages.path("codesign"))
     point = (start["gamma"], start["eta"], start["detuning_lw"])
     if point in grid:  # a map point: same bits, same noise, already simulated
         before, p_before = scores[grid.index(point)], power[grid.index(point)]
     else:
-        before, p_before, _ = parity_at(make_node(config, *point), config, mask, bits_tr, bits_te)
+        before, p_before = stages("codesign_before", lambda: parity_at(
+            make_node(config, *point), config, mask, bits_tr, bits_te)[:2])
     q_scale, k3_scale = (float(v) for v in device_scales(params))
     trained = make_node(config, params["gamma"], params["eta"], params["detuning_lw"],
                         q_scale=q_scale, k3_scale=k3_scale)
-    after, p_after, _ = parity_at(trained, config, np.asarray(params["mask"]), bits_tr, bits_te)
+    after, p_after = stages("codesign_after", lambda: parity_at(
+        trained, config, np.asarray(params["mask"]), bits_tr, bits_te)[:2])
     timings["codesign_s"] = time.perf_counter() - t
 
     no_fb = [i for i, (g_, e_, d_) in enumerate(grid) if e_ == 0.0]
@@ -484,6 +501,9 @@ def run(config, out_dir) -> dict:
         f"eta={float(params['eta']):.3g}, detuning={float(params['detuning_lw']):.3g} linewidths, "
         f"Q={Q * q_scale:.0f}, k3={K3 * k3_scale:.3g} N/m^3",
     ]
+    if stages.resumed:
+        notes.append("resumed from the checkpoints of an interrupted run (stages %s); wall_s and "
+                     "timings_s count only this part" % ", ".join(stages.resumed))
     return {
         "metrics": metrics,
         "reference": dict(REFERENCE),
@@ -506,8 +526,15 @@ def run(config, out_dir) -> dict:
                              "detuning_lw": grid[frugal][2], "n_clean_points": len(clean)},
         "timings_s": timings,
         "notes": notes,
+        "resumed": stages.resumed,
         "figures": ["parity_map.png", "codesign.png"] + (["theta_map.png"] if len(theta_rows) else []),
     }
+
+
+def finished(out_dir):
+    """Called by ``physnn run`` once ``results.json`` is written: the checkpoints are no longer
+    needed, and a new run in the same folder starts afresh."""
+    shutil.rmtree(Path(out_dir) / CHECKPOINT_DIR, ignore_errors=True)
 
 
 def _figures(out_dir, config, grid, scores, theta_rows, curve, m):

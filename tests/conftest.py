@@ -49,3 +49,55 @@ class BlowUp(AbstractDevice):
 @pytest.fixture
 def relaxation():
     return Relaxation(tau=jnp.asarray(2.0))
+
+
+@pytest.fixture
+def interrupted_run_resumes(tmp_path, monkeypatch):
+    """A check for experiments that resume: ``check(name, ref, stop_at, resumed, ignore=())``
+    runs ``physnn run name --quick``, stops it with Ctrl-C at step ``stop_at`` of its
+    ``physnn.train.train_loop``, runs the same command again, and asserts that the second run
+    ran only the steps from ``stop_at`` on, loaded the stages ``resumed``, removed its
+    checkpoints, and wrote the record ``ref`` of an uninterrupted run bit for bit (but for
+    wall_s, timings, the notes' resume line and the keys in ``ignore``). Returns the record."""
+    import contextlib
+    import io
+    import json
+
+    import physnn as pn
+    from physnn import cli
+
+    def check(name, ref, stop_at, resumed, ignore=()):
+        real, steps_run = pn.train.train_loop, []
+
+        def patched(stop):
+            def loop(step, *args, **kwargs):
+                def counted(i, state):
+                    if i == stop:
+                        raise KeyboardInterrupt("test: Ctrl-C")
+                    steps_run.append(i)
+                    return step(i, state)
+                return real(counted, *args, **kwargs)
+            return loop
+
+        argv = ["run", name, "--quick", "--out", str(tmp_path)]
+        monkeypatch.setattr(pn.train, "train_loop", patched(stop_at))
+        with pytest.raises(KeyboardInterrupt), contextlib.redirect_stdout(io.StringIO()):
+            cli.main(argv)
+        assert steps_run == list(range(stop_at)) and not (tmp_path / "results.json").exists()
+        assert any((tmp_path / "checkpoints").glob("*.eqx"))
+        before = len(steps_run)
+        monkeypatch.setattr(pn.train, "train_loop", patched(None))
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert cli.main(argv) == 0
+        assert steps_run[before] == stop_at  # the loop went on from the interrupted step
+        rec = json.loads((tmp_path / "results.json").read_text())
+        assert rec["resumed"] == list(resumed)
+        assert "resumed from the checkpoints" in rec["notes"][-1]
+        assert rec["notes"][:-1] == ref["notes"]
+        for k in ref:
+            if k not in ("wall_s", "timings_s", "notes", "resumed", *ignore):
+                assert rec[k] == ref[k], k
+        assert not (tmp_path / "checkpoints").exists()
+        return rec
+
+    return check

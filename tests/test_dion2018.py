@@ -171,3 +171,11 @@ def test_quick_parity_energy_and_codesign(quick):
     # FSDD (stand-in for TI-46) is far better than chance (WER 0.9)
     assert m["fsdd_wer_official"] < 0.5
     assert any("TI-46" in note for note in rec["notes"])
+
+
+def test_an_interrupted_run_resumes_and_ends_as_an_uninterrupted_one(quick, interrupted_run_resumes):
+    """Ctrl-C during the co-design's second step; the same command then resumes: the maps and the
+    spoken digits are loaded, the co-design goes on from step 1, and the record is the
+    uninterrupted run's, bit for bit."""
+    interrupted_run_resumes("dion2018", quick[1], stop_at=1,
+                            resumed=["operating_map", "theta_map", "spoken_digits"])

@@ -12,7 +12,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import physnn as pn
 from physnn import cli
 
 
@@ -112,36 +111,10 @@ def test_quick_run_recalls_stored_letters_and_training_helps(quick):
     assert np.allclose(w, w.T) and np.all(np.diag(w) == 0)
 
 
-def test_an_interrupted_run_resumes_and_ends_as_an_uninterrupted_one(quick, tmp_path, monkeypatch):
+
+def test_an_interrupted_run_resumes_and_ends_as_an_uninterrupted_one(quick, interrupted_run_resumes):
     """Ctrl-C during the training's third step; the same command then resumes: the simulations
-    done before are loaded, the training goes on from its last step, and the record is the
+    done before are loaded, the training goes on from step 2, and the record is the
     uninterrupted run's, bit for bit."""
-    _, ref, _ = quick
-    real, steps_run = pn.train.train_loop, []
-
-    def patched(stop_at):
-        def loop(step, *args, **kwargs):
-            def counted(i, state):
-                if i == stop_at:
-                    raise KeyboardInterrupt("test: Ctrl-C")
-                steps_run.append(i)
-                return step(i, state)
-            return real(counted, *args, **kwargs)
-        return loop
-
-    monkeypatch.setattr(pn.train, "train_loop", patched(stop_at=2))
-    with pytest.raises(KeyboardInterrupt), contextlib.redirect_stdout(io.StringIO()):
-        cli.main(["run", "mott-memory", "--quick", "--out", str(tmp_path)])
-    assert steps_run == [0, 1] and not (tmp_path / "results.json").exists()
-    assert (tmp_path / "checkpoints" / "train.eqx").exists()
-    monkeypatch.setattr(pn.train, "train_loop", patched(stop_at=None))
-    with contextlib.redirect_stdout(io.StringIO()):
-        assert cli.main(["run", "mott-memory", "--quick", "--out", str(tmp_path)]) == 0
-    assert steps_run == [0, 1, 2]  # step 2 alone was run again
-    rec = json.loads((tmp_path / "results.json").read_text())
-    assert rec["resumed"] == ["eval_hebbian", "eval_hebbian_train"]
-    assert "resumed from the checkpoints" in rec["notes"][-1] and rec["notes"][:-1] == ref["notes"]
-    for k in ref:
-        if k not in ("wall_s", "notes", "resumed"):
-            assert rec[k] == ref[k], k
-    assert not (tmp_path / "checkpoints").exists()
+    interrupted_run_resumes("mott-memory", quick[1], stop_at=2,
+                            resumed=["eval_hebbian", "eval_hebbian_train"])
