@@ -88,11 +88,18 @@ from the hand design at 6 V points the wrong way (the loss is rough there), whic
 search comes first. The cells are the anhysteretic VO2 model. Parihar's piecewise-linear
 analysis of the phase order rests on the hysteresis, which ``MottNetwork(..., hysteretic=True)``
 provides; an exploratory probe with hysteretic cells at 16 V found no locking (README).
+
+Resume: an interrupted run (Ctrl-C, SIGTERM, a killed job) resumes when the same command is run
+again with the same ``--out``. Every measurement of the run (baselines, grid searches,
+evaluations, two-stage readouts) is a stage kept in ``DIR/checkpoints`` (``physnn.train.Stages``),
+and the gradient steps checkpoint their state every 5 steps and on Ctrl-C or SIGTERM
+(``physnn.train.train_loop``). The folder is removed once ``results.json`` is written.
 """
 
 from __future__ import annotations
 
 import itertools
+import shutil
 from pathlib import Path
 
 import equinox as eqx
@@ -120,6 +127,9 @@ DESIGN0 = {"coupling_pf": 30.0, "degree_exponent": 0.0, "node_pf": 145.0, "bias_
 # the run that is read out, to keep the backward pass affordable); ``spread``: the relative
 # standard deviation of the per-node bias of a fabricated chip (fabrication spread of the bias or
 # of the switching threshold), and ``robust_search`` the grid searched under it (see ``run``).
+#: Folder, inside the output folder, of the checkpoints an interrupted run resumes from.
+CHECKPOINT_DIR = "checkpoints"
+
 QUICK = {
     "cycles": [5, 6, 7, 8], "wheels": [5, 6], "n_train": 4, "n_test": 8, "nodes": [10, 16],
     "edge_p": 0.3, "restarts": 3, "t1_ns": 40000.0, "window_ns": 8000.0, "dt_ns": 20.0,
@@ -441,34 +451,39 @@ def rerank(graphs, config, key, first_stages, table, progress=None):
 
 
 def codesign(design, train_adj, config, progress=None, spread=0.0, steps=None, seed=10_000,
-             callback=None):
+             callback=None, checkpoint=None):
     """Adam on the raw design parameters; fresh initial conditions at every step. The dynamics
     run for ``train_t1_ns`` (default ``t1_ns``). With ``spread`` > 0 every step also runs on fresh
     chips (node biases ``bias (1 + spread z)``, one chip per training graph shared by its
     restarts), so the steps descend the surrogate averaged over fabrication. ``steps`` defaults
     to ``config["train_steps"]``; ``seed`` offsets the keys and chips of the steps.
-    ``callback(step, design, loss)``, if given, sees the design after every step (1-based)."""
+    ``callback(step, design, loss)``, if given, sees the design after every step (1-based).
+    With ``checkpoint`` (a file) the raw design, the optimiser state and the losses are saved
+    every 5 steps and on Ctrl-C or SIGTERM, and a training with that file present resumes from
+    it, exactly (:func:`physnn.train.train_loop`)."""
     raw = to_raw(design)
     opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(config["lr"]))
-    state = opt.init(raw)
     r = config["train_restarts"]
     adj = jnp.asarray(np.repeat(train_adj, r, 0))
     cfg = dict(config, t1_ns=config.get("train_t1_ns", config["t1_ns"]))
     grad_fn = eqx.filter_jit(jax.value_and_grad(
         lambda w, k, chip: surrogate_loss(w, adj, k, cfg, chip)))
-    losses = []
-    for step in range(config["train_steps"] if steps is None else steps):
+
+    def step(i, state):
+        raw_, opt_state = state
         chip = (jnp.asarray(node_biases(1.0, train_adj.shape[0], train_adj.shape[-1], r, spread,
-                                        seed + step)) if spread > 0 else None)
-        loss, g = grad_fn(raw, jax.random.key(seed + step), chip)
-        upd, state = opt.update(g, state, raw)
-        raw = optax.apply_updates(raw, upd)
-        losses.append(float(loss))
-        if progress is not None:
-            progress.update(1)
+                                        seed + i)) if spread > 0 else None)
+        loss, g = grad_fn(raw_, jax.random.key(seed + i), chip)
+        upd, opt_state = opt.update(g, opt_state, raw_)
+        raw_ = optax.apply_updates(raw_, upd)
         if callback is not None:
-            callback(step + 1, {k: float(v) for k, v in from_raw(raw).items()}, float(loss))
-    return {k: float(v) for k, v in from_raw(raw).items()}, losses
+            callback(i + 1, {k: float(v) for k, v in from_raw(raw_).items()}, float(loss))
+        return (raw_, opt_state), {"loss": loss}
+
+    (raw, _), history = pn.train.train_loop(
+        step, (raw, opt.init(raw)), config["train_steps"] if steps is None else steps,
+        checkpoint=checkpoint, owner="parihar2017 co-design", progress=progress)
+    return {k: float(v) for k, v in from_raw(raw).items()}, history.get("loss", [])
 
 
 # ------------------------------------------------------------------------------------ evaluation
@@ -632,7 +647,11 @@ def run(config, out_dir) -> dict:
     train = random_graphs(config, "train")
     everything = [g for gs in families.values() for g in gs]
     owner = np.concatenate([[f] * len(gs) for f, gs in families.items()])
-    base = baselines(everything, config["restarts"], config["seed"], config.get("cluster_candidates", 1))
+    # an interrupted run resumes: each measurement below is a stage kept in out_dir/checkpoints,
+    # and the gradient steps checkpoint their state
+    stages = pn.train.Stages(out_dir / CHECKPOINT_DIR, {"config": config}, "parihar2017")
+    base = stages("baselines", baselines, everything, config["restarts"], config["seed"],
+                  config.get("cluster_candidates", 1))
     design0 = dict(config["design"])
     key = jax.random.key(config["seed"])  # same initial conditions before and after co-design
 
@@ -641,61 +660,86 @@ def run(config, out_dir) -> dict:
     n_rerank = config.get("rerank", 0)
     bar = tqdm(total=n_grid + n_rerank + n_robust + config["train_steps"] + 9, desc="parihar2017",
                leave=False)
-    cols0, _ = evaluate(everything, design0, key, config)
-    bar.update(1)
+
+    def stage(name, ticks, fn, *args, **kwargs):
+        """A stage that advances the bar by ``ticks`` (by itself, when computed)."""
+        done = len(stages.resumed)
+        value = stages(name, fn, *args, **kwargs)
+        if len(stages.resumed) > done:
+            bar.update(ticks)
+        return value
+
+    def evaluate_stage(name, design, *spread_args, keep=False):
+        """evaluate()'s colours, and with ``keep`` its (ts, v, phases) too."""
+        def fn():
+            cols, run = evaluate(everything, design, key, config, *spread_args)
+            return (cols, run) if keep else cols
+        value = stage(name, 0, fn)
+        bar.update(1)
+        return value
+
+    cols0 = evaluate_stage("eval_before", design0)
     # co-design, stage 1: the design grid measured on the training graphs (their own initial
     # conditions, not those of the test runs)
     key_train = jax.random.key(config["seed"] + 1)
-    first_stages = []
-    searched, score_s, search_table = design_search(design0, train, config, key_train, progress=bar,
-                                                    first_stages=first_stages)
+
+    def search():
+        first_stages = []
+        found = design_search(design0, train, config, key_train, progress=bar,
+                              first_stages=first_stages)
+        return (*found, first_stages)
+
+    searched, score_s, search_table, first_stages = stage("design_search", n_grid, search)
     # with ``rerank`` > 0, the best grid points by that one-run score are re-scored with the
     # two-stage readout that the experiment reports, and the best of them is the searched design;
     # the gradient steps are then judged by the two-stage score too
     two_stage_selection = n_rerank > 0
     rerank_table = []
     if two_stage_selection:
-        searched, score_s, rerank_table = rerank(train, config, key_train, first_stages,
-                                                 search_table, progress=bar)
-    cols_s, _ = evaluate(everything, searched, key, config)
-    bar.update(1)
+        searched, score_s, rerank_table = stage("rerank", n_rerank, rerank, train, config,
+                                                key_train, first_stages, search_table,
+                                                progress=bar)
+    cols_s = evaluate_stage("eval_searched", searched)
     # stage 2: gradient steps through the dynamics from the searched design. They are kept only
     # if they do not raise the mean colours on the training graphs (measured as in the search), a
     # selection on the training graphs alone
     train_adj, _ = pad([a for _, a in train])
-    stepped, losses = codesign(searched, train_adj, config, progress=bar)
-    score_g = training_score(train, stepped, config, key_train, two_stage=two_stage_selection)
+    stepped, losses = codesign(searched, train_adj, config, progress=bar,
+                               checkpoint=stages.path("codesign"))
+    score_g = stage("score_gradient", 0, training_score, train, stepped, config, key_train,
+                    two_stage=two_stage_selection)
     bar.update(1)
     gradient_kept = score_g[0] <= score_s[0]
     design1 = stepped if gradient_kept else searched
-    cols1, (ts, v, phases) = evaluate(everything, design1, key, config)
-    bar.update(1)
+    cols1, (ts, v, phases) = evaluate_stage("eval_after", design1, keep=True)
     # fabrication spread: every graph runs on a chip whose node biases are spread by
     # ``config["spread"]`` (training and held-out graphs on their own chips). The co-designed
     # design and the grid ``robust_search`` (its other entries from the co-designed design) are
     # scored on the training chips; the best by training_score is the robust design (the
     # co-designed one unless a grid point beats it)
     spread, chips_train, chips_test = config["spread"], config["seed"] + 11, config["seed"] + 12
-    score_1s = training_score(train, design1, config, key_train, spread, chips_train)
+    score_1s = stage("score_after_spread", 0, training_score, train, design1, config, key_train,
+                     spread, chips_train)
     bar.update(1)
-    robust_g, score_rs, robust_table = design_search(
-        design1, train, config, key_train, progress=bar, grid="robust_search", spread=spread,
-        spread_seed=chips_train)
+    robust_g, score_rs, robust_table = stage(
+        "robust_search", n_robust, design_search, design1, train, config, key_train, progress=bar,
+        grid="robust_search", spread=spread, spread_seed=chips_train)
     robust_changed = (score_rs[0], -score_rs[1]) < (score_1s[0], -score_1s[1])
     robust = robust_g if robust_changed else design1
     score_r = score_rs if robust_changed else score_1s
-    cols1_sp, _ = evaluate(everything, design1, key, config, spread, chips_test)
-    bar.update(1)
-    cols_r_sp, (_, _, phases_r_sp) = evaluate(everything, robust, key, config, spread, chips_test)
-    bar.update(1)
+    cols1_sp = evaluate_stage("eval_after_spread", design1, spread, chips_test)
+    cols_r_sp, (_, _, phases_r_sp) = evaluate_stage("eval_robust_spread", robust, spread,
+                                                    chips_test, keep=True)
     # the two-stage readout (second_stage) of the co-designed design and of the robust design
     # on held-out chips: a second run on the graph left after the tightest phase cluster, for
     # the restarts the first run does not colour with chi colours
     key2 = jax.random.fold_in(key, 2)
-    cols1_2, n_second = second_stage(everything, design1, cols1, phases, base["chi"], key2, config)
+    cols1_2, n_second = stage("second_stage_after", 0, second_stage, everything, design1, cols1,
+                              phases, base["chi"], key2, config)
     bar.update(1)
-    cols_r_sp2, n_second_r = second_stage(everything, robust, cols_r_sp, phases_r_sp, base["chi"],
-                                          key2, config, spread, chips_test)
+    cols_r_sp2, n_second_r = stage("second_stage_robust", 0, second_stage, everything, robust,
+                                   cols_r_sp, phases_r_sp, base["chi"], key2, config, spread,
+                                   chips_test)
     bar.update(1)
     bar.close()
 
@@ -801,6 +845,9 @@ def run(config, out_dir) -> dict:
         f"{losses[0]:.4f} -> {losses[-1]:.4f} over {len(losses)} Adam steps on "
         f"{len(train)} training graphs",
     ]
+    if stages.resumed:
+        notes.append("resumed from the checkpoints of an interrupted run (stages %s); wall_s counts "
+                     "only this part" % ", ".join(stages.resumed))
     return {"metrics": metrics, "reference": reference, "per_family": per_family, "notes": notes,
             "design_before": design0, "design_searched": searched, "design_after": design1,
             "design_robust": robust,
@@ -810,8 +857,14 @@ def run(config, out_dir) -> dict:
                                "train_fraction_optimal_two_stage": sc[1]} for d, sc in rerank_table],
             "design_search": [{"design": d, "train_mean_colours": sc[0], "train_fraction_optimal": sc[1]}
                               for d, sc in search_table],
-            "train_losses": losses,
+            "train_losses": losses, "resumed": stages.resumed,
             "figures": ["petersen_phases.png", "colouring_results.png"]}
+
+
+def finished(out_dir):
+    """Called by ``physnn run`` once ``results.json`` is written: the checkpoints are no longer
+    needed, and a new run in the same folder starts afresh."""
+    shutil.rmtree(Path(out_dir) / CHECKPOINT_DIR, ignore_errors=True)
 
 
 # ------------------------------------------------------------------------------------ figures

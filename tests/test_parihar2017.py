@@ -1,7 +1,9 @@
 """Graph colouring with coupled VO2 oscillators (Parihar et al. 2017): the graph tools (exact
 chromatic numbers, readout), bad input, gradients through the dynamics against finite differences,
-and the quick experiment end to end."""
+the quick experiment end to end, and a second run in its folder that resumes every stage."""
 
+import contextlib
+import io
 import json
 
 import jax
@@ -433,10 +435,20 @@ def test_bias_spread_reaches_the_oscillators():
     np.testing.assert_array_equal(np.argsort(freq), np.argsort(biases))
 
 
-def test_quick_run_colours_cycles_and_petersen_optimally(tmp_path, capsys):
-    assert cli.main(["run", "parihar2017", "--quick", "--out", str(tmp_path)]) == 0
-    assert "random_test_optimal_fraction_after" in capsys.readouterr().out
-    rec = json.loads((tmp_path / "results.json").read_text())
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    """The quick run, its checkpoints kept (``finished`` would remove them) for the rerun test."""
+    out = tmp_path_factory.mktemp("parihar_quick")
+    printed = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(printed):
+        mp.setattr(_experiment(), "finished", lambda out_dir: None)
+        assert cli.main(["run", "parihar2017", "--quick", "--out", str(out)]) == 0
+    return out, json.loads((out / "results.json").read_text()), printed.getvalue()
+
+
+def test_quick_run_colours_cycles_and_petersen_optimally(quick):
+    tmp_path, rec, printed = quick
+    assert "random_test_optimal_fraction_after" in printed
     assert rec["experiment"] == "parihar2017" and rec["quick"] is True
     for fig in rec["figures"]:
         assert (tmp_path / fig).stat().st_size > 10_000
@@ -501,3 +513,32 @@ def test_quick_run_colours_cycles_and_petersen_optimally(tmp_path, capsys):
             missed += int(np.sum(ok & (c1 > chi)))
         assert 0 <= m[runs] <= rec["config"]["cluster_candidates"] * missed
         assert m[f"random_test_optimal_fraction_{stage2}"] >= m[f"random_test_optimal_fraction_{stage1}"]
+
+
+STAGES = ["baselines", "eval_before", "design_search", "rerank", "eval_searched", "score_gradient",
+          "eval_after", "score_after_spread", "robust_search", "eval_after_spread",
+          "eval_robust_spread", "second_stage_after", "second_stage_robust"]
+
+
+def test_a_rerun_in_the_same_folder_resumes_every_stage(quick, monkeypatch):
+    """With every checkpoint of a finished run in its folder, the same command simulates nothing
+    and runs no gradient step, and writes the same record bit for bit. (Resuming from the middle
+    of a run is tested on mott-memory and dion2018, and train_loop in test_train_loops.py.)"""
+    out, ref, _ = quick
+    E = _experiment()
+
+    def simulated_again(*args, **kwargs):
+        raise AssertionError("a checkpointed stage was computed again")
+
+    monkeypatch.setattr(E, "simulate_graphs", simulated_again)
+    monkeypatch.setattr(E, "baselines", simulated_again)
+    monkeypatch.setattr(E, "surrogate_loss", simulated_again)
+    assert sorted(p.stem for p in (out / "checkpoints").glob("*.stage")) == sorted(STAGES)
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert cli.main(["run", "parihar2017", "--quick", "--out", str(out)]) == 0
+    rec = json.loads((out / "results.json").read_text())
+    assert rec["resumed"] == STAGES and rec["notes"][:-1] == ref["notes"]
+    for k in ref:
+        if k not in ("wall_s", "notes", "resumed"):
+            assert rec[k] == ref[k], k
+    assert not (out / "checkpoints").exists()
