@@ -696,7 +696,7 @@ def train_gradient(model, x, y, config, train_coupling=True, progress=None, n_pa
 
     With ``checkpoint`` (a file path) the model, the optimiser state and the history are written
     there atomically every ``GRAD_CHECKPOINT_EVERY`` steps, at the end, and when the training is
-    interrupted (Ctrl-C or SIGTERM: ``physnn.train.InterruptGuard``), and a training started
+    interrupted (Ctrl-C or SIGTERM: :func:`physnn.train.train_loop`), and a training started
     with that file present resumes from it: interrupted and resumed, it returns exactly what an
     uninterrupted training returns (same arguments; every step's randomness depends only on the
     seed and the step number). A process killed outright (SIGKILL) redoes at most the steps
@@ -709,57 +709,24 @@ def train_gradient(model, x, y, config, train_coupling=True, progress=None, n_pa
                      config["grad_steps"])
     mask = jnp.float32(1.0 if train_coupling else 0.0)
     sigma = jnp.float32(_check_vtl_sigma(vtl_sigma))
-    if checkpoint is not None and Path(checkpoint).exists():
-        like = (model, opt.init(eqx.filter(model, _trainable(model))))
-        (model, state), header = pn.train.load_checkpoint(checkpoint, like)
-        if "romera2018_gradient" not in header:
-            raise pn.train.CheckpointError(f"romera2018: {checkpoint} is not a checkpoint of "
-                                           "train_gradient")
-        done, history = header["romera2018_gradient"]["step"], header["romera2018_gradient"]["history"]
-        params, static = eqx.partition(model, _trainable(model))
-        if progress is not None:
-            progress.update(min(done, config["grad_steps"]))
-    else:
+    if checkpoint is None or not Path(checkpoint).exists():
         model = fit_readout(model, x, y, config, n_pad=n_pad)
-        params, static = eqx.partition(model, _trainable(model))
-        state = opt.init(params)
-        done, history = 0, {"loss": [], "accuracy": []}
-
-    def save():
-        pn.train.save_checkpoint(checkpoint, (eqx.combine(params, static), state), header_extra={
-            "romera2018_gradient": {"step": done, "history": history}})
-
+    # else the fitted model is in the checkpoint, and this one only gives its structure
+    params, static = eqx.partition(model, _trainable(model))
+    fixed, rest = eqx.partition(static, eqx.is_array)  # fitted but not trained: feature scaling
     base = jax.random.key(config["seed"])
-    saved = done
-    guard = pn.train.InterruptGuard()
-    with guard:
-        try:
-            for i in range(done, config["grad_steps"]):
-                new = _grad_step(params, static, state, xs, ys, ws, mask, l2,
-                                 jax.random.fold_in(base, i), opt, sigma)
-                loss, acc = float(new[2]), float(new[3])
-                if not np.isfinite(loss):
-                    raise FloatingPointError("romera2018: the training loss became non-finite")
-                with guard.critical():  # one step is committed as a whole
-                    params, state = new[:2]
-                    history["loss"].append(loss)
-                    history["accuracy"].append(acc)
-                    done = i + 1
-                if checkpoint is not None and done % GRAD_CHECKPOINT_EVERY == 0:
-                    with guard.critical():
-                        save()
-                        saved = done
-                if progress is not None:
-                    progress.update(1)
-        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: keep every finished step, then stop
-            if checkpoint is not None and done != saved:
-                with guard.critical(raise_pending=False):
-                    save()
-            raise
-        if checkpoint is not None and done != saved:
-            with guard.critical():
-                save()
-    return eqx.combine(params, static), history
+
+    def step(i, state):
+        p, opt_state, fx = state
+        new = _grad_step(p, eqx.combine(fx, rest), opt_state, xs, ys, ws, mask, l2,
+                         jax.random.fold_in(base, i), opt, sigma)
+        return (new[0], new[1], fx), {"loss": new[2], "accuracy": new[3]}
+
+    (params, _, fixed), history = pn.train.train_loop(
+        step, (params, opt.init(params), fixed), config["grad_steps"], checkpoint=checkpoint,
+        every=GRAD_CHECKPOINT_EVERY, owner="romera2018 train_gradient", progress=progress)
+    return (eqx.combine(params, fixed, rest),
+            {"loss": history.get("loss", []), "accuracy": history.get("accuracy", [])})
 
 
 # ----------------------------------------------------------------------------------- digital

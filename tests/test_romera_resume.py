@@ -130,10 +130,10 @@ def test_run_resumes_after_interruptions_and_cleans_up(exp, cfg, tmp_path, monke
         "fold0.eqx", "fold0_uncoupled.eqx", "fold1_a_progress.eqx"]
     assert _header(ck / "fold1_a_progress.eqx", "romera2018_rule")["iteration"] == 1
     interrupted_run(Interrupt(11))  # iteration 2, then the first gradient step
-    assert _header(ck / "fold1_b_progress.eqx", "romera2018_gradient")["step"] == 1
+    assert _header(ck / "fold1_b_progress.eqx", "train_loop")["step"] == 1
     monkeypatch.setattr(exp, "GRAD_CHECKPOINT_EVERY", 1)
     interrupted_run(Interrupt(12, Killed))  # the second step, then killed
-    assert _header(ck / "fold1_b_progress.eqx", "romera2018_gradient")["step"] == 2
+    assert _header(ck / "fold1_b_progress.eqx", "train_loop")["step"] == 2
     assert len(calls) == 4  # fold 0's two variants, then fold 1's coupled one in runs 2 and 3
 
     with pytest.raises(CheckpointError, match="does not match"):  # a rule's file is not (b)'s
