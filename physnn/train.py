@@ -817,7 +817,8 @@ def _decode(spec: dict, arrays):
     if "scalar" in spec:
         return arrays[f"a{spec['scalar']}"][()]
     if "jax" in spec:
-        return jnp.asarray(arrays[f"a{spec['jax']}"])
+        with jax.enable_x64(True):  # keeps a float64 array float64, as it was computed
+            return jnp.asarray(arrays[f"a{spec['jax']}"])
     if "numpy" in spec:
         return arrays[f"a{spec['numpy']}"]
     if "list" in spec:

@@ -173,6 +173,19 @@ def test_stages_store_and_resume(tmp_path):
     assert not (tmp_path / "ck").exists()
 
 
+def test_stages_keep_float64_jax_arrays(tmp_path):
+    """A stage computed with float64 enabled returns float64 JAX arrays, also when loaded."""
+
+    def compute():
+        with jax.enable_x64(True):
+            return jnp.asarray([0.1, 1 / 3], jnp.float64), jnp.asarray([1, 2], jnp.int64)
+
+    computed = Stages(tmp_path, {}, "exp")("x64", compute)
+    loaded = Stages(tmp_path, {}, "exp")("x64", compute)
+    assert computed[0].dtype == jnp.float64 and computed[1].dtype == jnp.int64
+    check_same(computed, loaded)
+
+
 def test_stages_errors(tmp_path):
     st = Stages(tmp_path / "ck", {"config": {"a": 1}}, owner="exp")
     with pytest.raises(ValueError, match=r"exp: stage name '../x'"):
