@@ -42,10 +42,16 @@ window, at several noise amplitudes:
 A bias point counts as chaotic when its exponent exceeds ``positive_threshold_per_period`` per
 oscillation period by three standard errors; a band is at least ``min_band_points`` adjacent such
 points. If none appears, the experiment says so (``positive_band_found: false``).
+
+An interrupted run (Ctrl-C, SIGTERM, a killed job) resumes when the same command is run again
+with the same ``--out``: the Lorenz check, each bias sweep, the two-trajectory check and the onset
+zooms are stages kept in ``DIR/checkpoints`` (``physnn.train.Stages``), removed once
+``results.json`` is written.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import jax
@@ -101,6 +107,8 @@ FULL = dict(
 )
 
 OWNER = "kumar2017"
+#: Folder, inside the output folder, of the checkpoints an interrupted run resumes from.
+CHECKPOINT_DIR = "checkpoints"
 
 
 # ------------------------------------------------------------------ Lyapunov estimators (generic)
@@ -545,24 +553,27 @@ def run(config, out_dir) -> dict:
     for var in config.get("variants", []):
         check_config(dict(config, **var, variants=[]))
     out_dir = Path(out_dir)
-    lor_t, lor_2, lor_se = lorenz_exponent(n_blocks=config["lorenz_blocks"])
+    # an interrupted run resumes: each sweep below is a stage kept in out_dir/checkpoints
+    stages = pn.train.Stages(out_dir / CHECKPOINT_DIR, {"config": config}, OWNER)
+    lor_t, lor_2, lor_se = stages("lorenz", lorenz_exponent, n_blocks=config["lorenz_blocks"])
     scales = np.asarray(config["noise_scales"], float)
     vins = np.linspace(config["bias_v"][0], config["bias_v"][1], int(config["bias_v"][2]))
-    main = bias_sweep(config, vins, scales)
-    variants = [(var, bias_sweep(dict(config, **var), vins,
-                                 np.asarray(var.get("noise_scales", scales), float)))
-                for var in config.get("variants", [])]
+    main = stages("sweep", bias_sweep, config, vins, scales)
+    variants = [(var, stages(f"variant_{i}", bias_sweep, dict(config, **var), vins,
+                             np.asarray(var.get("noise_scales", scales), float)))
+                for i, var in enumerate(config.get("variants", []))]
 
     with jax.enable_x64(True):  # the two-trajectory check, main thermal capacitance
         dev = device(config)
         _, bt, _, _ = _counts(config)
         cb = np.asarray(config["check_biases_v"], float)
         cv, cs = np.meshgrid(cb, scales * main["sigma1"])
-        la, lb, chi, clo = check(dev, jnp.asarray(cv.ravel()), jnp.asarray(cs.ravel()), config)
+        la, lb, chi, clo = stages("check", check, dev, jnp.asarray(cv.ravel()),
+                                  jnp.asarray(cs.ravel()), config)
         lam_a, se_a = exponents(la, chi, clo, bt)
         lam_b, _ = exponents(lb, chi, clo, bt)
         lam_a, lam_b, se_a = (x.reshape(cv.shape) for x in (lam_a, lam_b, se_a))
-    zooms = onset_zoom(config, main, vins)
+    zooms = stages("onset_zoom", onset_zoom, config, main, vins)
     per_us = 1e3
     agree = np.abs(lam_a - lam_b) * per_us
     found = (main["found"] or any(r["found"] for _, r in variants)
@@ -699,9 +710,18 @@ def run(config, out_dir) -> dict:
             "capacitance: the noisy oscillator stays periodic (exponent ~0) or is synchronised "
             "by the noise (exponent < 0); the paper's chaotic window is NOT reproduced")
     figures = ["bifurcation.png", "lyapunov.png"] + (["onset_zoom.png"] if zooms else [])
+    if stages.resumed:
+        notes.append("resumed from the checkpoints of an interrupted run (stages %s); wall_s counts "
+                     "only this part" % ", ".join(stages.resumed))
     return {"metrics": metrics, "reference": reference, "sweep": sweep_rec,
             "variants": variant_rec, "onset_zoom": zoom_rec, "two_trajectory_check": check_rec,
-            "notes": notes, "figures": figures}
+            "notes": notes, "figures": figures, "resumed": stages.resumed}
+
+
+def finished(out_dir):
+    """Called by ``physnn run`` once ``results.json`` is written: the checkpoints are no longer
+    needed, and a new run in the same folder starts afresh."""
+    shutil.rmtree(Path(out_dir) / CHECKPOINT_DIR, ignore_errors=True)
 
 
 def _figures(out_dir, vins, scales, main, variants, cb, lam_two):

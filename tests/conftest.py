@@ -101,3 +101,64 @@ def interrupted_run_resumes(tmp_path, monkeypatch):
         return rec
 
     return check
+
+
+@pytest.fixture(scope="module")
+def quick_run(request, tmp_path_factory):
+    """``physnn run NAME --quick`` once per test module (NAME: the module's ``EXPERIMENT``),
+    with its checkpoints kept (``finished`` is skipped) for ``rerun_resumes_every_stage``.
+    Returns (output folder, record, what it printed)."""
+    import contextlib
+    import io
+    import json
+
+    from physnn import cli
+
+    name = request.module.EXPERIMENT
+    out = tmp_path_factory.mktemp(name)
+    printed = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(printed):
+        mp.setattr(cli.load_experiment(name), "finished", lambda out_dir: None)
+        assert cli.main(["run", name, "--quick", "--out", str(out)]) == 0
+    return out, json.loads((out / "results.json").read_text()), printed.getvalue()
+
+
+@pytest.fixture
+def rerun_resumes_every_stage(quick_run, monkeypatch):
+    """A check for experiments that resume: ``check(stages, compute)`` runs the command of
+    ``quick_run`` again in its folder, where every checkpoint of the finished run is, with the
+    experiment's functions named in ``compute`` made to fail, and asserts that it computed
+    nothing, ran no training step, loaded ``stages`` (in order), wrote the same record bit for bit
+    (but for wall_s, timings and the notes' resume line) and removed the checkpoints."""
+    import contextlib
+    import io
+    import json
+
+    import physnn as pn
+    from physnn import cli
+
+    out, ref, _ = quick_run
+    name = ref["experiment"]
+
+    def check(stages, compute):
+        def computed_again(*args, **kwargs):
+            raise AssertionError("a checkpointed stage was computed again")
+
+        module = cli.load_experiment(name)
+        for f in compute:
+            monkeypatch.setattr(module, f, computed_again)
+        real = pn.train.train_loop
+        monkeypatch.setattr(pn.train, "train_loop", lambda step, *a, **k: real(
+            lambda i, s: computed_again(), *a, **k))
+        assert sorted(p.stem for p in (out / "checkpoints").glob("*.stage")) == sorted(stages)
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert cli.main(["run", name, "--quick", "--out", str(out)]) == 0
+        rec = json.loads((out / "results.json").read_text())
+        assert rec["resumed"] == list(stages) and rec["notes"][:-1] == ref["notes"]
+        assert "resumed from the checkpoints" in rec["notes"][-1]
+        for k in ref:
+            if k not in ("wall_s", "timings_s", "notes", "resumed"):
+                assert rec[k] == ref[k], k
+        assert not (out / "checkpoints").exists()
+
+    return check

@@ -1,9 +1,9 @@
 """Kumar 2017 (NbO2 oscillator, Lyapunov exponent against bias): the estimators on Lorenz, the
 tangent (jvp) exponent against two nearby trajectories on the noisy Mott oscillator, the
 deterministic limits (0 on the limit cycle, the Jacobian eigenvalue at a stable fixed point),
-config validation and the quick run end to end."""
+config validation, the quick run end to end, and a second run in its folder that resumes every
+stage."""
 
-import json
 
 import jax
 import jax.numpy as jnp
@@ -125,11 +125,12 @@ def test_bad_config_is_a_clear_error(tmp_path, key, value, match):
     assert "kumar2017" in msg and ("expected" in msg or "must be" in msg)
 
 
-def test_quick_run_end_to_end(tmp_path, capsys):
-    assert cli.main(["run", "kumar2017", "--quick", "--out", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
+EXPERIMENT = "kumar2017"  # for the quick_run fixture (conftest.py)
+
+
+def test_quick_run_end_to_end(quick_run):
+    tmp_path, rec, out = quick_run
     assert "positive_band_found" in out and "note:" in out
-    rec = json.loads((tmp_path / "results.json").read_text())
     assert rec["experiment"] == "kumar2017" and rec["quick"] is True
     for key in ("metrics", "reference", "config", "wall_s", "sweep", "two_trajectory_check", "notes"):
         assert key in rec
@@ -155,6 +156,13 @@ def test_quick_run_end_to_end(tmp_path, capsys):
     assert zoom["edge"] == "low" and len(zoom["bias_v"]) == points
     for name in rec["figures"]:
         assert (tmp_path / name).stat().st_size > 10_000
+
+
+def test_a_rerun_in_the_same_folder_resumes_every_stage(rerun_resumes_every_stage):
+    """With every checkpoint of a finished run in its folder, the same command simulates nothing
+    and writes the same record bit for bit."""
+    rerun_resumes_every_stage(["lorenz", "sweep", "check", "onset_zoom"],
+                              ["lorenz_exponent", "bias_sweep", "check", "onset_zoom", "_lanes"])
 
 
 def test_thermal_noise_makes_the_onset_of_oscillation_chaotic():

@@ -1,11 +1,8 @@
 """Associative memory in coupled VO2 oscillators (experiments/mott_memory.py): pattern handling and
 bad input, the Hebbian rule against the digital Hopfield network, the gradient of the recall
 surrogate through the dynamics against finite differences (float64), the quick experiment end
-to end through the CLI, and the same run interrupted during its training and resumed."""
+to end through the CLI, and a second run in its folder that resumes every stage."""
 
-import contextlib
-import io
-import json
 
 import jax
 import jax.numpy as jnp
@@ -78,19 +75,12 @@ def test_gradient_through_the_dynamics_matches_finite_differences():
         np.testing.assert_allclose(float(g), float(fd), rtol=1e-4)
 
 
-@pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("mott_quick")
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        assert cli.main(["run", "mott-memory", "--quick", "--out", str(out)]) == 0
-    return out, json.loads((out / "results.json").read_text()), printed.getvalue()
+EXPERIMENT = "mott-memory"  # for the quick_run fixture (conftest.py)
 
 
-def test_quick_run_recalls_stored_letters_and_training_helps(quick):
-    tmp_path, rec, printed = quick
+def test_quick_run_recalls_stored_letters_and_training_helps(quick_run):
+    tmp_path, rec, printed = quick_run
     assert "heldout_gain_exact" in printed
-    assert not (tmp_path / "checkpoints").exists()  # removed once results.json is written
     assert rec["experiment"] == "mott-memory" and rec["quick"] is True
     for fig in rec["figures"]:
         assert (tmp_path / fig).stat().st_size > 10_000
@@ -112,9 +102,10 @@ def test_quick_run_recalls_stored_letters_and_training_helps(quick):
 
 
 
-def test_an_interrupted_run_resumes_and_ends_as_an_uninterrupted_one(quick, interrupted_run_resumes):
-    """Ctrl-C during the training's third step; the same command then resumes: the simulations
-    done before are loaded, the training goes on from step 2, and the record is the
-    uninterrupted run's, bit for bit."""
-    interrupted_run_resumes("mott-memory", quick[1], stop_at=2,
-                            resumed=["eval_hebbian", "eval_hebbian_train"])
+def test_a_rerun_in_the_same_folder_resumes_every_stage(rerun_resumes_every_stage):
+    """With every checkpoint of a finished run in its folder, the same command simulates nothing
+    and runs no training step, and writes the same record bit for bit. (Resuming from the middle
+    of a run: dion2018's tests, and train_loop's in test_train_loops.py.)"""
+    rerun_resumes_every_stage(["eval_hebbian", "eval_hebbian_train", "eval_trained",
+                               "eval_trained_train", "capacity_3", "capacity_5"],
+                              ["simulate_recall", "surrogate_loss"])

@@ -2,9 +2,6 @@
 chromatic numbers, readout), bad input, gradients through the dynamics against finite differences,
 the quick experiment end to end, and a second run in its folder that resumes every stage."""
 
-import contextlib
-import io
-import json
 
 import jax
 import jax.numpy as jnp
@@ -435,19 +432,11 @@ def test_bias_spread_reaches_the_oscillators():
     np.testing.assert_array_equal(np.argsort(freq), np.argsort(biases))
 
 
-@pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    """The quick run, its checkpoints kept (``finished`` would remove them) for the rerun test."""
-    out = tmp_path_factory.mktemp("parihar_quick")
-    printed = io.StringIO()
-    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(printed):
-        mp.setattr(_experiment(), "finished", lambda out_dir: None)
-        assert cli.main(["run", "parihar2017", "--quick", "--out", str(out)]) == 0
-    return out, json.loads((out / "results.json").read_text()), printed.getvalue()
+EXPERIMENT = "parihar2017"  # for the quick_run fixture (conftest.py)
 
 
-def test_quick_run_colours_cycles_and_petersen_optimally(quick):
-    tmp_path, rec, printed = quick
+def test_quick_run_colours_cycles_and_petersen_optimally(quick_run):
+    tmp_path, rec, printed = quick_run
     assert "random_test_optimal_fraction_after" in printed
     assert rec["experiment"] == "parihar2017" and rec["quick"] is True
     for fig in rec["figures"]:
@@ -520,25 +509,8 @@ STAGES = ["baselines", "eval_before", "design_search", "rerank", "eval_searched"
           "eval_robust_spread", "second_stage_after", "second_stage_robust"]
 
 
-def test_a_rerun_in_the_same_folder_resumes_every_stage(quick, monkeypatch):
+def test_a_rerun_in_the_same_folder_resumes_every_stage(rerun_resumes_every_stage):
     """With every checkpoint of a finished run in its folder, the same command simulates nothing
     and runs no gradient step, and writes the same record bit for bit. (Resuming from the middle
-    of a run is tested on mott-memory and dion2018, and train_loop in test_train_loops.py.)"""
-    out, ref, _ = quick
-    E = _experiment()
-
-    def simulated_again(*args, **kwargs):
-        raise AssertionError("a checkpointed stage was computed again")
-
-    monkeypatch.setattr(E, "simulate_graphs", simulated_again)
-    monkeypatch.setattr(E, "baselines", simulated_again)
-    monkeypatch.setattr(E, "surrogate_loss", simulated_again)
-    assert sorted(p.stem for p in (out / "checkpoints").glob("*.stage")) == sorted(STAGES)
-    with contextlib.redirect_stdout(io.StringIO()):
-        assert cli.main(["run", "parihar2017", "--quick", "--out", str(out)]) == 0
-    rec = json.loads((out / "results.json").read_text())
-    assert rec["resumed"] == STAGES and rec["notes"][:-1] == ref["notes"]
-    for k in ref:
-        if k not in ("wall_s", "notes", "resumed"):
-            assert rec[k] == ref[k], k
-    assert not (out / "checkpoints").exists()
+    of a run: dion2018's tests, and train_loop's in test_train_loops.py.)"""
+    rerun_resumes_every_stage(STAGES, ["simulate_graphs", "baselines", "surrogate_loss"])
