@@ -30,10 +30,15 @@ Protocol (Coulombe, York & Sylvestre, PLoS ONE 12, e0178663 (2017)), on physical
 - **Cost.** Energy per inference = power dissipated by damping (cycle average) x the time one
   inference occupies the device (one bit period for parity, the utterance for digits); latency =
   that time.
+- **Resume.** An interrupted run (Ctrl-C, SIGTERM, a killed job) resumes when the same command is
+  run again with the same ``--out``: the maps, controls, robustness trials and spoken digits are
+  stages kept in ``DIR/checkpoints`` (``physnn.train.Stages``), removed once ``results.json`` is
+  written.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import equinox as eqx
@@ -50,6 +55,9 @@ import physnn as pn  # noqa: E402
 from physnn.devices.mechanical import simulate_checked  # noqa: E402
 from physnn.readout import ridge_fit  # noqa: E402
 from physnn.tasks.parity import parity_targets  # noqa: E402
+
+#: Folder, inside the output folder, of the checkpoints an interrupted run resumes from.
+CHECKPOINT_DIR = "checkpoints"
 
 QUICK = {
     "n_resonators": 10, "q": 4000.0, "f0_mhz": 2.2, "spread_linewidths": 2.0,
@@ -233,13 +241,25 @@ def run(config, out_dir) -> dict:
     bits = rng.integers(0, 2, config["n_bits"])
     tau = ring_down_time_us(config)
 
-    periods, drives, probs, energy, features = parity_maps(config, bits, key)
-    i, j = np.unravel_index(np.argmax(probs[0] + 1e-3 * probs.sum(axis=0)), probs[0].shape)
+    # an interrupted run resumes: each phase below is a stage kept in out_dir/checkpoints
+    stages = pn.train.Stages(out_dir / CHECKPOINT_DIR, {"config": config}, "coulombe2017")
+
+    def best_point(probs):
+        return np.unravel_index(np.argmax(probs[0] + 1e-3 * probs.sum(axis=0)), probs[0].shape)
+
+    def maps():  # the features of the best point only: the others are not needed again
+        periods, drives, probs, energy, features = parity_maps(config, bits, key)
+        i, j = best_point(probs)
+        return periods, drives, probs, energy, features[i][j]
+
+    periods, drives, probs, energy, nominal = stages("parity_maps", maps)
+    i, j = best_point(probs)
     best_t, best_f = float(periods[i]), float(drives[j])
-    ctrl = controls(config, bits, best_t, best_f, jax.random.fold_in(key, 77))
-    spreads, pre, post, unstable = robustness(config, bits, best_t, best_f, features[i][j],
-                                              jax.random.fold_in(key, 78))
-    digits = spoken_digits({**config, "drive_pn_digits": best_f}, jax.random.fold_in(key, 79))
+    ctrl = stages("controls", controls, config, bits, best_t, best_f, jax.random.fold_in(key, 77))
+    spreads, pre, post, unstable = stages("robustness", robustness, config, bits, best_t, best_f,
+                                          nominal, jax.random.fold_in(key, 78))
+    digits = stages("spoken_digits", spoken_digits, {**config, "drive_pn_digits": best_f},
+                    jax.random.fold_in(key, 79))
 
     _figures(out_dir, periods / tau, drives, probs, spreads, pre, post)
     n_test = config["n_bits"] - config["n_train"]
@@ -283,8 +303,11 @@ def run(config, out_dir) -> dict:
         "of 1/Q is a whole linewidth, so the post-training tolerance is of order 1e-4",
         "FSDD is the open stand-in for TI-46 (see physnn.tasks.fsdd); only the official split",
     ]
+    if stages.resumed:
+        notes.append("resumed from the checkpoints of an interrupted run (stages %s); wall_s counts "
+                     "only this part" % ", ".join(stages.resumed))
     return {
-        "metrics": metrics, "reference": reference, "notes": notes,
+        "metrics": metrics, "reference": reference, "notes": notes, "resumed": stages.resumed,
         "maps": {"bit_period_tau": list(map(float, periods / tau)), "drive_pn": drives.tolist(),
                  "success": {f"P{n}": probs[k].tolist() for k, n in enumerate(ORDERS)},
                  "energy_per_bit_j": energy.tolist()},
@@ -299,6 +322,12 @@ def run(config, out_dir) -> dict:
 def _at(spreads, values, s, order):
     k = np.flatnonzero(np.isclose(spreads, s))
     return float(values[k[0], :, order].mean()) if len(k) else float("nan")
+
+
+def finished(out_dir):
+    """Called by ``physnn run`` once ``results.json`` is written: the checkpoints are no longer
+    needed, and a new run in the same folder starts afresh."""
+    shutil.rmtree(Path(out_dir) / CHECKPOINT_DIR, ignore_errors=True)
 
 
 def _figures(out_dir, periods_tau, drives, probs, spreads, pre, post):

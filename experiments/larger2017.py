@@ -40,6 +40,9 @@ Protocol:
 - **Throughput.** One word occupies the reservoir for n_frames delay periods: duration
   n_frames tau_D (ns for Ikeda), so words/s = 1 / (n_frames tau_D); energy per word =
   ``power()`` (laser power into the modulator) x duration.
+- **Resume.** An interrupted run (Ctrl-C, SIGTERM, a killed job) resumes when the same command is
+  run again with the same ``--out``: each scan and the continuous-integrator check are stages
+  kept in ``DIR/checkpoints`` (``physnn.train.Stages``), removed once ``results.json`` is written.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ import contextlib
 import ctypes
 import itertools
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -62,6 +66,9 @@ from tqdm.auto import tqdm  # noqa: E402
 import physnn as pn  # noqa: E402
 from physnn.tasks.fsdd import FSDD_SPEAKERS, fsdd_features, load_fsdd  # noqa: E402
 from physnn.tasks.metrics import word_error_rate  # noqa: E402
+
+#: Folder, inside the output folder, of the checkpoints an interrupted run resumes from.
+CHECKPOINT_DIR = "checkpoints"
 
 QUICK = {
     "n_nodes": 100, "n_frames": 12, "n_mfcc": 13, "max_rep": 15, "seed": 0, "desync": 1,
@@ -297,28 +304,34 @@ def run(config, out_dir) -> dict:
     problems = splits(speakers, reps)
     mask = make_mask(config, n_ch)
     timings = {}
+    # an interrupted run resumes: each scan below is a stage kept in out_dir/checkpoints
+    stages = pn.train.Stages(out_dir / CHECKPOINT_DIR, {"config": config}, "larger2017")
 
     # front end alone: per-frame WTA, and ridge on the whole resampled sequence
     t = time.perf_counter()
-    fe_frames, _ = _scan("front end", [{}], lambda _: x, digits, groups, n_groups, problems, config)
-    fe_flat, _ = _scan("front end (sequence)", [{}], lambda _: x.reshape(n_utt, 1, -1), digits, groups,
-                       n_groups, problems, config)
+    fe_frames = stages("front_end", lambda: _scan(
+        "front end", [{}], lambda _: x, digits, groups, n_groups, problems, config)[0])
+    fe_flat = stages("front_end_sequence", lambda: _scan(
+        "front end (sequence)", [{}], lambda _: x.reshape(n_utt, 1, -1), digits, groups, n_groups,
+        problems, config)[0])
     timings["front_end_s"] = time.perf_counter() - t
 
     # Ikeda reservoir
     ik_points = [dict(beta=b, rho=r, phi0=f, ratio=q) for q, b, r, f in itertools.product(
         config["ikeda_theta_over_tau_r"], config["ikeda_betas"], config["ikeda_rhos"], config["ikeda_phi0s"])]
     t = time.perf_counter()
-    ik_sum, _ = _scan("Ikeda", ik_points, lambda pt: reservoir_states(ikeda_node(config, **pt), x, mask),
-                      digits, groups, n_groups, problems, config)
+    ik_sum = stages("ikeda", lambda: _scan(
+        "Ikeda", ik_points, lambda pt: reservoir_states(ikeda_node(config, **pt), x, mask), digits,
+        groups, n_groups, problems, config)[0])
     timings["ikeda_grid_s"] = time.perf_counter() - t
     timings["ikeda_per_point_s"] = timings["ikeda_grid_s"] / len(ik_points)
 
     # Mackey-Glass reservoir
     mg_points = [dict(eta=e, gamma=g) for e, g in itertools.product(config["mg_etas"], config["mg_gammas"])]
     t = time.perf_counter()
-    mg_sum, _ = _scan("Mackey-Glass", mg_points, lambda pt: reservoir_states(mg_node(config, **pt), x, mask),
-                      digits, groups, n_groups, problems, config)
+    mg_sum = stages("mackey_glass", lambda: _scan(
+        "Mackey-Glass", mg_points, lambda pt: reservoir_states(mg_node(config, **pt), x, mask),
+        digits, groups, n_groups, problems, config)[0])
     timings["mg_grid_s"] = time.perf_counter() - t
 
     # the chosen Ikeda point (official split): states for the figure and the physical figures
@@ -332,7 +345,8 @@ def run(config, out_dir) -> dict:
 
     # map vs continuous integrator at a small theta / tau_R, on a few test utterances
     t = time.perf_counter()
-    check = continuous_check(config, x, digits, groups, n_groups, problems, mask, best)
+    check = stages("continuous_check", continuous_check, config, x, digits, groups, n_groups,
+                   problems, mask, best)
     timings["continuous_check_s"] = time.perf_counter() - t
 
     metrics = {
@@ -373,6 +387,9 @@ def run(config, out_dir) -> dict:
         f"(state scale {check['state_scale']:.3g}); WER map {check['wer_map']:.3g}, "
         f"continuous {check['wer_continuous']:.3g}",
     ]
+    if stages.resumed:
+        notes.append("resumed from the checkpoints of an interrupted run (stages %s); wall_s and "
+                     "timings_s count only this part" % ", ".join(stages.resumed))
     return {
         "metrics": metrics,
         "reference": dict(REFERENCE),
@@ -385,10 +402,16 @@ def run(config, out_dir) -> dict:
         "n_utterances": int(n_utt),
         "feature_shapes": {"inputs": list(x.shape),
                            "ikeda_states": [int(n_utt), n_frames, config["n_nodes"]]},
-        "notes": notes,
+        "notes": notes, "resumed": stages.resumed,
         "figures": ["wer.png", "node_states.png"],
         "wall_inner_s": time.perf_counter() - t_start,
     }
+
+
+def finished(out_dir):
+    """Called by ``physnn run`` once ``results.json`` is written: the checkpoints are no longer
+    needed, and a new run in the same folder starts afresh."""
+    shutil.rmtree(Path(out_dir) / CHECKPOINT_DIR, ignore_errors=True)
 
 
 def continuous_check(config, x, digits, groups, n_groups, problems, mask, point):

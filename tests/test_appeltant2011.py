@@ -70,3 +70,28 @@ def test_checkpoints_of_another_set_up_are_refused(quick):
     other = dict(exp.QUICK, codesign_lr=0.01)
     with jax.enable_x64(True), pytest.raises(ValueError, match="codesign_lr"):
         exp.codesign(other, record["best"], out, progress=False)
+
+
+def test_a_rerun_in_the_same_folder_loads_the_scans_and_the_codesign(quick, monkeypatch):
+    """The same command again in the folder of a finished run (whose checkpoints are kept):
+    the two scans are loaded, not computed, no co-design step is trained, and the record is the
+    same."""
+    record, out = quick
+    exp = load_experiment("appeltant2011")
+
+    def computed_again(*args, **kwargs):
+        raise AssertionError("a checkpointed scan was computed again")
+
+    monkeypatch.setattr(exp, "narma_scan", computed_again)
+    monkeypatch.setattr(exp, "santafe", computed_again)
+    ckpts = sorted((out / "checkpoints").rglob("*.eqx"))
+    stamps = [p.stat().st_mtime_ns for p in ckpts]
+    again = run_experiment("appeltant2011", quick=True, out=out)
+    assert [p.stat().st_mtime_ns for p in ckpts] == stamps
+    assert again["resumed"] == ["narma_scan", "santafe"] and record["resumed"] == []
+    assert "resumed from the checkpoints" in again["notes"][-1]
+    assert again["notes"][:-1] == record["notes"]
+    for k in ("narma_grid_paper_theta", "narma_grids_theta", "best", "best_paper_theta"):
+        assert again[k] == record[k], k
+    for k, v in record["metrics"].items():
+        assert again["metrics"][k] == pytest.approx(v, rel=1e-9), k

@@ -1,5 +1,6 @@
 """coulombe2017: the parity targets, and the physics behind the result: a Duffing chain computes
-3-bit parity with a linear readout, the same chain with linear springs cannot."""
+3-bit parity with a linear readout, the same chain with linear springs cannot; the quick run end
+to end through the CLI, and a second run in its folder that resumes every stage."""
 
 import numpy as np
 import pytest
@@ -49,3 +50,31 @@ def test_configs_fit_the_time_budget():
 def test_configs_are_consistent(cfg):
     assert cfg["n_washout"] < cfg["n_train"] < cfg["n_bits"]
     assert cfg["spreads"][0] == 0.0
+
+
+EXPERIMENT = "coulombe2017"  # for the quick_run fixture (conftest.py)
+
+
+def test_quick_run_computes_parity_only_with_the_nonlinearity(quick_run):
+    out, rec, printed = quick_run
+    assert "p3_success_best" in printed and rec["quick"] is True
+    for f in rec["figures"]:
+        assert (out / f).stat().st_size > 10_000
+    m, n_test = rec["metrics"], rec["config"]["n_bits"] - rec["config"]["n_train"]
+    # the Duffing chain at its best point computes P3 (at 300 K and without noise) ...
+    assert m["p3_success_best"] >= 0.95 and m["p3_success_noise_free"] >= 0.95
+    # ... the same chain with linear springs is at chance (4 standard errors on the test bits)
+    assert abs(m["p3_success_linear_chain"] - 0.5) < 4 * 0.5 / np.sqrt(n_test)
+    # higher orders are harder; a readout retrained on a perturbed chain beats a kept one
+    assert m["p5_success_best"] <= m["p4_success_best"] <= 1.0
+    assert m["p3_success_pre_training_sigma_1e-3"] >= m["p3_success_post_training_sigma_1e-3"]
+    assert m["latency_per_bit_us"] == m["best_bit_period_us"] and m["energy_per_bit_j"] > 0
+    assert m["fsdd_accuracy"] > 0.5  # chance: 0.1
+
+
+def test_a_rerun_in_the_same_folder_resumes_every_stage(rerun_resumes_every_stage):
+    """With every checkpoint of a finished run in its folder, the same command simulates nothing
+    and writes the same record bit for bit."""
+    rerun_resumes_every_stage(["parity_maps", "controls", "robustness", "spoken_digits"],
+                              ["parity_maps", "controls", "robustness", "spoken_digits",
+                               "run_stream"])

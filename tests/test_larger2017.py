@@ -1,4 +1,5 @@
-"""The larger2017 spoken-digit experiment: quick mode runs and its results are sane."""
+"""The larger2017 spoken-digit experiment: quick mode runs and its results are sane, and a second
+run in its folder resumes every stage."""
 
 import json
 import math
@@ -6,16 +7,18 @@ import math
 import numpy as np
 import pytest
 
-from physnn.cli import load_experiment, run_experiment
+from physnn.cli import load_experiment
 from physnn.readout import ridge_fit
 
 CHANCE = 0.9  # WER of guessing among 10 digits
 
 
+EXPERIMENT = "larger2017"  # for the quick_run fixture (conftest.py)
+
+
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("larger2017")
-    record = run_experiment("larger2017", quick=True, out=out)
+def quick(quick_run):
+    out, record, _ = quick_run
     return out, record
 
 
@@ -72,3 +75,10 @@ def test_wta_ridge_matches_ridge_fit():
     ref = ridge_fit(feats.reshape(-1, 8), np.repeat(labels, 6), alpha=alpha, classify=True)
     np.testing.assert_allclose(w, np.asarray(ref.weights), rtol=1e-5, atol=1e-8)
     np.testing.assert_allclose(b, np.asarray(ref.bias), rtol=1e-5, atol=1e-8)
+
+
+def test_a_rerun_in_the_same_folder_resumes_every_stage(rerun_resumes_every_stage):
+    """With every checkpoint of a finished run in its folder, the same command computes no
+    reservoir state and writes the same record bit for bit."""
+    rerun_resumes_every_stage(["front_end", "front_end_sequence", "ikeda", "mackey_glass",
+                               "continuous_check"], ["_scan", "continuous_check"])
