@@ -171,8 +171,16 @@ def main(argv=None) -> int:
         for name, (_, desc) in EXPERIMENTS.items():
             print(f"{name:16s} {desc}")
         return 0
-    record = run_experiment(args.name, quick=args.quick, out=args.out)
     out = args.out or Path("runs") / (args.name + ("-quick" if args.quick else ""))
+    try:
+        record = run_experiment(args.name, quick=args.quick, out=args.out)
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM turned into it by physnn.train
+        saved = (Path(out) / "checkpoints").is_dir()
+        print(f"\nphysnn: {args.name} interrupted ({e or 'Ctrl-C'}); "
+              + ("the same command resumes from the checkpoints in "
+                 f"{Path(out) / 'checkpoints'}" if saved else "no checkpoint was written"),
+              file=sys.stderr)
+        return 143 if "SIGTERM" in str(e) else 130
     print()
     print(f"{args.name}{' (quick)' if args.quick else ''}: {record['wall_s']:.1f} s")
     print(format_table(record["metrics"], record["reference"]))

@@ -81,8 +81,8 @@ def interrupted_run_resumes(tmp_path, monkeypatch):
 
         argv = ["run", name, "--quick", "--out", str(tmp_path)]
         monkeypatch.setattr(pn.train, "train_loop", patched(stop_at))
-        with pytest.raises(KeyboardInterrupt), contextlib.redirect_stdout(io.StringIO()):
-            cli.main(argv)
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert cli.main(argv) == 130  # Ctrl-C: a message, no traceback
         assert steps_run == list(range(stop_at)) and not (tmp_path / "results.json").exists()
         assert any((tmp_path / "checkpoints").glob("*.eqx"))
         before = len(steps_run)

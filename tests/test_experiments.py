@@ -36,3 +36,19 @@ def test_sto_locking_quick(tmp_path, capsys):
 def test_unknown_experiment_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown experiment 'nope'"):
         cli.load_experiment("nope")
+
+
+@pytest.mark.parametrize("message,code", [("received SIGTERM", 143), ("", 130)])
+def test_an_interrupted_run_says_how_to_resume(tmp_path, capsys, monkeypatch, message, code):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt(message)
+
+    monkeypatch.setattr(cli, "run_experiment", interrupted)
+    argv = ["run", "sto-locking", "--out", str(tmp_path)]
+    assert cli.main(argv) == code
+    err = capsys.readouterr().err
+    assert "sto-locking interrupted" in err and "no checkpoint was written" in err
+    (tmp_path / "checkpoints").mkdir()
+    assert cli.main(argv) == code
+    assert f"the same command resumes from the checkpoints in {tmp_path / 'checkpoints'}" in (
+        capsys.readouterr().err)
