@@ -11,6 +11,10 @@ never pickle). The header records the step, the history, a description of the tr
 (checked against the template on load) and the SHA-256 of the payload (checked on load). Files are
 written atomically: a temporary file in the same directory is written, flushed, fsync'ed and then
 `os.replace`d over the old checkpoint, so a crash never leaves a half-written checkpoint behind.
+
+For what `fit` does not cover: [`train_loop`][] runs a hand-written step function with the same
+checkpoints and exact resume, and [`Stages`][] stores the deterministic stages of a longer run
+(scans, searches, evaluations) so that an interrupted run resumes where it stopped.
 """
 
 from __future__ import annotations
