@@ -342,7 +342,9 @@ def spoken_digits(config, detuning):
 def codesign(config, mask0, checkpoint=None):
     """Train gamma, eta, the detuning, Q, k3 (bounded, see ``device_scales``) and the mask on the
     P3 validation MSE of a differentiable ridge readout, with fixed training bits and thermal
-    noise (common random numbers)."""
+    noise (common random numbers). With ``checkpoint`` (a file) the parameters, the optimiser
+    state and the losses are saved every 5 steps and on Ctrl-C or SIGTERM, and a co-design with
+    that file present resumes from it, exactly (:func:`physnn.train.train_loop`)."""
     n_bits, w = config["codesign_bits"], config["washout"]
     bits, _ = parity_task(n_bits, 1, seed=config["seed"] + 100)
     y3 = jnp.asarray(parity_targets(bits, 3)[w:], jnp.float32)

@@ -669,11 +669,12 @@ def run(config, out_dir) -> dict:
             bar.update(ticks)
         return value
 
-    def evaluate_stage(name, design, *spread_args, keep=False):
-        """evaluate()'s colours, and with ``keep`` its (ts, v, phases) too."""
+    def evaluate_stage(name, design, *spread_args, keep=None):
+        """evaluate()'s colours, and with ``keep`` "run" its (ts, v, phases), with "phases" its
+        phases, too."""
         def fn():
             cols, run = evaluate(everything, design, key, config, *spread_args)
-            return (cols, run) if keep else cols
+            return {None: cols, "run": (cols, run), "phases": (cols, run[2])}[keep]
         value = stage(name, 0, fn)
         bar.update(1)
         return value
@@ -711,7 +712,7 @@ def run(config, out_dir) -> dict:
     bar.update(1)
     gradient_kept = score_g[0] <= score_s[0]
     design1 = stepped if gradient_kept else searched
-    cols1, (ts, v, phases) = evaluate_stage("eval_after", design1, keep=True)
+    cols1, (ts, v, phases) = evaluate_stage("eval_after", design1, keep="run")
     # fabrication spread: every graph runs on a chip whose node biases are spread by
     # ``config["spread"]`` (training and held-out graphs on their own chips). The co-designed
     # design and the grid ``robust_search`` (its other entries from the co-designed design) are
@@ -728,8 +729,8 @@ def run(config, out_dir) -> dict:
     robust = robust_g if robust_changed else design1
     score_r = score_rs if robust_changed else score_1s
     cols1_sp = evaluate_stage("eval_after_spread", design1, spread, chips_test)
-    cols_r_sp, (_, _, phases_r_sp) = evaluate_stage("eval_robust_spread", robust, spread,
-                                                    chips_test, keep=True)
+    cols_r_sp, phases_r_sp = evaluate_stage("eval_robust_spread", robust, spread, chips_test,
+                                            keep="phases")
     # the two-stage readout (second_stage) of the co-designed design and of the robust design
     # on held-out chips: a second run on the graph left after the tightest phase cluster, for
     # the restarts the first run does not colour with chi colours
