@@ -852,10 +852,11 @@ class Stages:
     stages.remove()  # once the run's results are written
     ```
 
-    The folder is tied to `setup` by [`bind_checkpoint_dir`][]: checkpoints of another set-up
-    are an error that names what differs. A stage's result may be None, a bool, int, float or
-    str, a NumPy or JAX array or NumPy scalar, or a list, tuple or dict of those; it is stored as
-    one JSON line (the structure) and an `.npz` of its arrays, read back without pickle, and
+    The folder is tied to `setup` and to the version of physnn by [`bind_checkpoint_dir`][]:
+    checkpoints of another set-up are an error that names what differs. A stage's result may be
+    None, a bool, int, float or str, a NumPy or JAX array or NumPy scalar, or a list, tuple or
+    dict of those; it is stored as one JSON line (the structure) and an `.npz` of its arrays,
+    read back without pickle, and
     restored with the same types, dtypes and values.
 
     **Arguments:**
@@ -870,7 +871,9 @@ class Stages:
 
     def __init__(self, directory, setup: dict, owner: str):
         self.owner = owner
-        self.dir = bind_checkpoint_dir(directory, setup, owner)
+        # stages computed by another version of physnn are not loaded
+        self.dir = bind_checkpoint_dir(directory, {**setup, "physnn_version": _physnn_version()},
+                                       owner)
         self.resumed: list[str] = []
         self._seen: set[str] = set()
 

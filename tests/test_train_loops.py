@@ -186,7 +186,7 @@ def test_stages_keep_float64_jax_arrays(tmp_path):
     check_same(computed, loaded)
 
 
-def test_stages_errors(tmp_path):
+def test_stages_errors(tmp_path, monkeypatch):
     st = Stages(tmp_path / "ck", {"config": {"a": 1}}, owner="exp")
     with pytest.raises(ValueError, match=r"exp: stage name '../x'"):
         st("../x", dict)
@@ -199,6 +199,12 @@ def test_stages_errors(tmp_path):
         st("key", lambda: jax.random.key(0))
     with pytest.raises(ValueError, match=r"config keys that differ: \['a'\]"):
         Stages(tmp_path / "ck", {"config": {"a": 2}}, owner="exp")
+    import physnn
+
+    monkeypatch.setattr(physnn, "__version__", "0.0.1")
+    with pytest.raises(ValueError, match=r"other entries that differ: \['physnn_version'\]"):
+        Stages(tmp_path / "ck", {"config": {"a": 1}}, owner="exp")
+    monkeypatch.undo()
     (tmp_path / "ck" / "bad.stage").write_bytes(b"junk")
     with pytest.raises(CheckpointError, match=r"not a physnn stage file"):
         Stages(tmp_path / "ck", {"config": {"a": 1}}, owner="exp")("bad", dict)
