@@ -856,8 +856,7 @@ class Stages:
     checkpoints of another set-up are an error that names what differs. A stage's result may be
     None, a bool, int, float or str, a NumPy or JAX array or NumPy scalar, or a list, tuple or
     dict of those; it is stored as one JSON line (the structure) and an `.npz` of its arrays,
-    read back without pickle, and
-    restored with the same types, dtypes and values.
+    read back without pickle, and restored with the same types, dtypes and values.
 
     **Arguments:**
 
