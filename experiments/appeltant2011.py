@@ -397,7 +397,8 @@ def _run(config, out_dir) -> dict:
     out_dir = Path(out_dir)
     t = {}
     # an interrupted run resumes: the two scans are stages, the co-design checkpoints its steps
-    stages = pn.train.Stages(out_dir / "checkpoints" / "stages", {"config": config}, "appeltant2011")
+    stages = pn.train.Stages(out_dir / pn.train.RUN_CHECKPOINTS / "stages", {"config": config},
+                              "appeltant2011")
     t0 = time.perf_counter()
     scan = stages("narma_scan", narma_scan, config)
     t["narma_scan_s"] = time.perf_counter() - t0
@@ -450,9 +451,7 @@ def _run(config, out_dir) -> dict:
         f"Santa Fe at theta = 0.2, desynchronised: eta={sf['eta']}, gamma={sf['gamma']}, continuous "
         "integrator",
     ]
-    if stages.resumed:
-        notes.append("resumed from the checkpoints of an earlier run in this folder (stages %s); "
-                     "wall_s and timings_s count only this part" % ", ".join(stages.resumed))
+    notes += stages.notes()
     return {"metrics": metrics, "reference": reference, "notes": notes, "timings_s": t,
             "resumed": stages.resumed,
             "narma_grid_paper_theta": scan["grid_paper_theta"].tolist(),

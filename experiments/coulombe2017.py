@@ -38,7 +38,6 @@ Protocol (Coulombe, York & Sylvestre, PLoS ONE 12, e0178663 (2017)), on physical
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import equinox as eqx
@@ -55,9 +54,6 @@ import physnn as pn  # noqa: E402
 from physnn.devices.mechanical import simulate_checked  # noqa: E402
 from physnn.readout import ridge_fit  # noqa: E402
 from physnn.tasks.parity import parity_targets  # noqa: E402
-
-#: Folder, inside the output folder, of the checkpoints an interrupted run resumes from.
-CHECKPOINT_DIR = "checkpoints"
 
 QUICK = {
     "n_resonators": 10, "q": 4000.0, "f0_mhz": 2.2, "spread_linewidths": 2.0,
@@ -242,7 +238,7 @@ def run(config, out_dir) -> dict:
     tau = ring_down_time_us(config)
 
     # an interrupted run resumes: each phase below is a stage kept in out_dir/checkpoints
-    stages = pn.train.Stages(out_dir / CHECKPOINT_DIR, {"config": config}, "coulombe2017")
+    stages = pn.train.Stages.of_run(out_dir, config, "coulombe2017")
 
     def best_point(probs):
         return np.unravel_index(np.argmax(probs[0] + 1e-3 * probs.sum(axis=0)), probs[0].shape)
@@ -303,9 +299,7 @@ def run(config, out_dir) -> dict:
         "of 1/Q is a whole linewidth, so the post-training tolerance is of order 1e-4",
         "FSDD is the open stand-in for TI-46 (see physnn.tasks.fsdd); only the official split",
     ]
-    if stages.resumed:
-        notes.append("resumed from the checkpoints of an interrupted run (stages %s); wall_s counts "
-                     "only this part" % ", ".join(stages.resumed))
+    notes += stages.notes()
     return {
         "metrics": metrics, "reference": reference, "notes": notes, "resumed": stages.resumed,
         "maps": {"bit_period_tau": list(map(float, periods / tau)), "drive_pn": drives.tolist(),
@@ -324,10 +318,8 @@ def _at(spreads, values, s, order):
     return float(values[k[0], :, order].mean()) if len(k) else float("nan")
 
 
-def finished(out_dir):
-    """Called by ``physnn run`` once ``results.json`` is written: the checkpoints are no longer
-    needed, and a new run in the same folder starts afresh."""
-    shutil.rmtree(Path(out_dir) / CHECKPOINT_DIR, ignore_errors=True)
+#: ``physnn run`` calls it once ``results.json`` is written: a new run in the folder starts afresh.
+finished = pn.train.remove_run_checkpoints
 
 
 def _figures(out_dir, periods_tau, drives, probs, spreads, pre, post):

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import shutil
 import time
 from pathlib import Path
 
@@ -63,9 +62,6 @@ from physnn.cli import load_experiment  # noqa: E402
 from physnn.devices import DuffingDelayNode, thermal_drive  # noqa: E402
 from physnn.readout import ridge_solve  # noqa: E402
 from physnn.tasks import parity_targets, parity_task  # noqa: E402
-
-#: Folder, inside the output folder, of the checkpoints an interrupted run resumes from.
-CHECKPOINT_DIR = "checkpoints"
 
 QUICK = {
     "n_nodes": 30, "theta_over_t": 0.2, "dt_over_t": 0.1, "temperature_k": 300.0, "seed": 0,
@@ -405,7 +401,7 @@ def run(config, out_dir) -> dict:
 
     # operating-point map and the chosen point
     # an interrupted run resumes: each phase below is a stage kept in out_dir/checkpoints
-    stages = pn.train.Stages(out_dir / CHECKPOINT_DIR, {"config": config}, "dion2018")
+    stages = pn.train.Stages.of_run(out_dir, config, "dion2018")
     grid, scores, amp_map, power = stages("operating_map", operating_map, config, mask, bits_tr,
                                           bits_te)
     best = _choose(scores)
@@ -503,9 +499,7 @@ def run(config, out_dir) -> dict:
         f"eta={float(params['eta']):.3g}, detuning={float(params['detuning_lw']):.3g} linewidths, "
         f"Q={Q * q_scale:.0f}, k3={K3 * k3_scale:.3g} N/m^3",
     ]
-    if stages.resumed:
-        notes.append("resumed from the checkpoints of an interrupted run (stages %s); wall_s and "
-                     "timings_s count only this part" % ", ".join(stages.resumed))
+    notes += stages.notes()
     return {
         "metrics": metrics,
         "reference": dict(REFERENCE),
@@ -533,10 +527,8 @@ def run(config, out_dir) -> dict:
     }
 
 
-def finished(out_dir):
-    """Called by ``physnn run`` once ``results.json`` is written: the checkpoints are no longer
-    needed, and a new run in the same folder starts afresh."""
-    shutil.rmtree(Path(out_dir) / CHECKPOINT_DIR, ignore_errors=True)
+#: ``physnn run`` calls it once ``results.json`` is written: a new run in the folder starts afresh.
+finished = pn.train.remove_run_checkpoints
 
 
 def _figures(out_dir, config, grid, scores, theta_rows, curve, m):

@@ -51,7 +51,6 @@ zooms are stages kept in ``DIR/checkpoints`` (``physnn.train.Stages``), removed 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import jax
@@ -107,9 +106,6 @@ FULL = dict(
 )
 
 OWNER = "kumar2017"
-#: Folder, inside the output folder, of the checkpoints an interrupted run resumes from.
-CHECKPOINT_DIR = "checkpoints"
-
 
 # ------------------------------------------------------------------ Lyapunov estimators (generic)
 
@@ -554,7 +550,7 @@ def run(config, out_dir) -> dict:
         check_config(dict(config, **var, variants=[]))
     out_dir = Path(out_dir)
     # an interrupted run resumes: each sweep below is a stage kept in out_dir/checkpoints
-    stages = pn.train.Stages(out_dir / CHECKPOINT_DIR, {"config": config}, OWNER)
+    stages = pn.train.Stages.of_run(out_dir, config, OWNER)
     lor_t, lor_2, lor_se = stages("lorenz", lorenz_exponent, n_blocks=config["lorenz_blocks"])
     scales = np.asarray(config["noise_scales"], float)
     vins = np.linspace(config["bias_v"][0], config["bias_v"][1], int(config["bias_v"][2]))
@@ -713,18 +709,14 @@ def run(config, out_dir) -> dict:
             "capacitance: the noisy oscillator stays periodic (exponent ~0) or is synchronised "
             "by the noise (exponent < 0); the paper's chaotic window is NOT reproduced")
     figures = ["bifurcation.png", "lyapunov.png"] + (["onset_zoom.png"] if zooms else [])
-    if stages.resumed:
-        notes.append("resumed from the checkpoints of an interrupted run (stages %s); wall_s counts "
-                     "only this part" % ", ".join(stages.resumed))
+    notes += stages.notes()
     return {"metrics": metrics, "reference": reference, "sweep": sweep_rec,
             "variants": variant_rec, "onset_zoom": zoom_rec, "two_trajectory_check": check_rec,
             "notes": notes, "figures": figures, "resumed": stages.resumed}
 
 
-def finished(out_dir):
-    """Called by ``physnn run`` once ``results.json`` is written: the checkpoints are no longer
-    needed, and a new run in the same folder starts afresh."""
-    shutil.rmtree(Path(out_dir) / CHECKPOINT_DIR, ignore_errors=True)
+#: ``physnn run`` calls it once ``results.json`` is written: a new run in the folder starts afresh.
+finished = pn.train.remove_run_checkpoints
 
 
 def _figures(out_dir, vins, scales, main, variants, cb, lam_two):

@@ -51,7 +51,6 @@ import contextlib
 import ctypes
 import itertools
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -66,9 +65,6 @@ from tqdm.auto import tqdm  # noqa: E402
 import physnn as pn  # noqa: E402
 from physnn.tasks.fsdd import FSDD_SPEAKERS, fsdd_features, load_fsdd  # noqa: E402
 from physnn.tasks.metrics import word_error_rate  # noqa: E402
-
-#: Folder, inside the output folder, of the checkpoints an interrupted run resumes from.
-CHECKPOINT_DIR = "checkpoints"
 
 QUICK = {
     "n_nodes": 100, "n_frames": 12, "n_mfcc": 13, "max_rep": 15, "seed": 0, "desync": 1,
@@ -305,7 +301,7 @@ def run(config, out_dir) -> dict:
     mask = make_mask(config, n_ch)
     timings = {}
     # an interrupted run resumes: each scan below is a stage kept in out_dir/checkpoints
-    stages = pn.train.Stages(out_dir / CHECKPOINT_DIR, {"config": config}, "larger2017")
+    stages = pn.train.Stages.of_run(out_dir, config, "larger2017")
 
     # front end alone: per-frame WTA, and ridge on the whole resampled sequence
     t = time.perf_counter()
@@ -387,9 +383,7 @@ def run(config, out_dir) -> dict:
         f"(state scale {check['state_scale']:.3g}); WER map {check['wer_map']:.3g}, "
         f"continuous {check['wer_continuous']:.3g}",
     ]
-    if stages.resumed:
-        notes.append("resumed from the checkpoints of an interrupted run (stages %s); wall_s and "
-                     "timings_s count only this part" % ", ".join(stages.resumed))
+    notes += stages.notes()
     return {
         "metrics": metrics,
         "reference": dict(REFERENCE),
@@ -408,10 +402,8 @@ def run(config, out_dir) -> dict:
     }
 
 
-def finished(out_dir):
-    """Called by ``physnn run`` once ``results.json`` is written: the checkpoints are no longer
-    needed, and a new run in the same folder starts afresh."""
-    shutil.rmtree(Path(out_dir) / CHECKPOINT_DIR, ignore_errors=True)
+#: ``physnn run`` calls it once ``results.json`` is written: a new run in the folder starts afresh.
+finished = pn.train.remove_run_checkpoints
 
 
 def continuous_check(config, x, digits, groups, n_groups, problems, mask, point):

@@ -57,7 +57,6 @@ devices; identical cells (no device-to-device spread) and no noise.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import diffrax as dfx
@@ -75,9 +74,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import physnn as pn  # noqa: E402
 from physnn import cli  # noqa: E402
 from physnn.devices.mott import phase_from_spikes  # noqa: E402
-
-#: Folder, inside the output folder, of the checkpoints an interrupted run resumes from.
-CHECKPOINT_DIR = "checkpoints"
 
 # VO2 cell (C, bias) and coupling: conductance per unit Hebbian weight, pair capacitor.
 DESIGN0 = {"node_pf": 145.0, "bias_v": 6.0, "g_unit_us": 100.0, "c_pair_pf": 60.0}
@@ -403,7 +399,7 @@ def run(config, out_dir) -> dict:
     bar = tqdm(total=steps + 5 + len(config["capacity_letters"]), desc="mott-memory", leave=False)
 
     # an interrupted run resumes: every simulation below is a stage kept in out_dir/checkpoints
-    stages = pn.train.Stages(out_dir / CHECKPOINT_DIR, {"config": config}, "mott-memory")
+    stages = pn.train.Stages.of_run(out_dir, config, "mott-memory")
     # examples for the figures: the first cue of every pattern at the largest corruption
     keep = [int(np.nonzero((flips == max(config["flips"])) & (idx == p))[0][0])
             for p in range(len(xi))]
@@ -500,9 +496,7 @@ def run(config, out_dir) -> dict:
         f"trained {curves['trained']['exact_corrupted']:.3f}, "
         f"digital Hopfield {curves['digital']['exact_corrupted']:.3f}",
     ]
-    if stages.resumed:
-        notes.append("resumed from the checkpoints of an interrupted run (stages %s); wall_s counts "
-                     "only this part" % ", ".join(stages.resumed))
+    notes += stages.notes()
     return {"metrics": metrics, "reference": reference, "notes": notes, "curves": curves,
             "capacity": {str(k): v for k, v in capacity.items()},
             "weights_hebbian": w_hebb.tolist(), "weights_trained": np.asarray(w_tr).tolist(),
@@ -512,10 +506,8 @@ def run(config, out_dir) -> dict:
                         "phase_traces.png"]}
 
 
-def finished(out_dir):
-    """Called by ``physnn run`` once ``results.json`` is written: the checkpoints are no longer
-    needed, and a new run in the same folder starts afresh."""
-    shutil.rmtree(Path(out_dir) / CHECKPOINT_DIR, ignore_errors=True)
+#: ``physnn run`` calls it once ``results.json`` is written: a new run in the folder starts afresh.
+finished = pn.train.remove_run_checkpoints
 
 
 # ------------------------------------------------------------------------------------ figures

@@ -99,7 +99,6 @@ and the gradient steps checkpoint their state every 5 steps and on Ctrl-C or SIG
 from __future__ import annotations
 
 import itertools
-import shutil
 from pathlib import Path
 
 import equinox as eqx
@@ -127,9 +126,6 @@ DESIGN0 = {"coupling_pf": 30.0, "degree_exponent": 0.0, "node_pf": 145.0, "bias_
 # the run that is read out, to keep the backward pass affordable); ``spread``: the relative
 # standard deviation of the per-node bias of a fabricated chip (fabrication spread of the bias or
 # of the switching threshold), and ``robust_search`` the grid searched under it (see ``run``).
-#: Folder, inside the output folder, of the checkpoints an interrupted run resumes from.
-CHECKPOINT_DIR = "checkpoints"
-
 QUICK = {
     "cycles": [5, 6, 7, 8], "wheels": [5, 6], "n_train": 4, "n_test": 8, "nodes": [10, 16],
     "edge_p": 0.3, "restarts": 3, "t1_ns": 40000.0, "window_ns": 8000.0, "dt_ns": 20.0,
@@ -649,7 +645,7 @@ def run(config, out_dir) -> dict:
     owner = np.concatenate([[f] * len(gs) for f, gs in families.items()])
     # an interrupted run resumes: each measurement below is a stage kept in out_dir/checkpoints,
     # and the gradient steps checkpoint their state
-    stages = pn.train.Stages(out_dir / CHECKPOINT_DIR, {"config": config}, "parihar2017")
+    stages = pn.train.Stages.of_run(out_dir, config, "parihar2017")
     base = stages("baselines", baselines, everything, config["restarts"], config["seed"],
                   config.get("cluster_candidates", 1))
     design0 = dict(config["design"])
@@ -663,9 +659,8 @@ def run(config, out_dir) -> dict:
 
     def stage(name, ticks, fn, *args, **kwargs):
         """A stage that advances the bar by ``ticks`` (by itself, when computed)."""
-        done = len(stages.resumed)
         value = stages(name, fn, *args, **kwargs)
-        if len(stages.resumed) > done:
+        if name in stages.resumed:
             bar.update(ticks)
         return value
 
@@ -846,9 +841,7 @@ def run(config, out_dir) -> dict:
         f"{losses[0]:.4f} -> {losses[-1]:.4f} over {len(losses)} Adam steps on "
         f"{len(train)} training graphs",
     ]
-    if stages.resumed:
-        notes.append("resumed from the checkpoints of an interrupted run (stages %s); wall_s counts "
-                     "only this part" % ", ".join(stages.resumed))
+    notes += stages.notes()
     return {"metrics": metrics, "reference": reference, "per_family": per_family, "notes": notes,
             "design_before": design0, "design_searched": searched, "design_after": design1,
             "design_robust": robust,
@@ -862,10 +855,8 @@ def run(config, out_dir) -> dict:
             "figures": ["petersen_phases.png", "colouring_results.png"]}
 
 
-def finished(out_dir):
-    """Called by ``physnn run`` once ``results.json`` is written: the checkpoints are no longer
-    needed, and a new run in the same folder starts afresh."""
-    shutil.rmtree(Path(out_dir) / CHECKPOINT_DIR, ignore_errors=True)
+#: ``physnn run`` calls it once ``results.json`` is written: a new run in the folder starts afresh.
+finished = pn.train.remove_run_checkpoints
 
 
 # ------------------------------------------------------------------------------------ figures

@@ -53,7 +53,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import equinox as eqx
@@ -884,15 +883,13 @@ def run(config, out_dir) -> dict:
             "vowels": list(data.vowels), "resumed": ckpt.resumed}
 
 
-def finished(out_dir):
-    """Called by ``physnn run`` once ``results.json`` is written: the run's checkpoints are no
-    longer needed, and a new run in the same folder starts afresh."""
-    shutil.rmtree(Path(out_dir) / CHECKPOINT_DIR, ignore_errors=True)
+#: ``physnn run`` calls it once ``results.json`` is written: a new run in the folder starts afresh.
+finished = pn.train.remove_run_checkpoints
 
 
 # ----------------------------------------------------------------------------------- checkpoints
 
-CHECKPOINT_DIR = "checkpoints"
+CHECKPOINT_DIR = pn.train.RUN_CHECKPOINTS
 
 
 class RunCheckpoints:

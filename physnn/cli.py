@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .train import RUN_CHECKPOINTS
 
 # name -> (file in experiments/, one-line description)
 EXPERIMENTS = {
@@ -175,10 +176,10 @@ def main(argv=None) -> int:
     try:
         record = run_experiment(args.name, quick=args.quick, out=args.out)
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM turned into it by physnn.train
-        saved = (Path(out) / "checkpoints").is_dir()
+        folder = Path(out) / RUN_CHECKPOINTS
         print(f"\nphysnn: {args.name} interrupted ({e or 'Ctrl-C'}); "
-              + ("the same command resumes from the checkpoints in "
-                 f"{Path(out) / 'checkpoints'}" if saved else "no checkpoint was written"),
+              + (f"the same command resumes from the checkpoints in {folder}" if folder.is_dir()
+                 else "no checkpoint was written"),
               file=sys.stderr)
         return 143 if "SIGTERM" in str(e) else 130
     print()

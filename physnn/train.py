@@ -45,7 +45,8 @@ from jaxtyping import PyTree
 from tqdm import tqdm
 
 __all__ = ["CheckpointError", "fit", "save_checkpoint", "load_checkpoint", "CHECKPOINT_NAME",
-           "InterruptGuard", "bind_checkpoint_dir", "train_loop", "Stages"]
+           "InterruptGuard", "bind_checkpoint_dir", "train_loop", "Stages", "RUN_CHECKPOINTS",
+           "remove_run_checkpoints"]
 
 CHECKPOINT_NAME = "checkpoint.eqx"
 """File name of the checkpoint that [`fit`][] keeps (only the latest) in `checkpoint_dir`."""
@@ -780,6 +781,18 @@ def train_loop(
     return state, history
 
 
+RUN_CHECKPOINTS = "checkpoints"
+"""The folder, inside an experiment's output folder, of the checkpoints an interrupted run
+resumes from ([`Stages.of_run`][])."""
+
+
+def remove_run_checkpoints(out_dir) -> None:
+    """Delete `out_dir/RUN_CHECKPOINTS`. An experiment sets `finished = remove_run_checkpoints`:
+    `physnn run` calls it once `results.json` is written, so that a new run in the same folder
+    starts afresh."""
+    shutil.rmtree(pathlib.Path(out_dir) / RUN_CHECKPOINTS, ignore_errors=True)
+
+
 _STAGE_FORMAT = "physnn-stage"
 _STAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -875,6 +888,18 @@ class Stages:
                                        owner)
         self.resumed: list[str] = []
         self._seen: set[str] = set()
+
+    @classmethod
+    def of_run(cls, out_dir, config: dict, owner: str) -> "Stages":
+        """The stages of an experiment's run: `out_dir/RUN_CHECKPOINTS`, tied to `config`."""
+        return cls(pathlib.Path(out_dir) / RUN_CHECKPOINTS, {"config": config}, owner)
+
+    def notes(self) -> list[str]:
+        """The line for a record's notes that says which stages were loaded (none if none)."""
+        if not self.resumed:
+            return []
+        return ["resumed from the checkpoints of an earlier run in this folder (stages %s); the "
+                "wall times count only this part" % ", ".join(self.resumed)]
 
     def _name(self, name: str, kind: str) -> str:
         if not isinstance(name, str) or not _STAGE_NAME.fullmatch(name):

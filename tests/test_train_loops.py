@@ -7,7 +7,7 @@ import numpy as np
 import optax
 import pytest
 
-from physnn.train import CheckpointError, Stages, train_loop
+from physnn.train import CheckpointError, Stages, remove_run_checkpoints, train_loop
 
 TARGET = jnp.array([1.0, -2.0, 3.0])
 OPT = optax.adam(0.1)
@@ -212,3 +212,17 @@ def test_stages_errors(tmp_path, monkeypatch):
     f.write_bytes(f.read_bytes()[:-3] + b"xyz")
     with pytest.raises(CheckpointError, match=r"sha256 mismatch"):
         Stages(tmp_path / "ck", {"config": {"a": 1}}, owner="exp")("one", dict)
+
+
+def test_stages_of_a_run_say_what_they_loaded_and_are_removed(tmp_path):
+    st = Stages.of_run(tmp_path, {"a": 1}, "exp")
+    assert st.dir == tmp_path / "checkpoints" and st("x", lambda: 1.5) == 1.5
+    assert st.notes() == []
+    again = Stages.of_run(tmp_path, {"a": 1}, "exp")
+    assert again("x", lambda: 0.0) == 1.5
+    assert again.notes() == ["resumed from the checkpoints of an earlier run in this folder "
+                             "(stages x); the wall times count only this part"]
+    with pytest.raises(ValueError, match=r"config keys that differ: \['a'\]"):
+        Stages.of_run(tmp_path, {"a": 2}, "exp")
+    remove_run_checkpoints(tmp_path)
+    assert not (tmp_path / "checkpoints").exists() and tmp_path.exists()
