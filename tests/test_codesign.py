@@ -1,0 +1,188 @@
+"""physnn.codesign: fabricated chips (parameter spread) and energy accounting, checked against
+closed forms: each chip's free-running power and frequency, and the power a driven resonator
+absorbs at resonance."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import physnn as pn
+from physnn import codesign
+
+
+def quiet_sto(**kw):
+    kw.setdefault("temperature_k", 0.0)
+    return pn.STONetwork(**kw)
+
+
+def test_fabricated_chips_have_the_requested_spread():
+    dev = quiet_sto(n_oscillators=4, coupling=0.001 * (1 - jnp.eye(4)))
+    n = 4000
+    for dist in ("normal", "lognormal"):
+        chips = codesign.fabricate(dev, jax.random.key(1), {"f0_ghz": 0.03, "damping": 0.1}, n,
+                                   distribution=dist)
+        assert chips.batch_shape == (n,) and chips.f0_ghz.shape == (n, 4)
+        for name, sigma in (("f0_ghz", 0.03), ("damping", 0.1)):
+            r = np.asarray(getattr(chips, name) / getattr(dev, name)).ravel()
+            if dist == "lognormal":
+                assert r.min() > 0
+                r_log = np.log(r)  # normal with mean -sigma^2/2 and std sigma
+                se = sigma / np.sqrt(r.size)
+                assert abs(r_log.mean() + sigma**2 / 2) < 5 * se
+                assert abs(r_log.std() - sigma) < 5 * sigma / np.sqrt(2 * r.size)
+            else:
+                se = sigma / np.sqrt(r.size)
+                assert abs(r.mean() - 1) < 5 * se
+                assert abs(r.std() - sigma) < 5 * sigma / np.sqrt(2 * r.size)
+        # parameters not named keep their nominal value on every chip (and their shape)
+        assert chips.current_ma is dev.current_ma and chips.coupling is dev.coupling
+    # the elements of one chip are independent draws, as are the two parameters
+    f, g = np.asarray(chips.f0_ghz), np.asarray(chips.damping)
+    assert np.corrcoef(f[:, 0], f[:, 1])[0, 1] == pytest.approx(0.0, abs=5 / np.sqrt(n))
+    assert np.corrcoef(f[:, 0], g[:, 0])[0, 1] == pytest.approx(0.0, abs=5 / np.sqrt(n))
+
+
+def test_same_key_same_chips_and_zero_stays_zero():
+    w = jnp.array([[0.0, 0.002, 0.0], [0.002, 0.0, 0.001], [0.0, 0.001, 0.0]])
+    dev = quiet_sto(n_oscillators=3, coupling=w)
+    spread = {"coupling": 0.2, "current_ma": 0.05}
+    a = codesign.fabricate(dev, jax.random.key(3), spread, 5, symmetric=("coupling",))
+    b = codesign.fabricate(dev, jax.random.key(3), spread, 5, symmetric=("coupling",))
+    c = codesign.fabricate(dev, jax.random.key(4), spread, 5, symmetric=("coupling",))
+    assert np.array_equal(a.coupling, b.coupling) and np.array_equal(a.current_ma, b.current_ma)
+    assert not np.array_equal(a.current_ma, c.current_ma)
+    k = np.asarray(a.coupling)
+    assert np.all(k[:, np.asarray(w) == 0] == 0)  # a missing coupling stays missing
+    np.testing.assert_array_equal(k, np.swapaxes(k, -1, -2))  # reciprocal
+    assert not np.allclose(k[0], k[1])
+
+
+def test_chips_simulate_as_independent_devices_with_their_own_closed_forms():
+    """A spread of frequency, threshold and nonlinear shift: in one solve, every chip relaxes to its
+    own free-running power (zeta_c - 1)/(zeta_c + Q) and frequency f0_c + N_c p0_c, and equals a
+    device built alone with that chip's parameters."""
+    dev = quiet_sto(n_oscillators=2, current_ma=jnp.array([10.0, 8.0]), threshold_ma=5.0)
+    chips = codesign.fabricate(
+        dev, jax.random.key(0),
+        {"f0_ghz": 0.05, "threshold_ma": 0.1, "nonlinear_shift_ghz": 0.2}, 6, batch_ndim=1)
+    assert chips.batch_shape == (6, 1)
+    y0 = jnp.broadcast_to(dev.init_state() * 0.3, (6, 3, 2, 2))  # 3 copies of the same input
+    tr = pn.simulate(chips, None, t1=3000.0, dt=0.5, y0=y0, saveat="final")
+    p, f = np.asarray(tr.obs["power"][-1]), np.asarray(tr.obs["frequency_ghz"][-1])
+    assert p.shape == (6, 3, 2)
+    zeta = np.asarray(dev.current_ma / chips.threshold_ma)[:, 0]  # (6, 2)
+    p0 = (zeta - 1) / (zeta + 1.5)
+    f0 = np.asarray(chips.f0_ghz)[:, 0] + np.asarray(chips.nonlinear_shift_ghz)[:, 0] * p0
+    assert np.ptp(p0) > 0.05 and np.ptp(f0) > 0.02  # the spread is visible
+    for b in range(3):
+        np.testing.assert_allclose(p[:, b], p0, rtol=1e-3)
+        np.testing.assert_allclose(f[:, b], f0, rtol=1e-3)
+    for c in (0, 5):
+        alone = quiet_sto(current_ma=dev.current_ma, f0_ghz=chips.f0_ghz[c, 0],
+                          threshold_ma=chips.threshold_ma[c, 0],
+                          nonlinear_shift_ghz=chips.nonlinear_shift_ghz[c, 0],
+                          frame_ghz=dev.frame_ghz)
+        one = pn.simulate(alone, None, t1=3000.0, dt=0.5, y0=y0[c, 0], saveat="final")
+        np.testing.assert_allclose(np.asarray(one.obs["power"][-1]), p[c, 0], rtol=1e-5)
+
+
+def test_gradient_of_the_mean_over_chips_matches_finite_differences_and_the_closed_form():
+    """Robust co-design: d/dI of the chips' mean steady power, through fabricate (the current
+    itself is spread) and the solve, against central differences and the closed form
+    mean_c (1 + Q)/(zeta_c + Q)^2 dzeta_c/dI, with zeta_c = I_c/I_th,c and dzeta_c/dI = I_c/(I I_th,c)."""
+    with jax.enable_x64(True):
+        dev = quiet_sto(n_oscillators=1, current_ma=jnp.array([8.0]), threshold_ma=5.0)
+        key = jax.random.key(7)
+        spread = {"threshold_ma": 0.1, "damping": 0.1, "current_ma": 0.05}
+
+        def mean_power(current):
+            nominal = eqx.tree_at(lambda d: d.current_ma, dev, current)
+            chips = codesign.fabricate(nominal, key, spread, 8)
+            y0 = jnp.broadcast_to(dev.init_state(), (8, 2, 1))
+            tr = pn.simulate(chips, None, t1=3000.0, dt=0.5, y0=y0, saveat="final")
+            return jnp.mean(tr.obs["power"][-1])
+
+        i0 = jnp.array([8.0])
+        g = float(jax.grad(mean_power)(i0)[0])
+        h = 1e-3
+        fd = float((mean_power(i0 + h) - mean_power(i0 - h)) / (2 * h))
+        chips = codesign.fabricate(dev, key, spread, 8)
+        th, i_c = np.asarray(chips.threshold_ma)[:, 0], np.asarray(chips.current_ma)[:, 0]
+        zeta = i_c / th
+        assert np.ptp(i_c) > 0.2
+        closed = float(np.mean((1 + 1.5) / (zeta + 1.5) ** 2 * i_c / (8.0 * th)))
+        assert g == pytest.approx(fd, rel=1e-6)
+        assert g == pytest.approx(closed, rel=1e-4)
+
+
+def test_energy_of_constant_dc_power_per_chip():
+    dev = quiet_sto(n_oscillators=2, current_ma=jnp.array([7.0, 9.0]), resistance_ohm=100.0)
+    chips = codesign.fabricate(dev, jax.random.key(2), {"current_ma": 0.1}, 3)
+    ts = jnp.linspace(0.0, 200.0, 9)
+    tr = pn.simulate(chips, None, t1=200.0, dt=1.0, saveat=ts)
+    e = np.asarray(codesign.energy(chips, tr))
+    i = np.asarray(chips.current_ma)
+    np.testing.assert_allclose(e, np.sum(i**2 * 100.0, -1) * 1e-6 * 200e-9, rtol=1e-5)
+    cum = np.asarray(codesign.energy(chips, tr, cumulative=True))
+    assert cum.shape == (9, 3) and np.all(cum[0] == 0)
+    np.testing.assert_allclose(cum[-1], e, rtol=1e-6)
+    np.testing.assert_allclose(cum[4], e / 2, rtol=1e-5)
+
+
+def test_energy_a_resonator_absorbs_at_resonance_per_chip():
+    """A linear resonator driven at resonance dissipates F^2/(2 m gamma) = F^2 Q/(2 m w0) in the
+    steady state; with a spread of Q, each chip its own."""
+    dev = pn.DuffingNetwork(n_resonators=1, f0_mhz=2.0, q=100.0, mass_kg=1e-15, k3_n_per_m3=0.0,
+                            coupling_n_per_m=0.0, topology="none", drive_force_pn=1.0,
+                            temperature_k=0.0)
+    chips = codesign.fabricate(dev, jax.random.key(5), {"q": 0.2}, 4, distribution="lognormal")
+    ts = jnp.linspace(300.0, 400.0, 201)  # 300 us = 20 amplitude decay times of the highest Q
+    tr = pn.simulate(chips, pn.Constant(jnp.zeros(1)), t1=400.0, dt=0.05, saveat=ts)
+    e = np.asarray(codesign.energy(chips, tr))
+    q = np.asarray(chips.q)[:, 0]
+    w0 = 2 * np.pi * 2.0e6  # rad/s
+    p = (1e-12) ** 2 * q / (2 * 1e-15 * w0)  # W
+    assert q.max() < 150 and np.ptp(q) > 10
+    np.testing.assert_allclose(e, p * 100e-6, rtol=1e-3)
+
+
+def test_bad_input_is_a_clear_error():
+    dev = quiet_sto(n_oscillators=2)
+    key = jax.random.key(0)
+    with pytest.raises(ValueError, match="no parameter 'f0'.*f0_ghz"):
+        codesign.fabricate(dev, key, {"f0": 0.01}, 4)
+    with pytest.raises(ValueError, match=r"spread\['damping'\]=-0.1 must be a finite number >= 0"):
+        codesign.fabricate(dev, key, {"damping": -0.1}, 4)
+    with pytest.raises(ValueError, match=r"spread\['damping'\]=nan"):
+        codesign.fabricate(dev, key, {"damping": float("nan")}, 4)
+    for n in (0, 2.5, True):
+        with pytest.raises(ValueError, match="n=.* must be a positive integer"):
+            codesign.fabricate(dev, key, {"damping": 0.1}, n)
+    with pytest.raises(ValueError, match="batch_ndim=-1"):
+        codesign.fabricate(dev, key, {"damping": 0.1}, 4, batch_ndim=-1)
+    with pytest.raises(ValueError, match="distribution='uniform'"):
+        codesign.fabricate(dev, key, {"damping": 0.1}, 4, distribution="uniform")
+    with pytest.raises(ValueError, match="non-empty mapping"):
+        codesign.fabricate(dev, key, {}, 4)
+    with pytest.raises(ValueError, match="'damping', which is not a matrix.*coupling"):
+        codesign.fabricate(dev, key, {"damping": 0.1}, 4, symmetric=("damping",))
+    with pytest.raises(ValueError, match=r"spread\['damping'\]=2.0 drew a factor .* <= 0"):
+        codesign.fabricate(dev, key, {"damping": 2.0}, 64)
+    assert codesign.fabricate(dev, key, {"damping": 2.0}, 64, distribution="lognormal").damping.min() > 0
+    node = pn.DuffingDelayNode()
+    assert "delay" not in codesign.parameter_names(node) and "q" in codesign.parameter_names(node)
+    with pytest.raises(ValueError, match="no parameter 'delay'.*grid"):
+        codesign.fabricate(node, key, {"delay": 0.01}, 4)
+    with pytest.raises(ValueError, match="MackeyGlassNode takes no ensemble axes"):
+        codesign.fabricate(pn.MackeyGlassNode(), key, {"eta": 0.01}, 4)
+    with pytest.raises(TypeError, match="physnn device"):
+        codesign.fabricate({"f0_ghz": 1.0}, key, {"f0_ghz": 0.01}, 4)
+    tr = pn.simulate(dev, None, t1=10.0, dt=1.0, saveat="final")
+    with pytest.raises(ValueError, match="at least two"):
+        codesign.energy(dev, tr)
+    with pytest.raises(ValueError, match="time_unit='tau'.*seconds_per_unit"):
+        codesign.energy(pn.MackeyGlassNode(), tr)
+    with pytest.raises(ValueError, match="seconds_per_unit=-1"):
+        codesign.energy(dev, tr, seconds_per_unit=-1.0)
