@@ -91,6 +91,11 @@ def fabricate(device: AbstractDevice, key, spread: Mapping[str, float], n: int, 
     - `batch_ndim`: the number of singleton axes put after the chips axis, so that the chips
       broadcast against a batch of inputs: with ``batch_ndim=1`` and a drive of batch ``(B,)``,
       a simulation has batch shape ``(n, B)``, every chip seeing every input.
+
+    A chip draws one factor per element of a parameter's own axes (per oscillator, per entry
+    of a matrix). When the nominal device already has ensemble axes (a sweep of drive
+    amplitudes, say), every point of the sweep sees the same chips, and the draws do not depend
+    on ``batch_ndim`` or on the sweep: the same key gives the same chips.
     - `symmetric`: names of matrix parameters (coupling matrices) made symmetric again after the
       draw, $(W + W^\top)/2$, for couplings that are reciprocal by construction.
 
@@ -133,15 +138,15 @@ def fabricate(device: AbstractDevice, key, spread: Mapping[str, float], n: int, 
             raise ValueError(f"{own}: symmetric names {name!r}, whose matrices are not square "
                              f"(shape {getattr(device, name).shape})")
 
-    ens = tuple(device.batch_shape)
-    lead = (n,) + (1,) * batch_ndim
+    # a chip is one draw per element of a parameter's own (core) axes; the device's ensemble
+    # axes (a sweep of operating points) all see the same chip
+    pad = (1,) * (batch_ndim + len(device.batch_shape))
     keys = jax.random.split(key, len(spread))
     new = {}
     for (name, sigma), k in zip(spread.items(), keys, strict=True):
         v = getattr(device, name)
         core = v.shape[v.ndim - _core_ndim(type(device), name):]
-        shape = lead + ens + core
-        xi = jax.random.normal(k, shape, dtype=v.dtype)
+        xi = jax.random.normal(k, (n,) + core, dtype=v.dtype).reshape((n,) + pad + core)
         sigma = jnp.asarray(sigma, dtype=v.dtype)
         if distribution == "normal":
             factor = 1.0 + sigma * xi
@@ -154,7 +159,7 @@ def fabricate(device: AbstractDevice, key, spread: Mapping[str, float], n: int, 
                     "spread or distribution='lognormal'")
         else:
             factor = jnp.exp(sigma * xi - 0.5 * sigma**2)
-        value = jnp.broadcast_to(v, lead + ens + core) * factor
+        value = v * factor
         if name in symmetric:
             value = 0.5 * (value + jnp.swapaxes(value, -1, -2))
         new[name] = value

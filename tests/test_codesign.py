@@ -59,6 +59,25 @@ def test_same_key_same_chips_and_zero_stays_zero():
     assert not np.allclose(k[0], k[1])
 
 
+def test_a_sweep_of_operating_points_sees_the_same_chips():
+    """Chips are drawn per element of a parameter's own axes: every point of a sweep that the
+    nominal device already carries (here three drive forces) and every input of a batch sees
+    the same chips, and the draws do not depend on the sweep or on batch_ndim."""
+    kw = dict(n_resonators=3, temperature_k=0.0)
+    plain = pn.DuffingNetwork(**kw)
+    sweep = pn.DuffingNetwork(drive_force_pn=jnp.array([[0.5], [1.0], [2.0]]) * jnp.ones(3), **kw)
+    spread = {"f0_mhz": 1e-3, "coupling_n_per_m": 0.1}
+    key = jax.random.key(11)
+    a = codesign.fabricate(plain, key, spread, 5)
+    b = codesign.fabricate(sweep, key, spread, 5)
+    c = codesign.fabricate(sweep, key, spread, 5, batch_ndim=2)
+    assert a.batch_shape == (5,) and b.batch_shape == (5, 3) and c.batch_shape == (5, 1, 1, 3)
+    assert b.f0_mhz.shape == (5, 1, 3) and c.coupling_n_per_m.shape == (5, 1, 1, 1, 3, 3)
+    np.testing.assert_array_equal(b.f0_mhz[:, 0], a.f0_mhz)
+    np.testing.assert_array_equal(c.f0_mhz.reshape(5, 3), a.f0_mhz)
+    np.testing.assert_array_equal(c.coupling_n_per_m.reshape(5, 3, 3), a.coupling_n_per_m)
+
+
 def test_chips_simulate_as_independent_devices_with_their_own_closed_forms():
     """A spread of frequency, threshold and nonlinear shift: in one solve, every chip relaxes to its
     own free-running power (zeta_c - 1)/(zeta_c + Q) and frequency f0_c + N_c p0_c, and equals a
