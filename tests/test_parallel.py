@@ -1,0 +1,97 @@
+"""physnn.parallel: a batch or an ensemble of chips laid out over several devices gives the same
+results as on one. Several devices are simulated with XLA's host-platform device count, in a
+fresh process (it must be set before jax starts)."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import physnn as pn
+from physnn import parallel
+
+SCRIPT = textwrap.dedent("""
+    import jax, jax.numpy as jnp, numpy as np, physnn as pn
+    from physnn import codesign, parallel
+
+    assert len(jax.devices()) == 2, jax.devices()
+    sto = pn.STONetwork(current_ma=jnp.array([6.5, 7.0, 7.5, 8.0]),
+                        coupling=0.003 * (1 - jnp.eye(4)), rf_coupling=jnp.full((4, 2), 0.002),
+                        temperature_k=300.0)
+    freqs = 0.29 + 0.04 * jax.random.uniform(jax.random.key(0), (6, 2))
+    tones = pn.Tones(freqs, amps=0.5)
+    kw = dict(t1=200.0, dt=0.5, saveat="final", key=jax.random.key(3))
+
+    one = pn.simulate(sto, tones, **kw)
+    two = pn.simulate(sto, parallel.shard(tones, 6), **kw)
+    p = two.obs["power"]
+    assert p.sharding.spec == jax.sharding.PartitionSpec(None, "batch"), p.sharding
+    assert len(p.sharding.device_set) == 2
+    np.testing.assert_allclose(np.asarray(p), np.asarray(one.obs["power"]), rtol=1e-6, atol=1e-7)
+
+    # four chips of four oscillators: split by chip, never by oscillator
+    chips = codesign.fabricate(sto, jax.random.key(1), {"f0_ghz": 0.02}, 4, batch_ndim=1)
+    placed = parallel.shard(chips, 4)
+    assert placed.f0_ghz.sharding.spec == jax.sharding.PartitionSpec("batch")
+    assert placed.coupling.sharding.spec == jax.sharding.PartitionSpec()
+    a = pn.simulate(chips, tones, **kw).obs["power"]
+    b = pn.simulate(placed, tones, **kw).obs["power"]
+    assert b.sharding.spec == jax.sharding.PartitionSpec(None, "batch"), b.sharding
+    np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-6, atol=1e-7)
+
+    # gradients through a sharded solve
+    loss = lambda dev, drive: jnp.mean(pn.simulate(dev, drive, t1=100.0, dt=0.5,
+                                                   saveat="final").obs["power"])
+    g1 = jax.grad(loss)(sto, tones).current_ma
+    g2 = jax.grad(loss)(sto, parallel.shard(tones, 6)).current_ma
+    np.testing.assert_allclose(np.asarray(g2), np.asarray(g1), rtol=1e-5, atol=1e-8)
+
+    try:
+        parallel.shard(tones, 5)
+    except ValueError as e:
+        assert "n=5 is not a multiple of the 2 devices" in str(e) and "gives 6" in str(e), e
+    else:
+        raise AssertionError("no error for 5 samples on 2 devices")
+    print("OK")
+""")
+
+
+def test_two_devices_give_the_results_of_one():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
+               JAX_PLATFORMS="cpu")
+    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().endswith("OK")
+
+
+def test_pad_repeats_the_last_entry_and_shard_on_one_device():
+    tones = pn.Tones(jnp.array([[0.29, 0.30], [0.31, 0.32], [0.33, 0.30]]), amps=0.5)
+    padded = parallel.pad(tones, 3, 4)
+    assert padded.freqs.shape == (4, 2)
+    np.testing.assert_array_equal(padded.freqs[3], tones.freqs[2])
+    assert parallel.pad(tones, 3, 3) is not None and parallel.pad(tones, 3, 3).freqs.shape == (3, 2)
+    sto = pn.STONetwork(n_oscillators=2, rf_coupling=jnp.full((2, 2), 0.002), temperature_k=0.0)
+    a = pn.simulate(sto, padded, t1=50.0, dt=0.5, saveat="final").obs["power"]
+    b = pn.simulate(sto, parallel.shard(padded, 4), t1=50.0, dt=0.5, saveat="final").obs["power"]
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    np.testing.assert_array_equal(np.asarray(a[0, 3]), np.asarray(a[0, 2]))
+
+
+def test_bad_input_is_a_clear_error():
+    x = jnp.zeros((4, 2))
+    for n in (0, -1, 2.0, True):
+        with pytest.raises(ValueError, match="n=.* must be a positive integer"):
+            parallel.shard(x, n)
+        with pytest.raises(ValueError, match="n=.* must be a positive integer"):
+            parallel.pad(x, n, 2)
+    with pytest.raises(ValueError, match="multiple=0 must be a positive integer"):
+        parallel.pad(x, 4, 0)
+    with pytest.raises(ValueError, match="devices is empty"):
+        parallel.shard(x, 4, devices=[])
+    assert parallel.shard(x, 4, devices=jax.devices()[:1]).sharding.num_devices == 1
