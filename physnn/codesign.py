@@ -92,14 +92,15 @@ def fabricate(device: AbstractDevice, key, spread: Mapping[str, float], n: int, 
       broadcast against a batch of inputs: with ``batch_ndim=1`` and a drive of batch ``(B,)``,
       a simulation has batch shape ``(n, B)``, every chip seeing every input.
 
-    A chip draws one factor per element of a parameter's own axes (per oscillator, per entry
-    of a matrix). When the nominal device already has ensemble axes (a sweep of drive
-    amplitudes, say), every point of the sweep sees the same chips, and the draws do not depend
-    on ``batch_ndim`` or on the sweep: the same key gives the same chips.
     - `symmetric`: names of matrix parameters (coupling matrices) made symmetric again after the
       draw, $(W + W^\top)/2$, for couplings that are reciprocal by construction.
 
     **Returns:** the device with batch shape ``(n,) + (1,) * batch_ndim + device.batch_shape``.
+
+    A chip draws one factor per element of a parameter's own axes (per oscillator, per entry
+    of a matrix). When the nominal device already has ensemble axes (a sweep of drive
+    amplitudes, say), every point of the sweep sees the same chips, and the draws do not depend
+    on ``batch_ndim`` or on the sweep: the same key gives the same chips.
     """
     own = "fabricate"
     if not isinstance(device, AbstractDevice):
