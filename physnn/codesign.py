@@ -91,7 +91,6 @@ def fabricate(device: AbstractDevice, key, spread: Mapping[str, float], n: int, 
     - `batch_ndim`: the number of singleton axes put after the chips axis, so that the chips
       broadcast against a batch of inputs: with ``batch_ndim=1`` and a drive of batch ``(B,)``,
       a simulation has batch shape ``(n, B)``, every chip seeing every input.
-
     - `symmetric`: names of matrix parameters (coupling matrices) made symmetric again after the
       draw, $(W + W^\top)/2$, for couplings that are reciprocal by construction.
 
