@@ -79,6 +79,10 @@ DEVICE = {
 BAND_GHZ = (0.312, 0.352)  # where the tones are placed and the oscillators start
 N_OSC = 4
 NONE = N_OSC  # pattern index meaning "no oscillator locked to this tone"
+# `physnn run` presents the CPU's cores as devices, and the current rule of (a) measures its
+# candidate layouts split over them (the same patterns as on one device, bit for bit); the
+# gradient training of (b) stays on one device, so its float32 sums keep their order
+SPLITS_OVER_DEVICES = True
 
 QUICK = {"n_folds": 2, "t1_ns": 400.0, "dt_ns": 1.0, "rf_amp_ma": 2.0, "coupling": 0.001,
          "temperature_k": 0.0, "rule_iters": 5, "rule_step_ma": 0.5, "rule_candidates": 8,
@@ -494,6 +498,8 @@ def train_pattern_rule(model, x, y, config, progress=None, n_pad=None, vtl_sigma
 
     def evaluate(currents, it):  # currents (K, 4) -> patterns (K, n)
         sto = eqx.tree_at(lambda s: s.current_ma, model.sto, jnp.asarray(currents)[:, None, :])
+        if len(currents) % pn.parallel.n_devices() == 0:  # each core measures its candidates
+            sto = pn.parallel.shard(sto, len(currents))
         key = jax.random.fold_in(jax.random.key(config["seed"]), it)
         return np.asarray(present_patterns(model, jnp.asarray(xp), key=key, sto=sto))[:, :n]
 

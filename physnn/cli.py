@@ -89,7 +89,8 @@ def _versions() -> dict:
     return {"physnn": __version__, "jax": jax.__version__, "jaxlib": _dist_version("jaxlib"),
             "equinox": equinox.__version__, "diffrax": diffrax.__version__,
             "optax": optax.__version__, "numpy": np.__version__,
-            "python": platform.python_version(), "backend": jax.default_backend(), "cpu": _cpu()}
+            "python": platform.python_version(), "backend": jax.default_backend(), "cpu": _cpu(),
+            "devices": len(jax.devices())}
 
 
 def _dist_version(name: str) -> str:
@@ -167,7 +168,20 @@ def main(argv=None) -> int:
     p_run.add_argument("name", choices=sorted(EXPERIMENTS))
     p_run.add_argument("--quick", action="store_true", help="small, fast configuration")
     p_run.add_argument("--out", default=None, help="output folder (default runs/<name>)")
+    p_run.add_argument("--cpu-devices", type=int, default=None, metavar="K",
+                       help="present the CPU as K devices, over which an experiment that splits "
+                            "its batches (SPLITS_OVER_DEVICES, e.g. romera2018) measures them; "
+                            "default: the number of cores for those experiments, else 1")
     args = parser.parse_args(argv)
+    if args.command == "run" and args.cpu_devices is not None and args.cpu_devices < 1:
+        parser.error(f"--cpu-devices={args.cpu_devices}: expected a positive number of devices")
+    if args.command == "run":
+        splits = getattr(load_experiment(args.name), "SPLITS_OVER_DEVICES", False)
+        k = args.cpu_devices if args.cpu_devices is not None else (
+            (os.cpu_count() or 1) if splits else 1)
+        if k > 1:
+            from . import parallel  # before JAX's first computation, or it has no effect
+            parallel.use_host_cores(k)
     if args.command == "list":
         for name, (_, desc) in EXPERIMENTS.items():
             print(f"{name:16s} {desc}")

@@ -33,6 +33,7 @@ rounding.
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import equinox as eqx
 import jax
@@ -44,9 +45,10 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from .codesign import _core_ndim
 from .devices._base import AbstractDevice
 
-__all__ = ["mesh", "shard", "pad", "sum_over_shards"]
+__all__ = ["mesh", "shard", "pad", "sum_over_shards", "use_host_cores", "n_devices"]
 
 AXIS = "batch"
+_HOST_FLAG = "--xla_force_host_platform_device_count"
 
 
 def _check_n(n, own):
@@ -153,3 +155,33 @@ def sum_over_shards(fn, batch, n: int, *, devices=None):
             axes.append(None)
     per = jax.vmap(lambda *ls: fn(jtu.tree_unflatten(treedef, ls)), in_axes=tuple(axes))(*parts)
     return jtu.tree_map(lambda x: jnp.sum(x, axis=0), per)
+
+
+def use_host_cores(k: int | None = None) -> bool:
+    """Present the CPU to JAX as ``k`` devices (default: the number of cores), so that
+    :func:`shard` can put each part of a batch on its own core. This sets ``XLA_FLAGS``, which
+    JAX reads once, when it first runs a computation: call it before that (the ``physnn`` command
+    does, before an experiment starts). Computations that are not sharded run on the first device
+    as before, with the same results. Returns whether the setting was made: nothing is changed
+    when ``XLA_FLAGS`` already sets the device count or JAX has already started."""
+    k = (os.cpu_count() or 1) if k is None else k
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise ValueError(f"use_host_cores: k={k!r} must be a positive integer")
+    flags = os.environ.get("XLA_FLAGS", "")
+    if _HOST_FLAG in flags or _backend_started():
+        return False
+    os.environ["XLA_FLAGS"] = f"{flags} {_HOST_FLAG}={int(k)}".strip()
+    return True
+
+
+def _backend_started() -> bool:
+    try:
+        from jax._src import xla_bridge
+        return bool(xla_bridge.backends_are_initialized())
+    except (ImportError, AttributeError):  # pragma: no cover - a JAX without this (private) check
+        return False
+
+
+def n_devices() -> int:
+    """The number of devices :func:`shard` splits over by default (``len(jax.devices())``)."""
+    return len(jax.devices())

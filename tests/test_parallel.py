@@ -2,6 +2,7 @@
 results as on one. Several devices are simulated with XLA's host-platform device count, in a
 fresh process (it must be set before jax starts)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -122,3 +123,67 @@ def test_bad_input_is_a_clear_error():
     with pytest.raises(ValueError, match="devices is empty"):
         parallel.shard(x, 4, devices=[])
     assert parallel.shard(x, 4, devices=jax.devices()[:1]).sharding.num_devices == 1
+
+
+RULE = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    from physnn import cli, parallel
+    from physnn.tasks import load_romera
+
+    assert parallel.use_host_cores(2) == (sys.argv[1] == "2")
+    spans = []  # how many devices each measurement of the rule was split over
+    real_shard = parallel.shard
+
+    def shard(tree, n, **kw):
+        placed = real_shard(tree, n, **kw)
+        spans.append(len(placed.current_ma.sharding.device_set))
+        return placed
+
+    parallel.shard = shard
+    exp = cli.load_experiment("romera2018")
+    data = load_romera()
+    x, y = data.features.astype(np.float32), data.labels
+    idx = np.arange(0, len(y), 3)
+    cfg = {**exp.QUICK, "t1_ns": 200.0, "rule_iters": 2}
+    model = exp.initial_model(x[idx], cfg, "pattern")
+    trained, hist = exp.train_pattern_rule(model, x[idx], y[idx], cfg)
+    print(json.dumps({"devices": parallel.n_devices(), "spans": sorted(set(spans)),
+                      "hist": [float(h) for h in hist],
+                      "currents": np.asarray(trained.sto.current_ma).tolist(),
+                      "pred": np.asarray(exp.predict_formants(trained, x)).tolist()}))
+""")
+
+
+def test_the_vowel_rule_split_over_two_cores_measures_what_one_does():
+    """romera2018's current rule measures its candidates split over the devices when there are
+    several (``physnn run`` presents the cores as devices): the same history, currents and
+    predictions as on one device, bit for bit. ``use_host_cores`` takes effect only before JAX
+    starts."""
+    out = {}
+    for k in ("1", "2"):
+        env = {key: v for key, v in os.environ.items() if key != "XLA_FLAGS"}
+        env["JAX_PLATFORMS"] = "cpu"
+        if k == "1":
+            env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=1"
+        run = subprocess.run([sys.executable, "-c", RULE, k], env=env, capture_output=True,
+                             text=True, timeout=600)
+        assert run.returncode == 0, run.stderr[-3000:]
+        out[k] = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["1"]["devices"] == 1 and out["2"]["devices"] == 2
+    assert out["1"]["spans"] == [1] and out["2"]["spans"] == [2]  # every measurement was split
+    for key in ("hist", "currents", "pred"):
+        assert out["2"][key] == out["1"][key], key
+    before = os.environ.get("XLA_FLAGS")
+    jax.devices()  # JAX has started in this process: too late to change the devices
+    assert parallel.use_host_cores(2) is False
+    assert os.environ.get("XLA_FLAGS") == before
+
+
+def test_cli_cpu_devices_must_be_positive(capsys):
+    from physnn import cli
+
+    with pytest.raises(SystemExit) as e:
+        cli.main(["run", "sto-locking", "--quick", "--cpu-devices", "0"])
+    assert e.value.code == 2
+    assert "--cpu-devices=0: expected a positive number of devices" in capsys.readouterr().err
