@@ -176,12 +176,13 @@ def main(argv=None) -> int:
     if args.command == "run" and args.cpu_devices is not None and args.cpu_devices < 1:
         parser.error(f"--cpu-devices={args.cpu_devices}: expected a positive number of devices")
     if args.command == "run":
+        from . import parallel
+
         splits = getattr(load_experiment(args.name), "SPLITS_OVER_DEVICES", False)
         k = args.cpu_devices if args.cpu_devices is not None else (
-            (os.cpu_count() or 1) if splits else 1)
+            parallel.usable_cores() if splits else 1)
         if k > 1:
-            from . import parallel  # before JAX's first computation, or it has no effect
-            parallel.use_host_cores(k)
+            parallel.use_host_cores(k)  # before JAX's first computation, or it has no effect
     if args.command == "list":
         for name, (_, desc) in EXPERIMENTS.items():
             print(f"{name:16s} {desc}")

@@ -45,7 +45,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from .codesign import _core_ndim
 from .devices._base import AbstractDevice
 
-__all__ = ["mesh", "shard", "pad", "sum_over_shards", "use_host_cores", "n_devices"]
+__all__ = ["mesh", "shard", "pad", "sum_over_shards", "use_host_cores", "usable_cores", "n_devices"]
 
 AXIS = "batch"
 _HOST_FLAG = "--xla_force_host_platform_device_count"
@@ -158,13 +158,13 @@ def sum_over_shards(fn, batch, n: int, *, devices=None):
 
 
 def use_host_cores(k: int | None = None) -> bool:
-    """Present the CPU to JAX as ``k`` devices (default: the number of cores), so that
+    """Present the CPU to JAX as ``k`` devices (default: :func:`usable_cores`), so that
     :func:`shard` can put each part of a batch on its own core. This sets ``XLA_FLAGS``, which
     JAX reads once, when it first runs a computation: call it before that (the ``physnn`` command
     does, before an experiment starts). Computations that are not sharded run on the first device
     as before, with the same results. Returns whether the setting was made: nothing is changed
     when ``XLA_FLAGS`` already sets the device count or JAX has already started."""
-    k = (os.cpu_count() or 1) if k is None else k
+    k = usable_cores() if k is None else k
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise ValueError(f"use_host_cores: k={k!r} must be a positive integer")
     flags = os.environ.get("XLA_FLAGS", "")
@@ -172,6 +172,15 @@ def use_host_cores(k: int | None = None) -> bool:
         return False
     os.environ["XLA_FLAGS"] = f"{flags} {_HOST_FLAG}={int(k)}".strip()
     return True
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system tells, which a
+    container's limit can make fewer than ``os.cpu_count()``)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # pragma: no cover - no affinity on this system
+        return os.cpu_count() or 1
 
 
 def _backend_started() -> bool:
