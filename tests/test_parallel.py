@@ -187,3 +187,30 @@ def test_cli_cpu_devices_must_be_positive(capsys):
         cli.main(["run", "sto-locking", "--quick", "--cpu-devices", "0"])
     assert e.value.code == 2
     assert "--cpu-devices=0: expected a positive number of devices" in capsys.readouterr().err
+
+
+WIRING = textwrap.dedent("""
+    import json, sys
+    import jax
+    from physnn import cli
+
+    name, out = sys.argv[1], sys.argv[2]
+    module = cli.load_experiment(name)
+    module.run = lambda config, out_dir: {"metrics": {"devices": len(jax.devices())}}
+    assert cli.main(["run", name, "--quick", "--out", out] + sys.argv[3:]) == 0
+""")
+
+
+@pytest.mark.parametrize("name, extra, devices", [
+    ("romera2018", [], parallel.usable_cores()), ("romera2018", ["--cpu-devices", "1"], 1),
+    ("sto-locking", [], 1), ("sto-locking", ["--cpu-devices", "2"], 2)])
+def test_physnn_run_presents_the_cores_to_experiments_that_split(tmp_path, name, extra, devices):
+    """``physnn run`` presents the CPU as several devices only to experiments that split their
+    batches (SPLITS_OVER_DEVICES), or when asked with --cpu-devices."""
+    env = {key: v for key, v in os.environ.items() if key != "XLA_FLAGS"}
+    env["JAX_PLATFORMS"] = "cpu"
+    run = subprocess.run([sys.executable, "-c", WIRING, name, str(tmp_path), *extra], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    record = json.loads((tmp_path / "results.json").read_text())
+    assert record["metrics"]["devices"] == devices == record["versions"]["devices"]
