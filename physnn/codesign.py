@@ -20,8 +20,6 @@ simulated trajectory, in joules.
 
 from __future__ import annotations
 
-import dataclasses
-import re
 from collections.abc import Mapping
 
 import equinox as eqx
@@ -30,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _validate as V
-from .devices._base import AbstractDelayDevice, AbstractDevice
+from .devices._base import AbstractDelayDevice, AbstractDevice, parameter_axes
 
 __all__ = ["fabricate", "energy", "parameter_names", "SECONDS_PER_UNIT"]
 
@@ -42,31 +40,10 @@ _DISTRIBUTIONS = ("normal", "lognormal")
 _GRID_FIELDS = ("delay", "theta")
 
 
-def _annotation(cls, name: str) -> str:
-    for klass in cls.__mro__:
-        ann = getattr(klass, "__annotations__", {})
-        if name in ann:
-            return str(ann[name])
-    return ""
-
-
-def _core_ndim(cls, name: str) -> int | None:
-    """The number of trailing (non-ensemble) axes of parameter ``name``, read from its
-    annotation ``Float[Array, "*e m m"]``; ``None`` when the field is not declared that way."""
-    found = re.search(r"['\"]\*e((?:\s+\w+)*)\s*['\"]", _annotation(cls, name))
-    return None if found is None else len(found.group(1).split())
-
-
 def parameter_names(device: AbstractDevice) -> list[str]:
     """The names of ``device``'s array parameters that :func:`fabricate` can spread."""
-    names = []
-    for f in dataclasses.fields(device):
-        if f.metadata.get("static", False) or _core_ndim(type(device), f.name) is None:
-            continue
-        if isinstance(device, AbstractDelayDevice) and f.name in _GRID_FIELDS:
-            continue
-        names.append(f.name)
-    return names
+    grid = _GRID_FIELDS if isinstance(device, AbstractDelayDevice) else ()
+    return [name for name in parameter_axes(device) if name not in grid]
 
 
 def fabricate(device: AbstractDevice, key, spread: Mapping[str, float], n: int, *,
@@ -119,6 +96,7 @@ def fabricate(device: AbstractDevice, key, spread: Mapping[str, float], n: int, 
         raise ValueError(f"{own}: spread={spread!r} must be a non-empty mapping "
                          "{parameter name: relative spread}")
     names = parameter_names(device)
+    own_axes = parameter_axes(device)
     for name, sigma in spread.items():
         if name not in names:
             why = (" (it sets the delay integrator's grid, which all chips share)"
@@ -130,8 +108,8 @@ def fabricate(device: AbstractDevice, key, spread: Mapping[str, float], n: int, 
             raise ValueError(f"{own}: spread[{name!r}]={V._show(np.asarray(s))} must be a finite "
                              "number >= 0 (a relative spread, 0.01 for 1 %)")
     for name in symmetric:
-        if name not in names or _core_ndim(type(device), name) != 2:
-            mats = [m for m in names if _core_ndim(type(device), m) == 2]
+        if name not in names or own_axes[name] != 2:
+            mats = [m for m in names if own_axes[m] == 2]
             raise ValueError(f"{own}: symmetric names {name!r}, which is not a matrix parameter "
                              f"of {kind}; its matrices are {', '.join(mats)}")
         if getattr(device, name).shape[-1] != getattr(device, name).shape[-2]:
@@ -145,7 +123,7 @@ def fabricate(device: AbstractDevice, key, spread: Mapping[str, float], n: int, 
     new = {}
     for (name, sigma), k in zip(spread.items(), keys, strict=True):
         v = getattr(device, name)
-        core = v.shape[v.ndim - _core_ndim(type(device), name):]
+        core = v.shape[v.ndim - own_axes[name]:]
         xi = jax.random.normal(k, (n,) + core, dtype=v.dtype).reshape((n,) + pad + core)
         sigma = jnp.asarray(sigma, dtype=v.dtype)
         if distribution == "normal":

@@ -32,7 +32,6 @@ rounding.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 
 import equinox as eqx
@@ -42,8 +41,7 @@ import jax.tree_util as jtu
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from .codesign import _core_ndim
-from .devices._base import AbstractDevice
+from .devices._base import AbstractDevice, parameter_axes
 
 __all__ = ["mesh", "shard", "pad", "sum_over_shards", "use_host_cores", "usable_cores", "n_devices"]
 
@@ -51,13 +49,35 @@ AXIS = "batch"
 _HOST_FLAG = "--xla_force_host_platform_device_count"
 
 
+def _positive_int(name, value, own, what=""):
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{own}: {name}={value!r} must be a positive integer{what}")
+
+
 def _check_n(n, own):
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"{own}: n={n!r} must be a positive integer (the size of the batch axis)")
+    _positive_int("n", n, own, " (the size of the batch axis)")
 
 
 def _is_array(x) -> bool:
     return isinstance(x, jax.Array | np.ndarray)
+
+
+def _batched(x, n, own_axes=0) -> bool:
+    """Whether ``x`` is an array with a leading batch axis of size ``n`` before ``own_axes``."""
+    return _is_array(x) and x.ndim > own_axes and x.shape[0] == n
+
+
+def _split_mesh(n, devices, own) -> Mesh:
+    """The mesh for splitting a batch of ``n`` over ``devices``, which must divide it."""
+    _check_n(n, own)
+    m = mesh(devices)
+    k = m.devices.size
+    if n % k:
+        raise ValueError(
+            f"{own}: n={n} is not a multiple of the {k} devices; pad the batch (parallel.pad(tree, "
+            f"{n}, {k}) gives {-(-n // k) * k} entries, which a summed loss must weight 0) or pass "
+            "fewer devices")
+    return m
 
 
 def mesh(devices=None) -> Mesh:
@@ -78,28 +98,20 @@ def shard(tree, n: int, *, devices=None):
 
     ``n`` must be a multiple of the number of devices; :func:`pad` makes it one.
     """
-    own = "shard"
-    _check_n(n, own)
-    m = mesh(devices)
-    k = m.devices.size
-    if n % k:
-        raise ValueError(
-            f"{own}: n={n} is not a multiple of the {k} devices; pad the batch first "
-            f"(parallel.pad(tree, {n}, {k}) gives {-(-n // k) * k} entries) or pass fewer devices")
+    m = _split_mesh(n, devices, "shard")
     split, whole = NamedSharding(m, PartitionSpec(AXIS)), NamedSharding(m, PartitionSpec())
 
-    def place(x, core=0):
+    def place(x, own_axes=0):
         if not _is_array(x):
             return x
-        return jax.device_put(x, split if x.ndim > core and x.shape[0] == n else whole)
+        return jax.device_put(x, split if _batched(x, n, own_axes) else whole)
 
     if isinstance(tree, AbstractDevice):
         # a device's parameters have their own axes (per oscillator, a coupling matrix) after
         # any ensemble axes: only an ensemble axis of size n is split, never an oscillator axis
-        names = [f.name for f in dataclasses.fields(tree) if _is_array(getattr(tree, f.name))
-                 and not f.metadata.get("static", False)]
-        placed = [place(getattr(tree, name), _core_ndim(type(tree), name) or 0) for name in names]
-        return eqx.tree_at(lambda d: [getattr(d, name) for name in names], tree, placed)
+        axes = parameter_axes(tree)
+        return eqx.tree_at(lambda d: [getattr(d, name) for name in axes], tree,
+                           [place(getattr(tree, name), k) for name, k in axes.items()])
     return jtu.tree_map(place, tree)
 
 
@@ -107,14 +119,12 @@ def pad(tree, n: int, multiple: int):
     """Pad every array leaf whose leading axis has size ``n`` to the next multiple of ``multiple``
     by repeating its last entry (so that padded samples are valid inputs); drop the padding from
     the results with ``[:n]``. Returns the padded tree."""
-    own = "pad"
-    _check_n(n, own)
-    if isinstance(multiple, bool) or not isinstance(multiple, int | np.integer) or multiple < 1:
-        raise ValueError(f"{own}: multiple={multiple!r} must be a positive integer")
+    _check_n(n, "pad")
+    _positive_int("multiple", multiple, "pad")
     extra = -(-n // multiple) * multiple - n
 
     def grow(x):
-        if not _is_array(x) or x.ndim == 0 or x.shape[0] != n or extra == 0:
+        if not _batched(x, n) or extra == 0:
             return x
         return jnp.concatenate([x, jnp.repeat(x[-1:], extra, axis=0)])
 
@@ -132,28 +142,15 @@ def sum_over_shards(fn, batch, n: int, *, devices=None):
     ``jax.jit``. ``n`` must be a multiple of the number of devices; padding would add the padded
     samples to the sum, so mask them in ``loss`` if you pad.
     """
-    own = "sum_over_shards"
-    _check_n(n, own)
-    m = mesh(devices)
-    k = m.devices.size
-    if n % k:
-        raise ValueError(f"{own}: n={n} is not a multiple of the {k} devices; use a batch of "
-                         f"{-(-n // k) * k} samples (padded samples, weighted 0 in the loss) or "
-                         "fewer devices")
-    split = NamedSharding(m, PartitionSpec(AXIS))
+    m = _split_mesh(n, devices, "sum_over_shards")
+    k, split = m.devices.size, NamedSharding(m, PartitionSpec(AXIS))
     leaves, treedef = jtu.tree_flatten(batch)
-    if not any(_is_array(x) and x.ndim >= 1 and x.shape[0] == n for x in leaves):
-        raise ValueError(f"{own}: no array in batch has a leading axis of size n={n}")
-    parts, axes = [], []
-    for x in leaves:
-        if _is_array(x) and x.ndim >= 1 and x.shape[0] == n:
-            part = jnp.reshape(x, (k, n // k) + x.shape[1:])
-            parts.append(jax.lax.with_sharding_constraint(part, split))
-            axes.append(0)
-        else:
-            parts.append(x)
-            axes.append(None)
-    per = jax.vmap(lambda *ls: fn(jtu.tree_unflatten(treedef, ls)), in_axes=tuple(axes))(*parts)
+    axes = tuple(0 if _batched(x, n) else None for x in leaves)
+    if 0 not in axes:
+        raise ValueError(f"sum_over_shards: no array in batch has a leading axis of size n={n}")
+    parts = [x if a is None else jax.lax.with_sharding_constraint(
+        jnp.reshape(x, (k, n // k) + x.shape[1:]), split) for x, a in zip(leaves, axes, strict=True)]
+    per = jax.vmap(lambda *ls: fn(jtu.tree_unflatten(treedef, ls)), in_axes=axes)(*parts)
     return jtu.tree_map(lambda x: jnp.sum(x, axis=0), per)
 
 
@@ -165,8 +162,7 @@ def use_host_cores(k: int | None = None) -> bool:
     as before, with the same results. Returns whether the setting was made: nothing is changed
     when ``XLA_FLAGS`` already sets the device count or JAX has already started."""
     k = usable_cores() if k is None else k
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        raise ValueError(f"use_host_cores: k={k!r} must be a positive integer")
+    _positive_int("k", k, "use_host_cores")
     flags = os.environ.get("XLA_FLAGS", "")
     if _HOST_FLAG in flags or _backend_started():
         return False

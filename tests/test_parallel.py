@@ -16,6 +16,20 @@ import pytest
 import physnn as pn
 from physnn import parallel
 
+
+def child(script, *args, devices=None) -> str:
+    """Run ``script`` in a fresh Python on the CPU, presented as ``devices`` devices (None: as
+    the child itself sets up); return what it printed, after checking that it succeeded."""
+    env = {key: v for key, v in os.environ.items() if key != "XLA_FLAGS"}
+    env["JAX_PLATFORMS"] = "cpu"
+    if devices is not None:
+        env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    run = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run.stdout
+
+
 SCRIPT = textwrap.dedent("""
     import jax, jax.numpy as jnp, numpy as np, physnn as pn
     from physnn import codesign, parallel
@@ -81,12 +95,7 @@ SCRIPT = textwrap.dedent("""
 
 
 def test_two_devices_give_the_results_of_one():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
-               JAX_PLATFORMS="cpu")
-    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True,
-                         timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.strip().endswith("OK")
+    assert child(SCRIPT, devices=2).strip().endswith("OK")
 
 
 def test_pad_repeats_the_last_entry_and_shard_on_one_device():
@@ -160,16 +169,8 @@ def test_the_vowel_rule_split_over_two_cores_measures_what_one_does():
     several (``physnn run`` presents the cores as devices): the same history, currents and
     predictions as on one device, bit for bit. ``use_host_cores`` takes effect only before JAX
     starts."""
-    out = {}
-    for k in ("1", "2"):
-        env = {key: v for key, v in os.environ.items() if key != "XLA_FLAGS"}
-        env["JAX_PLATFORMS"] = "cpu"
-        if k == "1":
-            env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=1"
-        run = subprocess.run([sys.executable, "-c", RULE, k], env=env, capture_output=True,
-                             text=True, timeout=600)
-        assert run.returncode == 0, run.stderr[-3000:]
-        out[k] = json.loads(run.stdout.strip().splitlines()[-1])
+    out = {k: json.loads(child(RULE, k, devices=1 if k == "1" else None).strip().splitlines()[-1])
+           for k in ("1", "2")}
     assert out["1"]["devices"] == 1 and out["2"]["devices"] == 2
     assert out["1"]["spans"] == [1] and out["2"]["spans"] == [2]  # every measurement was split
     for key in ("hist", "currents", "pred"):
@@ -207,10 +208,6 @@ WIRING = textwrap.dedent("""
 def test_physnn_run_presents_the_cores_to_experiments_that_split(tmp_path, name, extra, devices):
     """``physnn run`` presents the CPU as several devices only to experiments that split their
     batches (SPLITS_OVER_DEVICES), or when asked with --cpu-devices."""
-    env = {key: v for key, v in os.environ.items() if key != "XLA_FLAGS"}
-    env["JAX_PLATFORMS"] = "cpu"
-    run = subprocess.run([sys.executable, "-c", WIRING, name, str(tmp_path), *extra], env=env,
-                         capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
+    child(WIRING, name, str(tmp_path), *extra)
     record = json.loads((tmp_path / "results.json").read_text())
     assert record["metrics"]["devices"] == devices == record["versions"]["devices"]

@@ -13,6 +13,8 @@ sample at once (measured 15-26x faster than ``vmap`` over solves, see DESIGN.md)
 from __future__ import annotations
 
 import abc
+import dataclasses
+import re
 from typing import ClassVar
 
 import equinox as eqx
@@ -63,3 +65,18 @@ class AbstractDelayDevice(AbstractDevice):
     @abc.abstractmethod
     def drift(self, t, y, y_delayed, u):  # type: ignore[override]
         """The vector field $f(t, y(t), y(t-\\tau), u(t))$."""
+
+
+def parameter_axes(device: AbstractDevice) -> dict[str, int]:
+    """``{name: number of the parameter's own axes}`` for every array parameter of ``device``
+    declared ``Float[Array, "*e m m"]`` (any leading axes are ensemble axes; here 2 own axes)."""
+    axes = {}
+    for f in dataclasses.fields(device):
+        if f.metadata.get("static", False):
+            continue
+        ann = next((str(k.__annotations__[f.name]) for k in type(device).__mro__
+                    if f.name in getattr(k, "__annotations__", {})), "")
+        found = re.search(r"['\"]\*e((?:\s+\w+)*)\s*['\"]", ann)
+        if found is not None:
+            axes[f.name] = len(found.group(1).split())
+    return axes
