@@ -1,4 +1,15 @@
-r"""Co-design helpers: fabrication spread and energy accounting.
+r"""Co-design helpers: physical constraints, fabrication spread and energy accounting.
+
+**Constraints.** A device's parameters have physical ranges: a current between its oscillation
+threshold and what the junction survives, a coupling that cannot change sign, a capacitance that
+lithography can make. :func:`constrain` turns a device into a :class:`Design` whose named
+parameters are design variables held inside their bounds by a smooth change of variables,
+
+$$p = \ell + (h - \ell)\,\mathrm{sigmoid}(r),\qquad p = \ell + e^{r},\qquad p = h - e^{r},$$
+
+for a range $[\ell, h]$, a lower bound only, or an upper bound only. The optimiser moves the
+unconstrained $r$; every value it can reach is a physical device, so no step is ever clipped or
+rejected, and a one-sided bound makes the steps relative (logarithmic) changes.
 
 **Fabrication spread.** No two fabricated devices are alike: a nanopillar's diameter, a beam's
 thickness or a film's transition temperature vary from chip to chip. :func:`fabricate` turns one
@@ -20,6 +31,7 @@ simulated trajectory, in joules.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import equinox as eqx
@@ -30,7 +42,7 @@ import numpy as np
 from . import _validate as V
 from .devices._base import AbstractDelayDevice, AbstractDevice, parameter_axes
 
-__all__ = ["fabricate", "energy", "parameter_names", "SECONDS_PER_UNIT"]
+__all__ = ["constrain", "Design", "fabricate", "energy", "parameter_names", "SECONDS_PER_UNIT"]
 
 #: seconds per unit of a device's ``time_unit``; "tau" (normalised time) has none.
 SECONDS_PER_UNIT = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
@@ -44,6 +56,177 @@ def parameter_names(device: AbstractDevice) -> list[str]:
     """The names of ``device``'s array parameters that :func:`fabricate` can spread."""
     grid = _GRID_FIELDS if isinstance(device, AbstractDelayDevice) else ()
     return [name for name in parameter_axes(device) if name not in grid]
+
+
+def _bound(name: str, spec, own: str) -> tuple[float | None, float | None]:
+    """``(lo, hi)`` from a bounds entry: ``(lo, hi)`` with ``None`` for an open end, or
+    ``"positive"``."""
+    if isinstance(spec, str):
+        if spec != "positive":
+            raise ValueError(f"{own}: bounds[{name!r}]={spec!r}; expected (lo, hi) with None for an "
+                             "open end, or 'positive'")
+        return 0.0, None
+    if not isinstance(spec, tuple | list) or len(spec) != 2:
+        raise ValueError(f"{own}: bounds[{name!r}]={spec!r}; expected (lo, hi) with None for an "
+                         "open end, or 'positive'")
+    ends = []
+    for end in spec:
+        if end is not None:
+            if isinstance(end, bool) or not isinstance(end, int | float | np.integer | np.floating) \
+                    or not np.isfinite(end):
+                raise ValueError(f"{own}: bounds[{name!r}]={spec!r}; each end must be a finite "
+                                 "number or None (open)")
+            end = float(end)
+        ends.append(end)
+    lo, hi = ends
+    if lo is not None and hi is not None and not lo < hi:
+        raise ValueError(f"{own}: bounds[{name!r}]={spec!r}; the lower end must be below the upper")
+    return lo, hi
+
+
+def _to_physical(r, lo, hi):
+    if lo is not None and hi is not None:
+        return lo + (hi - lo) * jax.nn.sigmoid(r)
+    if lo is not None:
+        return lo + jnp.exp(r)
+    if hi is not None:
+        return hi - jnp.exp(r)
+    return r
+
+
+def _to_raw(p, lo, hi):
+    if lo is not None and hi is not None:
+        x = (p - lo) / (hi - lo)
+        return jnp.log(x) - jnp.log1p(-x)
+    if lo is not None:
+        return jnp.log(p - lo)
+    if hi is not None:
+        return jnp.log(hi - p)
+    return p
+
+
+class Design(eqx.Module):
+    r"""A device whose named parameters are design variables held inside physical bounds.
+
+    Made by :func:`constrain`. Train it as any model: ``design.device`` is the device to
+    simulate, differentiable in the unconstrained variables ``design.raw``, and
+    ``filter_spec=design.filter_spec`` tells :func:`physnn.train.fit` (or
+    ``eqx.partition``) to train those and nothing else.
+
+    **Attributes:**
+
+    - `template`: the nominal device. Its parameters that are not design variables are held
+      fixed: ``design.device`` passes them through ``jax.lax.stop_gradient``.
+    - `raw`: ``{name: unconstrained array}``, one per design variable, shaped like the parameter.
+    - `active`: ``{name: bool array or None}``, the entries that are free (``None``: all of them);
+      the others stay at zero.
+    - `bounds`: ``((name, lo, hi), ...)``, static; ``None`` is an open end.
+    """
+
+    template: AbstractDevice
+    raw: dict
+    active: dict
+    bounds: tuple = eqx.field(static=True)
+
+    def value(self, name: str) -> jax.Array:
+        """The physical value of design variable ``name``, inside its bounds."""
+        for n, lo, hi in self.bounds:
+            if n == name:
+                p = _to_physical(self.raw[name], lo, hi)
+                mask = self.active[name]
+                return p if mask is None else jnp.where(mask, p, jnp.zeros_like(p))
+        names = ", ".join(n for n, _, _ in self.bounds)
+        raise ValueError(f"Design: {name!r} is not a design variable; they are {names}")
+
+    @property
+    def device(self) -> AbstractDevice:
+        """The device with the design variables' current values (other parameters fixed)."""
+        fixed = jax.tree_util.tree_map(
+            lambda x: jax.lax.stop_gradient(x) if eqx.is_inexact_array(x) else x, self.template)
+        names = [n for n, _, _ in self.bounds]
+        return eqx.tree_at(lambda d: [getattr(d, n) for n in names], fixed,
+                           [self.value(n) for n in names])
+
+    @property
+    def filter_spec(self):
+        """A PyTree of bools, ``True`` at the design variables only: pass it as ``filter_spec``
+        to :func:`physnn.train.fit` so that the optimiser sees nothing else."""
+        spec = jax.tree_util.tree_map(lambda _: False, self)
+        return eqx.tree_at(lambda d: d.raw, spec, jax.tree_util.tree_map(lambda _: True, self.raw))
+
+    def values(self) -> dict[str, np.ndarray]:
+        """``{name: NumPy array}``: the design variables' current physical values."""
+        return {n: np.asarray(self.value(n)) for n, _, _ in self.bounds}
+
+
+def constrain(device: AbstractDevice, bounds: Mapping[str, object], *,
+              fixed_zeros: bool = True) -> Design:
+    r"""Make parameters of ``device`` design variables that training keeps inside physical bounds.
+
+    **Arguments:**
+
+    - `device`: the nominal device; its parameter values are the starting design.
+    - `bounds`: ``{parameter name: (lo, hi)}`` with ``None`` for an open end, or ``"positive"``
+      for $(0, \infty)$. A closed range maps through a sigmoid, a one-sided bound through an
+      exponential (steps are then relative changes), ``(None, None)`` is the identity. Every
+      nominal value must lie strictly inside its bounds, where the map is invertible.
+    - `fixed_zeros`: if true (default), entries that are exactly zero in the nominal device stay
+      zero (a coupling that is absent stays absent, as in :func:`fabricate`); if false they are
+      design variables too, and zero must then lie inside the bounds.
+
+    **Returns:** a :class:`Design` starting at the nominal device: ``constrain(dev, b).device``
+    reproduces ``dev`` to rounding.
+
+    Example: train the currents of four oscillators between threshold and 12 mA, and their
+    couplings as non-negative rates::
+
+        design = codesign.constrain(sto, {"current_ma": (5.5, 12.0), "coupling": (0.0, None)})
+        design, history = pn.train.fit(design, loss, data, optax.adam(0.05), steps=200,
+                                       key=key, filter_spec=design.filter_spec)
+        design.values()["current_ma"]
+    """
+    own = "constrain"
+    if not isinstance(device, AbstractDevice):
+        raise TypeError(f"{own}: device must be a physnn device, got {type(device).__name__}")
+    kind = type(device).__name__
+    if not isinstance(bounds, Mapping) or not bounds:
+        raise ValueError(f"{own}: bounds={bounds!r} must be a non-empty mapping "
+                         "{parameter name: (lo, hi)}")
+    grid = _GRID_FIELDS if isinstance(device, AbstractDelayDevice) else ()
+    names = [f.name for f in dataclasses.fields(device)
+             if not f.metadata.get("static", False) and f.name not in grid
+             and eqx.is_inexact_array(getattr(device, f.name))]
+    raw, active, spec = {}, {}, []
+    for name, entry in bounds.items():
+        if name not in names:
+            why = (" (it sets the delay integrator's grid, which is fixed at compile time)"
+                   if isinstance(device, AbstractDelayDevice) and name in _GRID_FIELDS else "")
+            raise ValueError(f"{own}: {kind} has no parameter {name!r} that can be designed{why}; "
+                             f"its parameters are {', '.join(names)}")
+        lo, hi = _bound(name, entry, own)
+        v = getattr(device, name)
+        a = V._concrete(v)
+        mask = None
+        if fixed_zeros and a is not None and np.any(a == 0):
+            if np.all(a == 0):
+                raise ValueError(
+                    f"{own}: {name} is zero everywhere, so with fixed_zeros=True none of it could "
+                    "change; start from a nonzero nominal value or pass fixed_zeros=False")
+            mask = jnp.asarray(a != 0)
+        if a is not None:
+            free = a if mask is None else a[a != 0]
+            below = np.any(free <= lo) if lo is not None else False
+            above = np.any(free >= hi) if hi is not None else False
+            if below or above:
+                raise ValueError(
+                    f"{own}: {name}={V._show(a)} must lie strictly inside its bounds "
+                    f"({lo}, {hi}) (None: open), where the change of variables is invertible; "
+                    f"widen the bounds or start from another value")
+        start = v if mask is None else jnp.where(mask, v, _to_physical(jnp.zeros_like(v), lo, hi))
+        raw[name] = jax.lax.convert_element_type(_to_raw(start, lo, hi), v.dtype)  # not weak
+        active[name] = mask
+        spec.append((name, lo, hi))
+    return Design(device, raw, active, tuple(spec))
 
 
 def fabricate(device: AbstractDevice, key, spread: Mapping[str, float], n: int, *,

@@ -1,11 +1,13 @@
-"""physnn.codesign: fabricated chips (parameter spread) and energy accounting, checked against
-closed forms: each chip's free-running power and frequency, and the power a driven resonator
-absorbs at resonance."""
+"""physnn.codesign: fabricated chips (parameter spread), energy accounting and constrained
+designs, checked against closed forms: each chip's free-running power and frequency, the power a
+driven resonator absorbs at resonance, and the optimum of a robust design trained through the
+solve."""
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import physnn as pn
@@ -205,3 +207,164 @@ def test_bad_input_is_a_clear_error():
         codesign.energy(pn.MackeyGlassNode(), tr)
     with pytest.raises(ValueError, match="seconds_per_unit=-1"):
         codesign.energy(dev, tr, seconds_per_unit=-1.0)
+
+
+# ------------------------------------------------------------------------------ constraints
+def test_constrained_design_starts_at_the_nominal_device_and_never_leaves_its_bounds():
+    w = jnp.array([[0.0, 0.002, 0.0], [0.002, 0.0, 0.001], [0.0, 0.001, 0.0]])
+    dev = quiet_sto(n_oscillators=3, coupling=w, current_ma=jnp.array([6.0, 7.5, 9.0]))
+    bounds = {"current_ma": (5.5, 12.0), "coupling": "positive", "damping": (None, 0.1),
+              "nonlinear_shift_ghz": (None, None)}
+    design = codesign.constrain(dev, bounds)
+    for name in bounds:
+        np.testing.assert_allclose(np.asarray(getattr(design.device, name)),
+                                   np.asarray(getattr(dev, name)), rtol=1e-6, atol=0)
+    # wherever an optimiser takes the unconstrained variables, the device stays physical
+    for r in (-60.0, -3.0, 0.0, 3.0, 60.0):
+        raw = {k: jnp.full_like(x, r) for k, x in design.raw.items()}
+        v = eqx.tree_at(lambda d: d.raw, design, raw).values()
+        assert np.all((v["current_ma"] >= 5.5) & (v["current_ma"] <= 12.0))  # closed, to rounding
+        present = np.asarray(w) > 0
+        assert np.all(v["coupling"][present] > 0) and np.all(v["coupling"][~present] == 0)
+        assert np.all(v["damping"] <= 0.1)
+        assert np.all(np.isfinite(v["nonlinear_shift_ghz"]))
+    # fixed_zeros=False makes the absent couplings design variables too; zero must then be inside
+    open_w = codesign.constrain(dev, {"coupling": (-0.01, 0.01)}, fixed_zeros=False)
+    assert open_w.active["coupling"] is None
+    np.testing.assert_allclose(np.asarray(open_w.device.coupling), np.asarray(w), atol=1e-9)
+
+
+def test_design_gradient_matches_finite_differences_and_fixed_parts_get_none():
+    """d/d(raw) of a loss through the solve, against central differences, in x64; parameters that
+    are not design variables, and absent couplings, get exactly zero gradient."""
+    with jax.enable_x64(True):
+        w = jnp.array([[0.0, 0.003], [0.0, 0.0]])
+        dev = quiet_sto(n_oscillators=2, coupling=w, current_ma=jnp.array([7.0, 8.0]),
+                        f0_ghz=jnp.array([0.3, 0.301]))
+        design = codesign.constrain(dev, {"current_ma": (5.5, 12.0), "coupling": (0.0, 0.01)},
+                                    fixed_zeros=True)
+        y0 = dev.init_state() * 0.7
+
+        def loss(d):
+            tr = pn.simulate(d.device, None, t1=400.0, dt=0.5, y0=y0, saveat="final")
+            return jnp.sum(tr.obs["power"][-1] * jnp.array([1.0, 2.0])) + jnp.sum(d.device.damping)
+
+        g = eqx.filter_grad(loss)(design)
+        assert np.all(np.asarray(g.template.damping) == 0)  # fixed: stop_gradient
+        assert np.all(np.asarray(g.template.current_ma) == 0)
+        gw = np.asarray(g.raw["coupling"])
+        assert gw[0, 1] != 0 and np.all(gw[[0, 1, 1], [0, 0, 1]] == 0)
+        h = 1e-5
+        for name, idx in (("current_ma", (0,)), ("current_ma", (1,)), ("coupling", (0, 1))):
+            def at(delta, name=name, idx=idx):
+                r = dict(design.raw)
+                r[name] = r[name].at[idx].add(delta)
+                return loss(eqx.tree_at(lambda d: d.raw, design, r))
+            fd = float((at(h) - at(-h)) / (2 * h))
+            assert float(g.raw[name][idx]) == pytest.approx(fd, rel=1e-6)
+
+
+def test_robust_codesign_through_the_solve_finds_the_closed_form_optimum():
+    """Co-design an oscillator whose frequency must hit 308 MHz across a 5 % chip-to-chip spread
+    of its DC current, at the least DC power: J = mean_c (f_c - f*)^2 / MHz^2 + 0.3 P_c / mW.
+    The design variables are the current, in [6.5, 15] mA, and the tunability N/2pi, in
+    [5, 200] MHz. Adam, through fabricate and the solve (each chip relaxing from p = 0.16), must
+    land on the optimum of the closed form f_c = f0 + N (zeta_c - 1)/(zeta_c + Q) over the same
+    chips, found on a grid. Without the spread the best design is different: the least current
+    the bounds allow."""
+    f_target, lam, n, ith, q = 0.308, 0.3, 32, 5.0, 1.5
+    dev = quiet_sto(current_ma=7.5, threshold_ma=ith, nonlinear_damping=q)
+    key = jax.random.key(5)
+    spread = {"current_ma": 0.05}
+    bounds = {"current_ma": (6.5, 15.0), "nonlinear_shift_ghz": (0.005, 0.2)}
+    t1 = 1500.0
+
+    def objective(design, batch, k, chips=n):
+        d = design.device
+        if chips:
+            d = codesign.fabricate(d, key, spread, chips, distribution="lognormal")
+        m = chips or 1
+        y0 = jnp.broadcast_to(jnp.array([[0.4], [0.0]]), (m, 2, 1))
+        tr = pn.simulate(d, None, t1=t1, dt=1.0, y0=y0, saveat=np.array([t1 - 100.0, t1]))
+        f = tr.obs["frequency_ghz"][-1]
+        watts = codesign.energy(d, tr) / 100e-9
+        return jnp.mean(((f - f_target) * 1e3) ** 2) + lam * jnp.mean(watts) * 1e3
+
+    design = codesign.constrain(dev, bounds)
+    trained, hist = pn.train.fit(design, objective, None, optax.adam(0.1), steps=150,
+                                 key=jax.random.key(0), filter_spec=design.filter_spec,
+                                 progress=False)
+    # the closed form on the same chips, over a grid of designs
+    factor = np.asarray(codesign.fabricate(dev, key, spread, n, distribution="lognormal")
+                        .current_ma)[:, 0] / 7.5
+    currents, shifts = np.linspace(6.5, 15.0, 341), np.linspace(0.005, 0.2, 391)
+    i_c = currents[:, None, None] * factor
+    zeta = i_c / ith
+    f_c = 0.3 + shifts[None, :, None] * (zeta - 1) / (zeta + q)
+    j = np.mean(((f_c - f_target) * 1e3) ** 2, -1) + lam * np.mean(i_c**2 * 50.0 * 1e-6, -1) * 1e3
+    a, b = np.unravel_index(j.argmin(), j.shape)
+    got = trained.values()
+    assert float(got["current_ma"][0]) == pytest.approx(currents[a], abs=0.05)
+    assert float(got["nonlinear_shift_ghz"][0]) == pytest.approx(shifts[b], abs=0.001)
+    assert 7.5 < currents[a] < 10.0  # an interior optimum: the bounds are not what stops it
+    assert hist["loss"][-1] < hist["loss"][0] - 0.1
+    assert hist["loss"][-1] == pytest.approx(j.min(), rel=2e-3)
+    # the nominal device alone (no spread): precision costs nothing, so the power term drives
+    # the current toward the lowest the bounds allow (the sigmoid approaches it slowly), and N
+    # puts the frequency on target: a design well below the robust one
+    nominal, _ = pn.train.fit(design, lambda d, b, k: objective(d, b, k, chips=0), None,
+                              optax.adam(0.1), steps=150, key=jax.random.key(0),
+                              filter_spec=design.filter_spec, progress=False)
+    v = nominal.values()
+    assert 6.5 <= float(v["current_ma"][0]) < currents[a] - 1.5
+    zeta = float(v["current_ma"][0]) / ith
+    f = 0.3 + float(v["nonlinear_shift_ghz"][0]) * (zeta - 1) / (zeta + q)
+    assert f == pytest.approx(f_target, abs=2e-4)
+
+
+def test_design_trains_only_its_variables_and_resumes_from_a_checkpoint(tmp_path):
+    w = jnp.array([[0.0, 0.003], [0.001, 0.0]])
+    dev = quiet_sto(n_oscillators=2, coupling=w)
+    design = codesign.constrain(dev, {"current_ma": (5.5, 12.0), "coupling": (0.0, 0.01)})
+
+    def loss(d, batch, key):  # the closed form: pull both frequencies to 310 MHz
+        m = d.device
+        return jnp.sum((m.free_running_frequency_ghz() - 0.31) ** 2) * 1e6 + jnp.sum(m.coupling)
+
+    opt = optax.adamw(0.05, weight_decay=0.1)  # decay would move any leaf it were given
+    run = dict(key=jax.random.key(1), filter_spec=design.filter_spec, progress=False)
+    whole, _ = pn.train.fit(design, loss, None, opt, steps=8, **run)
+    pn.train.fit(design, loss, None, opt, steps=4, checkpoint_dir=tmp_path, **run)
+    resumed, hist = pn.train.fit(design, loss, None, opt, steps=8, checkpoint_dir=tmp_path, **run)
+    assert hist["step"] == list(range(8))
+    for name in ("current_ma", "coupling"):
+        np.testing.assert_array_equal(np.asarray(resumed.raw[name]), np.asarray(whole.raw[name]))
+    assert not np.allclose(whole.values()["current_ma"], design.values()["current_ma"])
+    for a, b in zip(jax.tree_util.tree_leaves(whole.template), jax.tree_util.tree_leaves(dev),
+                    strict=True):
+        assert a is b  # the fixed parameters were never handed to the optimiser
+
+
+def test_constrain_bad_input_is_a_clear_error():
+    dev = quiet_sto(n_oscillators=2, current_ma=jnp.array([6.0, 8.0]))
+    inside = r"current_ma=\[6., 8.\] must lie strictly inside its bounds \(7.0, 12.0\)"
+    with pytest.raises(ValueError, match=inside):
+        codesign.constrain(dev, {"current_ma": (7.0, 12.0)})
+    with pytest.raises(ValueError, match=r"bounds\['current_ma'\]=\(12.0, 5.0\).*lower end"):
+        codesign.constrain(dev, {"current_ma": (12.0, 5.0)})
+    for bad in ((0.0, float("inf")), (0.0,), "negative", (0.0, "1")):
+        with pytest.raises(ValueError, match=r"bounds\['current_ma'\]"):
+            codesign.constrain(dev, {"current_ma": bad})
+    with pytest.raises(ValueError, match="coupling is zero everywhere.*fixed_zeros=False"):
+        codesign.constrain(dev, {"coupling": "positive"})
+    with pytest.raises(ValueError, match="no parameter 'frame_ghz'.*current_ma"):
+        codesign.constrain(dev, {"frame_ghz": (0.1, 1.0)})
+    with pytest.raises(ValueError, match="no parameter 'delay'.*grid"):
+        codesign.constrain(pn.MackeyGlassNode(), {"delay": (1.0, 100.0)})
+    with pytest.raises(ValueError, match="non-empty mapping"):
+        codesign.constrain(dev, {})
+    with pytest.raises(ValueError, match="'damping' is not a design variable; they are current_ma"):
+        codesign.constrain(dev, {"current_ma": "positive"}).value("damping")
+    # delay devices have design variables too (not their grid), without ensemble axes
+    node = codesign.constrain(pn.MackeyGlassNode(), {"eta": (0.0, 2.0), "gamma": "positive"})
+    assert set(node.values()) == {"eta", "gamma"}
