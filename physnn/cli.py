@@ -1,7 +1,8 @@
-"""The ``physnn`` command: list and run the reproductions in ``experiments/``.
+"""The ``physnn`` command: list and run the reproductions in ``experiments/``, and the benchmarks.
 
     physnn list
     physnn run <name> [--quick] [--out DIR]
+    physnn bench [<name> [ARGS...]]
 
 Each experiment module exposes ``QUICK`` and ``FULL`` configs and ``run(config, out_dir) -> dict``
 with at least ``metrics`` and ``reference``. The command writes ``DIR/results.json`` (schema in
@@ -13,10 +14,12 @@ figure. A module may also expose ``finished(out_dir)``, called once ``results.js
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib.util
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -48,21 +51,48 @@ EXPERIMENTS = {
 }
 
 
-def experiments_dir() -> Path:
-    """Where the experiment files live: $PHYSNN_EXPERIMENTS, the source checkout, or ./experiments."""
+def _source_dir(folder: str, variable: str) -> Path:
+    """``folder`` of the source checkout: ``$variable``, beside the package, or in the working
+    directory."""
     candidates = []
-    if os.environ.get("PHYSNN_EXPERIMENTS"):
-        candidates.append(Path(os.environ["PHYSNN_EXPERIMENTS"]))
-    candidates.append(Path(__file__).resolve().parent.parent / "experiments")
-    candidates.append(Path.cwd() / "experiments")
+    if os.environ.get(variable):
+        candidates.append(Path(os.environ[variable]))
+    candidates.append(Path(__file__).resolve().parent.parent / folder)
+    candidates.append(Path.cwd() / folder)
     for c in candidates:
         if c.is_dir():
             return c
     raise FileNotFoundError(
-        "physnn: cannot find the experiments/ folder (looked in "
+        f"physnn: cannot find the {folder}/ folder (looked in "
         + ", ".join(str(c) for c in candidates)
-        + "); run from a clone of the repository or set PHYSNN_EXPERIMENTS"
+        + f"); run from a clone of the repository or set {variable}"
     )
+
+
+def experiments_dir() -> Path:
+    """Where the experiment files live: $PHYSNN_EXPERIMENTS, the source checkout, or ./experiments."""
+    return _source_dir("experiments", "PHYSNN_EXPERIMENTS")
+
+
+def benchmarks() -> dict[str, tuple[Path, str]]:
+    """``{name: (file, one-line description)}`` of the scripts ``benchmarks/bench_<name>.py``
+    ($PHYSNN_BENCHMARKS, the source checkout, or ./benchmarks); read, not imported."""
+    found = {}
+    for path in sorted(_source_dir("benchmarks", "PHYSNN_BENCHMARKS").glob("bench_*.py")):
+        doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+        first = " ".join(doc.split("\n\n")[0].split()).removeprefix("Benchmark:").strip()
+        found[path.stem.removeprefix("bench_")] = (path, first.replace("``", ""))
+    return found
+
+
+def run_benchmark(name: str, args: list[str]) -> int:
+    """Run benchmark ``name`` with command-line ``args`` in a child Python (it may set XLA flags
+    before JAX starts), from the folder above ``benchmarks/``; return its exit status."""
+    found = benchmarks()
+    if name not in found:
+        raise ValueError(f"physnn: unknown benchmark {name!r}; choose from {sorted(found)}")
+    path = found[name][0]
+    return subprocess.call([sys.executable, str(path), *args], cwd=path.parent.parent)
 
 
 def load_experiment(name: str):
@@ -172,7 +202,23 @@ def main(argv=None) -> int:
                        help="present the CPU as K devices, over which an experiment that splits "
                             "its batches (SPLITS_OVER_DEVICES, e.g. romera2018) measures them; "
                             "default: the number of cores for those experiments, else 1")
+    p_bench = sub.add_parser("bench", help="list the benchmarks, or run one",
+                             description="Without a name, list the benchmarks in benchmarks/; "
+                                         "with one, run benchmarks/bench_<name>.py, passing it "
+                                         "the remaining arguments (e.g. physnn bench sto --quick).")
+    p_bench.add_argument("name", nargs="?", default=None)
+    p_bench.add_argument("args", nargs=argparse.REMAINDER,
+                         help="arguments for the benchmark script (see physnn bench NAME --help)")
     args = parser.parse_args(argv)
+    if args.command == "bench":
+        found = benchmarks()
+        if args.name is None:
+            for name, (_, desc) in found.items():
+                print(f"{name:10s} {desc}")
+            return 0
+        if args.name not in found:
+            parser.error(f"unknown benchmark {args.name!r}; choose from {', '.join(sorted(found))}")
+        return run_benchmark(args.name, args.args)
     if args.command == "run" and args.cpu_devices is not None and args.cpu_devices < 1:
         parser.error(f"--cpu-devices={args.cpu_devices}: expected a positive number of devices")
     if args.command == "run":

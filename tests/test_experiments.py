@@ -33,6 +33,35 @@ def test_sto_locking_quick(tmp_path, capsys):
     assert m["widening_over_adler"] == pytest.approx(rec["reference"]["widening_over_adler"], rel=0.05)
 
 
+def test_bench_lists_the_benchmarks_and_runs_one_with_its_arguments(tmp_path, monkeypatch, capsys):
+    assert cli.main(["bench"]) == 0
+    out = capsys.readouterr().out
+    shipped = sorted(p.stem.removeprefix("bench_") for p in
+                     (cli.Path(cli.__file__).resolve().parent.parent / "benchmarks").glob("bench_*.py"))
+    assert {"sto", "delay", "parallel", "romera"} <= set(shipped)
+    for name in shipped:
+        assert f"\n{name} " in "\n" + out
+    assert "physnn vs scipy" in out  # the docstring's first paragraph, read without importing
+    # a benchmark runs in a child Python, from the folder above benchmarks/, with the remaining
+    # arguments, and its exit status is the command's
+    folder = tmp_path / "benchmarks"
+    folder.mkdir()
+    (folder / "bench_echo.py").write_text(
+        '"""Benchmark: echo its arguments."""\n'
+        "import os, sys, json\n"
+        "open('seen.json', 'w').write(json.dumps([sys.argv[1:], os.getcwd()]))\n"
+        "sys.exit(3)\n")
+    monkeypatch.setenv("PHYSNN_BENCHMARKS", str(folder))
+    assert cli.main(["bench"]) == 0
+    assert "echo      " in capsys.readouterr().out
+    assert cli.main(["bench", "echo", "--quick", "--repeats", "2"]) == 3
+    args, cwd = json.loads((tmp_path / "seen.json").read_text())
+    assert args == ["--quick", "--repeats", "2"] and cli.Path(cwd) == tmp_path
+    with pytest.raises(SystemExit):
+        cli.main(["bench", "nope"])
+    assert "unknown benchmark 'nope'; choose from echo" in capsys.readouterr().err
+
+
 def test_unknown_experiment_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown experiment 'nope'"):
         cli.load_experiment("nope")
