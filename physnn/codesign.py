@@ -58,6 +58,15 @@ def parameter_names(device: AbstractDevice) -> list[str]:
     return [name for name in parameter_axes(device) if name not in grid]
 
 
+def _no_parameter(own: str, device, name: str, names: list[str], verb: str,
+                  grid_note: str) -> ValueError:
+    """The error for a name that is not one of ``device``'s parameters ``names``."""
+    why = (f" (it sets the delay integrator's grid, {grid_note})"
+           if isinstance(device, AbstractDelayDevice) and name in _GRID_FIELDS else "")
+    return ValueError(f"{own}: {type(device).__name__} has no parameter {name!r} that can be "
+                      f"{verb}{why}; its parameters are {', '.join(names)}")
+
+
 def _bound(name: str, spec, own: str) -> tuple[float | None, float | None]:
     """``(lo, hi)`` from a bounds entry: ``(lo, hi)`` with ``None`` for an open end, or
     ``"positive"``."""
@@ -188,7 +197,6 @@ def constrain(device: AbstractDevice, bounds: Mapping[str, object], *,
     own = "constrain"
     if not isinstance(device, AbstractDevice):
         raise TypeError(f"{own}: device must be a physnn device, got {type(device).__name__}")
-    kind = type(device).__name__
     if not isinstance(bounds, Mapping) or not bounds:
         raise ValueError(f"{own}: bounds={bounds!r} must be a non-empty mapping "
                          "{parameter name: (lo, hi)}")
@@ -199,10 +207,7 @@ def constrain(device: AbstractDevice, bounds: Mapping[str, object], *,
     raw, active, spec = {}, {}, []
     for name, entry in bounds.items():
         if name not in names:
-            why = (" (it sets the delay integrator's grid, which is fixed at compile time)"
-                   if isinstance(device, AbstractDelayDevice) and name in _GRID_FIELDS else "")
-            raise ValueError(f"{own}: {kind} has no parameter {name!r} that can be designed{why}; "
-                             f"its parameters are {', '.join(names)}")
+            raise _no_parameter(own, device, name, names, "designed", "which is fixed at compile time")
         lo, hi = _bound(name, entry, own)
         v = getattr(device, name)
         a = V._concrete(v)
@@ -282,10 +287,7 @@ def fabricate(device: AbstractDevice, key, spread: Mapping[str, float], n: int, 
     own_axes = parameter_axes(device)
     for name, sigma in spread.items():
         if name not in names:
-            why = (" (it sets the delay integrator's grid, which all chips share)"
-                   if isinstance(device, AbstractDelayDevice) and name in _GRID_FIELDS else "")
-            raise ValueError(f"{own}: {kind} has no parameter {name!r} that can be spread{why}; "
-                             f"its parameters are {', '.join(names)}")
+            raise _no_parameter(own, device, name, names, "spread", "which all chips share")
         s = V._concrete(sigma)
         if s is not None and (s.ndim != 0 or not np.isfinite(s) or s < 0):
             raise ValueError(f"{own}: spread[{name!r}]={V._show(np.asarray(s))} must be a finite "
