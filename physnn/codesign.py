@@ -5,9 +5,11 @@ threshold and what the junction survives, a coupling that cannot change sign, a 
 lithography can make. :func:`constrain` turns a device into a :class:`Design` whose named
 parameters are design variables held inside their bounds by a smooth change of variables,
 
-$$p = \ell + (h - \ell)\,\mathrm{sigmoid}(r),\qquad p = \ell + e^{r},\qquad p = h - e^{r},$$
+$$p = \ell + (h - \ell)\,\mathrm{sigmoid}(r),\qquad p = \ell\,(h/\ell)^{\mathrm{sigmoid}(r)},\qquad
+p = \ell + e^{r},\qquad p = h - e^{r},$$
 
-for a range $[\ell, h]$, a lower bound only, or an upper bound only. The optimiser moves the
+for a range $[\ell, h]$, a range spaced logarithmically, a lower bound only, or an upper bound
+only. The optimiser moves the
 unconstrained $r$; every value it can reach is a physical device, so no step is ever clipped or
 rejected, and a one-sided bound makes the steps relative (logarithmic) changes.
 
@@ -67,19 +69,20 @@ def _no_parameter(own: str, device, name: str, names: list[str], verb: str,
                       f"{verb}{why}; its parameters are {', '.join(names)}")
 
 
-def _bound(name: str, spec, own: str) -> tuple[float | None, float | None]:
-    """``(lo, hi)`` from a bounds entry: ``(lo, hi)`` with ``None`` for an open end, or
-    ``"positive"``."""
+def _bound(name: str, spec, own: str) -> tuple[float | None, float | None, bool]:
+    """``(lo, hi, log)`` from a bounds entry: ``(lo, hi)`` with ``None`` for an open end,
+    ``(lo, hi, "log")`` for a range spaced logarithmically, or ``"positive"``."""
+    want = ("expected (lo, hi) with None for an open end, (lo, hi, 'log') with 0 < lo < hi, "
+            "or 'positive'")
     if isinstance(spec, str):
         if spec != "positive":
-            raise ValueError(f"{own}: bounds[{name!r}]={spec!r}; expected (lo, hi) with None for an "
-                             "open end, or 'positive'")
-        return 0.0, None
-    if not isinstance(spec, tuple | list) or len(spec) != 2:
-        raise ValueError(f"{own}: bounds[{name!r}]={spec!r}; expected (lo, hi) with None for an "
-                         "open end, or 'positive'")
+            raise ValueError(f"{own}: bounds[{name!r}]={spec!r}; {want}")
+        return 0.0, None, False
+    log = isinstance(spec, tuple | list) and len(spec) == 3 and spec[2] == "log"
+    if not isinstance(spec, tuple | list) or not (len(spec) == 2 or log):
+        raise ValueError(f"{own}: bounds[{name!r}]={spec!r}; {want}")
     ends = []
-    for end in spec:
+    for end in spec[:2]:
         if end is not None:
             if isinstance(end, bool) or not isinstance(end, int | float | np.integer | np.floating) \
                     or not np.isfinite(end):
@@ -90,10 +93,15 @@ def _bound(name: str, spec, own: str) -> tuple[float | None, float | None]:
     lo, hi = ends
     if lo is not None and hi is not None and not lo < hi:
         raise ValueError(f"{own}: bounds[{name!r}]={spec!r}; the lower end must be below the upper")
-    return lo, hi
+    if log and (lo is None or hi is None or lo <= 0):
+        raise ValueError(f"{own}: bounds[{name!r}]={spec!r}; a logarithmic range needs two finite "
+                         "ends with 0 < lo < hi")
+    return lo, hi, log
 
 
-def _to_physical(r, lo, hi):
+def _to_physical(r, lo, hi, log=False):
+    if log:
+        return lo * (hi / lo) ** jax.nn.sigmoid(r)
     if lo is not None and hi is not None:
         return lo + (hi - lo) * jax.nn.sigmoid(r)
     if lo is not None:
@@ -103,7 +111,10 @@ def _to_physical(r, lo, hi):
     return r
 
 
-def _to_raw(p, lo, hi):
+def _to_raw(p, lo, hi, log=False):
+    if log:
+        x = jnp.log(p / lo) / np.log(hi / lo)
+        return jnp.log(x) - jnp.log1p(-x)
     if lo is not None and hi is not None:
         x = (p - lo) / (hi - lo)
         return jnp.log(x) - jnp.log1p(-x)
@@ -129,7 +140,8 @@ class Design(eqx.Module):
     - `raw`: ``{name: unconstrained array}``, one per design variable, shaped like the parameter.
     - `active`: ``{name: bool array or None}``, the entries that are free (``None``: all of them);
       the others stay at zero.
-    - `bounds`: ``((name, lo, hi), ...)``, static; ``None`` is an open end.
+    - `bounds`: ``((name, lo, hi, log), ...)``, static; ``None`` is an open end, ``log`` marks a
+      range spaced logarithmically.
     """
 
     template: AbstractDevice
@@ -139,12 +151,12 @@ class Design(eqx.Module):
 
     def value(self, name: str) -> jax.Array:
         """The physical value of design variable ``name``, inside its bounds."""
-        for n, lo, hi in self.bounds:
+        for n, lo, hi, log in self.bounds:
             if n == name:
-                p = _to_physical(self.raw[name], lo, hi)
+                p = _to_physical(self.raw[name], lo, hi, log)
                 mask = self.active[name]
                 return p if mask is None else jnp.where(mask, p, jnp.zeros_like(p))
-        names = ", ".join(n for n, _, _ in self.bounds)
+        names = ", ".join(n for n, *_ in self.bounds)
         raise ValueError(f"Design: {name!r} is not a design variable; they are {names}")
 
     @property
@@ -152,7 +164,7 @@ class Design(eqx.Module):
         """The device with the design variables' current values (other parameters fixed)."""
         fixed = jax.tree_util.tree_map(
             lambda x: jax.lax.stop_gradient(x) if eqx.is_inexact_array(x) else x, self.template)
-        names = [n for n, _, _ in self.bounds]
+        names = [n for n, *_ in self.bounds]
         return eqx.tree_at(lambda d: [getattr(d, n) for n in names], fixed,
                            [self.value(n) for n in names])
 
@@ -165,7 +177,7 @@ class Design(eqx.Module):
 
     def values(self) -> dict[str, np.ndarray]:
         """``{name: NumPy array}``: the design variables' current physical values."""
-        return {n: np.asarray(self.value(n)) for n, _, _ in self.bounds}
+        return {n: np.asarray(self.value(n)) for n, *_ in self.bounds}
 
 
 def constrain(device: AbstractDevice, bounds: Mapping[str, object], *,
@@ -175,10 +187,12 @@ def constrain(device: AbstractDevice, bounds: Mapping[str, object], *,
     **Arguments:**
 
     - `device`: the nominal device; its parameter values are the starting design.
-    - `bounds`: ``{parameter name: (lo, hi)}`` with ``None`` for an open end, or ``"positive"``
-      for $(0, \infty)$. A closed range maps through a sigmoid, a one-sided bound through an
-      exponential (steps are then relative changes), ``(None, None)`` is the identity. Every
-      nominal value must lie strictly inside its bounds, where the map is invertible.
+    - `bounds`: ``{parameter name: (lo, hi)}`` with ``None`` for an open end, ``(lo, hi, "log")``
+      for a range spaced logarithmically (a quality factor from 100 to 10^4, say), or
+      ``"positive"`` for $(0, \infty)$. A closed range maps through a sigmoid (of the logarithm
+      for ``"log"``), a one-sided bound through an exponential (steps are then relative
+      changes), ``(None, None)`` is the identity. Every nominal value must lie strictly inside
+      its bounds, where the map is invertible.
     - `fixed_zeros`: if true (default), entries that are exactly zero in the nominal device stay
       zero (a coupling that is absent stays absent, as in :func:`fabricate`); if false they are
       design variables too, and zero must then lie inside the bounds.
@@ -208,7 +222,7 @@ def constrain(device: AbstractDevice, bounds: Mapping[str, object], *,
     for name, entry in bounds.items():
         if name not in names:
             raise _no_parameter(own, device, name, names, "designed", "which is fixed at compile time")
-        lo, hi = _bound(name, entry, own)
+        lo, hi, log = _bound(name, entry, own)
         v = getattr(device, name)
         a = V._concrete(v)
         mask = None
@@ -227,10 +241,10 @@ def constrain(device: AbstractDevice, bounds: Mapping[str, object], *,
                     f"{own}: {name}={V._show(a)} must lie strictly inside its bounds "
                     f"({lo}, {hi}) (None: open), where the change of variables is invertible; "
                     f"widen the bounds or start from another value")
-        start = v if mask is None else jnp.where(mask, v, _to_physical(jnp.zeros_like(v), lo, hi))
-        raw[name] = jax.lax.convert_element_type(_to_raw(start, lo, hi), v.dtype)  # not weak
+        start = v if mask is None else jnp.where(mask, v, _to_physical(jnp.zeros_like(v), lo, hi, log))
+        raw[name] = jax.lax.convert_element_type(_to_raw(start, lo, hi, log), v.dtype)  # not weak
         active[name] = mask
-        spec.append((name, lo, hi))
+        spec.append((name, lo, hi, log))
     return Design(device, raw, active, tuple(spec))
 
 

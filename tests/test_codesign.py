@@ -214,7 +214,7 @@ def test_constrained_design_starts_at_the_nominal_device_and_never_leaves_its_bo
     w = jnp.array([[0.0, 0.002, 0.0], [0.002, 0.0, 0.001], [0.0, 0.001, 0.0]])
     dev = quiet_sto(n_oscillators=3, coupling=w, current_ma=jnp.array([6.0, 7.5, 9.0]))
     bounds = {"current_ma": (5.5, 12.0), "coupling": "positive", "damping": (None, 0.1),
-              "nonlinear_shift_ghz": (None, None)}
+              "nonlinear_shift_ghz": (None, None), "mode_energy_j": (1e-19, 1e-16, "log")}
     design = codesign.constrain(dev, bounds)
     for name in bounds:
         np.testing.assert_allclose(np.asarray(getattr(design.device, name)),
@@ -227,7 +227,12 @@ def test_constrained_design_starts_at_the_nominal_device_and_never_leaves_its_bo
         present = np.asarray(w) > 0
         assert np.all(v["coupling"][present] > 0) and np.all(v["coupling"][~present] == 0)
         assert np.all(v["damping"] <= 0.1)
+        e = v["mode_energy_j"]  # closed, to float32 rounding
+        assert np.all((e >= 1e-19 * (1 - 1e-6)) & (e <= 1e-16 * (1 + 1e-6)))
         assert np.all(np.isfinite(v["nonlinear_shift_ghz"]))
+    # a logarithmic range: its middle is the geometric mean of the ends
+    mid = eqx.tree_at(lambda d: d.raw["mode_energy_j"], design, jnp.zeros(3)).values()["mode_energy_j"]
+    np.testing.assert_allclose(mid, np.sqrt(1e-19 * 1e-16), rtol=1e-5)
     # fixed_zeros=False makes the absent couplings design variables too; zero must then be inside
     open_w = codesign.constrain(dev, {"coupling": (-0.01, 0.01)}, fixed_zeros=False)
     assert open_w.active["coupling"] is None
@@ -352,7 +357,8 @@ def test_constrain_bad_input_is_a_clear_error():
         codesign.constrain(dev, {"current_ma": (7.0, 12.0)})
     with pytest.raises(ValueError, match=r"bounds\['current_ma'\]=\(12.0, 5.0\).*lower end"):
         codesign.constrain(dev, {"current_ma": (12.0, 5.0)})
-    for bad in ((0.0, float("inf")), (0.0,), "negative", (0.0, "1")):
+    for bad in ((0.0, float("inf")), (0.0,), "negative", (0.0, "1"), (0.0, 12.0, "log"),
+                (1.0, 12.0, "linear"), (1.0, None, "log")):
         with pytest.raises(ValueError, match=r"bounds\['current_ma'\]"):
             codesign.constrain(dev, {"current_ma": bad})
     with pytest.raises(ValueError, match="coupling is zero everywhere.*fixed_zeros=False"):
