@@ -42,7 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _validate as V
-from .devices._base import AbstractDelayDevice, AbstractDevice, parameter_axes
+from .devices._base import AbstractDelayDevice, AbstractDevice, not_a_device, parameter_axes
 
 __all__ = ["constrain", "Design", "fabricate", "energy", "parameter_names", "SECONDS_PER_UNIT"]
 
@@ -210,7 +210,7 @@ def constrain(device: AbstractDevice, bounds: Mapping[str, object], *,
     """
     own = "constrain"
     if not isinstance(device, AbstractDevice):
-        raise TypeError(f"{own}: device must be a physnn device, got {type(device).__name__}")
+        raise TypeError(not_a_device(own, device))
     if not isinstance(bounds, Mapping) or not bounds:
         raise ValueError(f"{own}: bounds={bounds!r} must be a non-empty mapping "
                          "{parameter name: (lo, hi)}")
@@ -282,7 +282,7 @@ def fabricate(device: AbstractDevice, key, spread: Mapping[str, float], n: int, 
     """
     own = "fabricate"
     if not isinstance(device, AbstractDevice):
-        raise TypeError(f"{own}: device must be a physnn device, got {type(device).__name__}")
+        raise TypeError(not_a_device(own, device))
     kind = type(device).__name__
     if not hasattr(device, "batch_shape"):
         raise ValueError(
@@ -362,6 +362,8 @@ def energy(device: AbstractDevice, traj, *, cumulative: bool = False,
       normalised time (``time_unit = "tau"``), and overrides the device's unit otherwise.
     """
     own = "energy"
+    if not isinstance(device, AbstractDevice):
+        raise TypeError(not_a_device(own, device))
     unit = getattr(device, "time_unit", None)
     if seconds_per_unit is None:
         if unit not in SECONDS_PER_UNIT:

@@ -35,7 +35,7 @@ import lineax as lx
 import numpy as np
 from jaxtyping import Array, PyTree
 
-from .devices._base import AbstractDelayDevice, AbstractDevice
+from .devices._base import AbstractDelayDevice, AbstractDevice, not_a_device
 from .drives import AbstractDrive
 
 
@@ -354,7 +354,7 @@ def simulate(
     """
     name = type(device).__name__
     if not isinstance(device, AbstractDevice):
-        raise ValueError(f"simulate: device must be a physnn AbstractDevice, got {type(device)}")
+        raise ValueError(not_a_device("simulate", device))
     if drive is not None and not isinstance(drive, AbstractDrive):
         raise ValueError(f"simulate: drive must be a physnn drive or None, got {type(drive)}")
     if isinstance(device, AbstractDelayDevice):

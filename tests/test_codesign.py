@@ -394,6 +394,14 @@ def test_constrain_bad_input_is_a_clear_error():
         codesign.constrain(dev, {})
     with pytest.raises(ValueError, match="'damping' is not a design variable; they are current_ma"):
         codesign.constrain(dev, {"current_ma": "positive"}).value("damping")
+    # a Design passed where its device belongs: the message says what to pass
+    design = codesign.constrain(dev, {"current_ma": "positive"})
+    with pytest.raises(ValueError, match=r"simulate: .*got Design; .*pass its .device"):
+        pn.simulate(design, None, t1=10.0, dt=1.0)
+    with pytest.raises(TypeError, match=r"fabricate: .*got Design; .*pass its .device"):
+        codesign.fabricate(design, jax.random.key(0), {"current_ma": 0.1}, 3)
+    with pytest.raises(TypeError, match=r"energy: .*got Design; .*pass its .device"):
+        codesign.energy(design, None)
     # delay devices have design variables too (not their grid), without ensemble axes
     node = codesign.constrain(pn.MackeyGlassNode(), {"eta": (0.0, 2.0), "gamma": "positive"})
     assert set(node.values()) == {"eta", "gamma"}

@@ -67,6 +67,14 @@ class AbstractDelayDevice(AbstractDevice):
         """The vector field $f(t, y(t), y(t-\\tau), u(t))$."""
 
 
+def not_a_device(own: str, obj) -> str:
+    """The error message for ``obj`` passed to ``own`` where a device is expected; it points to
+    ``obj.device`` when ``obj`` holds one (a :class:`physnn.codesign.Design`)."""
+    hint = ("; it holds one, so pass its .device (e.g. design.device)"
+            if isinstance(getattr(obj, "device", None), AbstractDevice) else "")
+    return f"{own}: device must be a physnn device (an AbstractDevice), got {type(obj).__name__}{hint}"
+
+
 def parameter_axes(device: AbstractDevice) -> dict[str, int]:
     """``{name: number of the parameter's own axes}`` for every array parameter of ``device``
     declared ``Float[Array, "*e m m"]`` (any leading axes are ensemble axes; here 2 own axes)."""
