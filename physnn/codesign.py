@@ -44,7 +44,8 @@ import numpy as np
 from . import _validate as V
 from .devices._base import AbstractDelayDevice, AbstractDevice, not_a_device, parameter_axes
 
-__all__ = ["constrain", "Design", "fabricate", "energy", "parameter_names", "SECONDS_PER_UNIT"]
+__all__ = ["constrain", "Design", "fabricate", "sensitivity", "spread_std", "energy",
+           "parameter_names", "SECONDS_PER_UNIT"]
 
 #: seconds per unit of a device's ``time_unit``; "tau" (normalised time) has none.
 SECONDS_PER_UNIT = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
@@ -67,6 +68,20 @@ def _no_parameter(own: str, device, name: str, names: list[str], verb: str,
            if isinstance(device, AbstractDelayDevice) and name in _GRID_FIELDS else "")
     return ValueError(f"{own}: {type(device).__name__} has no parameter {name!r} that can be "
                       f"{verb}{why}; its parameters are {', '.join(names)}")
+
+
+def _check_spread(own: str, device, spread, names: list[str]) -> None:
+    """``spread`` must map parameter ``names`` of ``device`` to relative spreads >= 0."""
+    if not isinstance(spread, Mapping) or not spread:
+        raise ValueError(f"{own}: spread={spread!r} must be a non-empty mapping "
+                         "{parameter name: relative spread}")
+    for name, sigma in spread.items():
+        if name not in names:
+            raise _no_parameter(own, device, name, names, "spread", "which all chips share")
+        s = V._concrete(sigma)
+        if s is not None and (s.ndim != 0 or not np.isfinite(s) or s < 0):
+            raise ValueError(f"{own}: spread[{name!r}]={V._show(np.asarray(s))} must be a finite "
+                             "number >= 0 (a relative spread, 0.01 for 1 %)")
 
 
 def _bound(name: str, spec, own: str) -> tuple[float | None, float | None, bool]:
@@ -294,18 +309,9 @@ def fabricate(device: AbstractDevice, key, spread: Mapping[str, float], n: int, 
         raise ValueError(f"{own}: batch_ndim={batch_ndim!r} must be an integer >= 0")
     if distribution not in _DISTRIBUTIONS:
         raise ValueError(f"{own}: distribution={distribution!r}; expected one of {_DISTRIBUTIONS}")
-    if not isinstance(spread, Mapping) or not spread:
-        raise ValueError(f"{own}: spread={spread!r} must be a non-empty mapping "
-                         "{parameter name: relative spread}")
     names = parameter_names(device)
     own_axes = parameter_axes(device)
-    for name, sigma in spread.items():
-        if name not in names:
-            raise _no_parameter(own, device, name, names, "spread", "which all chips share")
-        s = V._concrete(sigma)
-        if s is not None and (s.ndim != 0 or not np.isfinite(s) or s < 0):
-            raise ValueError(f"{own}: spread[{name!r}]={V._show(np.asarray(s))} must be a finite "
-                             "number >= 0 (a relative spread, 0.01 for 1 %)")
+    _check_spread(own, device, spread, names)
     for name in symmetric:
         if name not in names or own_axes[name] != 2:
             mats = [m for m in names if own_axes[m] == 2]
@@ -341,6 +347,85 @@ def fabricate(device: AbstractDevice, key, spread: Mapping[str, float], n: int, 
             value = 0.5 * (value + jnp.swapaxes(value, -1, -2))
         new[name] = value
     return eqx.tree_at(lambda d: [getattr(d, m) for m in new], device, list(new.values()))
+
+
+def _gradient(fn, device: AbstractDevice, names, own: str):
+    """``fn(device)``, its gradient with respect to the named parameters, and their values."""
+    if not isinstance(device, AbstractDevice):
+        raise TypeError(not_a_device(own, device))
+    if not callable(fn):
+        raise ValueError(f"{own}: fn must be callable as fn(device) -> scalar, got {type(fn).__name__}")
+    valid = parameter_names(device)
+    names = list(valid if names is None else names)
+    for name in names:
+        if name not in valid:
+            raise _no_parameter(own, device, name, valid, "varied", "which cannot vary")
+    params = {n: getattr(device, n) for n in names}
+
+    def f(ps):
+        return fn(eqx.tree_at(lambda d: [getattr(d, n) for n in names], device,
+                              [ps[n] for n in names]))
+
+    shape = getattr(jax.eval_shape(f, params), "shape", None)
+    if shape != ():
+        raise ValueError(f"{own}: fn(device) must return a finite scalar, got shape {shape}")
+    value, grads = jax.value_and_grad(f)(params)
+    v = V._concrete(value)
+    if v is not None and not np.isfinite(v):
+        raise ValueError(f"{own}: fn(device) must return a finite scalar, got {V._show(v)}")
+    return value, grads, params
+
+
+def sensitivity(fn, device: AbstractDevice, names=None) -> dict[str, jax.Array]:
+    r"""Elasticities of a figure of merit: $\partial \ln m / \partial \ln p$ for every element of
+    the named parameters, i.e. the relative change of $m$ per relative change of $p$.
+
+    **Arguments:**
+
+    - `fn`: ``fn(device) -> scalar``, the figure of merit $m$ (through a simulation or a closed
+      form); it must be differentiable and nonzero at ``device``.
+    - `device`: the nominal device.
+    - `names`: the parameters to differentiate; default every parameter :func:`fabricate` can
+      spread.
+
+    **Returns:** ``{name: array shaped like the parameter}``. An elasticity of 2 means a 1 %
+    change of that element changes $m$ by 2 %: the parameters with the largest elasticities are
+    those whose fabrication spread matters most (see :func:`spread_std`).
+    """
+    own = "sensitivity"
+    value, grads, params = _gradient(fn, device, names, own)
+    v = V._concrete(value)
+    if v is not None and v == 0:
+        raise ValueError(f"{own}: fn(device) = 0, so relative changes of it are undefined; use "
+                         "spread_std, or a figure of merit that is not zero at the device")
+    return {n: grads[n] * params[n] / value for n in params}
+
+
+def spread_std(fn, device: AbstractDevice, spread: Mapping[str, float]) -> jax.Array:
+    r"""The chip-to-chip standard deviation of a figure of merit to first order in the spread:
+
+    $$\sigma_m \approx \Big(\sum_{p}\sum_{e} \big(\partial m/\partial p_e\; p_e\, \sigma_p\big)^2
+      \Big)^{1/2},$$
+
+    for parameters scattering as :func:`fabricate` draws them (each element $e$ of parameter $p$
+    independently, by a relative spread $\sigma_p$; normal and lognormal agree to this order). One
+    gradient instead of a Monte Carlo over chips; it holds while $m$ is close to linear over the
+    spread (compare with ``fabricate`` for large spreads or near a threshold).
+
+    **Arguments:**
+
+    - `fn`: ``fn(device) -> scalar``, the figure of merit.
+    - `device`: the nominal device.
+    - `spread`: ``{parameter name: relative spread}``, as for :func:`fabricate`.
+
+    **Returns:** the standard deviation, in the units of ``fn``'s value.
+    """
+    own = "spread_std"
+    if isinstance(device, AbstractDevice):
+        _check_spread(own, device, spread, parameter_names(device))
+    _, grads, params = _gradient(fn, device, list(spread), own)
+    var = sum(jnp.sum((grads[n] * params[n] * spread[n]) ** 2) for n in spread)
+    return jnp.sqrt(var)
 
 
 def energy(device: AbstractDevice, traj, *, cumulative: bool = False,
