@@ -33,13 +33,13 @@ import argparse
 import json
 import os
 import platform
-import time
 from pathlib import Path
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _timing import best_of  # benchmarks/_timing.py, beside this script
 
 import physnn as pn
 from physnn import codesign
@@ -90,13 +90,7 @@ def measure(ns, repeats: int) -> dict:
     d = design()
 
     def best(f, *args):
-        jax.block_until_ready(f(*args))
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            jax.block_until_ready(f(*args))
-            times.append(time.perf_counter() - t)
-        return min(times)
+        return best_of(f, *args, repeats=repeats, warmup=True)
 
     single_f = eqx.filter_jit(single)
     single_g = eqx.filter_jit(eqx.filter_value_and_grad(single))

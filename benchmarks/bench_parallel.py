@@ -27,7 +27,6 @@ import os
 import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_parallel.json"
@@ -38,6 +37,7 @@ def measure(repeats: int) -> dict:
     import jax
     import jax.numpy as jnp
     import numpy as np
+    from _timing import best_of  # benchmarks/_timing.py, beside this script
 
     import physnn as pn
     from physnn import parallel
@@ -55,13 +55,7 @@ def measure(repeats: int) -> dict:
     grad = jax.jit(jax.grad(total))
 
     def best(f, *args):
-        jax.block_until_ready(f(*args))
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            jax.block_until_ready(f(*args))
-            times.append(time.perf_counter() - t)
-        return min(times)
+        return best_of(f, *args, repeats=repeats, warmup=True)
 
     rows = []
     k = len(jax.devices())

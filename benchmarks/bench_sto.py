@@ -51,6 +51,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy
+from _timing import best_of  # benchmarks/_timing.py, beside this script
 from scipy.integrate import solve_ivp
 
 import physnn
@@ -166,13 +167,6 @@ def first_call(f, *args):
     return time.perf_counter() - start
 
 
-def best_of(f, *args, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(f(*args))
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def interleaved(f, g, args, repeats):
