@@ -32,6 +32,8 @@ from .train import RUN_CHECKPOINTS
 # name -> (file in experiments/, one-line description)
 EXPERIMENTS = {
     "sto-locking": ("sto_locking.py", "Arnold tongue of one spin-torque oscillator under an RF tone"),
+    "sto-codesign": ("sto_codesign.py",
+                     "Co-design of an STO across fabrication spread: precision vs DC power"),
     "romera2018": ("romera2018_vowels.py",
                    "Vowel recognition with four coupled STOs (Romera et al., Nature 2018)"),
     "appeltant2011": ("appeltant2011.py",
