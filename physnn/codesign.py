@@ -1,4 +1,5 @@
-r"""Co-design helpers: physical constraints, fabrication spread and energy accounting.
+r"""Co-design helpers: physical constraints, fabrication spread, first-order sensitivity and
+energy accounting.
 
 **Constraints.** A device's parameters have physical ranges: a current between its oscillation
 threshold and what the junction survives, a coupling that cannot change sign, a capacitance that
@@ -9,9 +10,9 @@ $$p = \ell + (h - \ell)\,\mathrm{sigmoid}(r),\qquad p = \ell\,(h/\ell)^{\mathrm{
 p = \ell + e^{r},\qquad p = h - e^{r},$$
 
 for a range $[\ell, h]$, a range spaced logarithmically, a lower bound only, or an upper bound
-only. The optimiser moves the
-unconstrained $r$; every value it can reach is a physical device, so no step is ever clipped or
-rejected, and a one-sided bound makes the steps relative (logarithmic) changes.
+only. The optimiser moves the unconstrained $r$; every value it can reach is a physical device,
+so no step is ever clipped or rejected, and a one-sided bound makes the steps relative
+(logarithmic) changes.
 
 **Fabrication spread.** No two fabricated devices are alike: a nanopillar's diameter, a beam's
 thickness or a film's transition temperature vary from chip to chip. :func:`fabricate` turns one
@@ -26,6 +27,10 @@ parameter (each oscillator of a network, each entry of a coupling matrix). The c
 ensemble axis of the device, so one :func:`physnn.simulate` runs them all, and the result is
 differentiable in the nominal parameters: averaging a loss over the chips and following its
 gradient co-designs a device that works across the spread, not only at its nominal point.
+
+**Sensitivity.** :func:`sensitivity` gives the elasticities $\partial\ln m/\partial\ln p$ of a
+figure of merit $m$, and :func:`spread_std` the chip-to-chip spread of $m$ to first order, from
+one gradient instead of a Monte Carlo over chips.
 
 **Energy.** :func:`energy` integrates a device's dissipated power (``device.power``) along a
 simulated trajectory, in joules.
