@@ -213,7 +213,10 @@ def main(argv=None) -> int:
                          help="arguments for the benchmark script (see physnn bench NAME --help)")
     args = parser.parse_args(argv)
     if args.command == "bench":
-        found = benchmarks()
+        try:
+            found = benchmarks()
+        except FileNotFoundError as e:  # an installed package without the source checkout
+            parser.error(str(e).removeprefix("physnn: "))
         if args.name is None:
             for name, (_, desc) in found.items():
                 print(f"{name:10s} {desc}")

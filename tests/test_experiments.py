@@ -60,6 +60,14 @@ def test_bench_lists_the_benchmarks_and_runs_one_with_its_arguments(tmp_path, mo
     with pytest.raises(SystemExit):
         cli.main(["bench", "nope"])
     assert "unknown benchmark 'nope'; choose from echo" in capsys.readouterr().err
+    # without a benchmarks/ folder (an installed package, elsewhere): a message, not a traceback
+    monkeypatch.setenv("PHYSNN_BENCHMARKS", str(tmp_path / "missing"))
+    monkeypatch.setattr(cli, "__file__", str(tmp_path / "pkg" / "physnn" / "cli.py"))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    with pytest.raises(SystemExit):
+        cli.main(["bench"])
+    assert "cannot find the benchmarks/ folder" in capsys.readouterr().err
 
 
 def test_unknown_experiment_is_a_clear_error():
