@@ -18,14 +18,16 @@ For every lambda the design is trained twice with Adam through ``fabricate`` and
 
 Reference. The steady frequency has a closed form, f = f0 + N (zeta - 1)/(zeta + Q) with
 zeta = I/I_th (Slavin & Tiberkevich, IEEE Trans. Magn. 45, 1875 (2009)), so the expectation of J
-over the lognormal spread is a one-dimensional integral (Gauss-Hermite quadrature, 40 nodes). Its
-minimum over a grid of designs (0.01 mA by 0.2 MHz) is the optimum the training across chips
-must find. On the nominal device alone precision costs nothing, so that training drives the
-current toward its lower bound: the design that is best for one chip is not the best for many.
+over the lognormal spread is a one-dimensional integral (Gauss-Hermite quadrature, 40 nodes). It
+is quadratic in N, whose best value for each current is exact; its minimum over currents on a
+grid of 1 uA is the optimum the training across chips must find. On the nominal device alone
+precision costs nothing, so that training drives the current toward its lower bound: the design
+that is best for one chip is not the best for many.
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import equinox as eqx
@@ -73,25 +75,35 @@ def objective(dev, key, n, weight, config):
     return j, (f, watts)
 
 
+@functools.lru_cache(maxsize=None)
+def _optimizer(lr: float, steps: int) -> optax.GradientTransformation:
+    return optax.adam(optax.cosine_decay_schedule(lr, steps, alpha=0.1))
+
+
+@eqx.filter_jit
+def _step(params, static, opt_state, key, weight, n, config, opt):
+    """One Adam step on J; compiled once for every weight (a traced argument) of a run."""
+    def loss(p):
+        return objective(eqx.combine(p, static).device, key, n, weight, config)[0]
+    j, g = eqx.filter_value_and_grad(loss)(params)
+    updates, opt_state = opt.update(g, opt_state, params)
+    return eqx.apply_updates(params, updates), opt_state, j
+
+
 def train(design, weight, across_chips: bool, config, checkpoint=None):
     """Adam (cosine-decayed rate) on the design variables through the solve; fresh chips every
     step (``jax.random.fold_in(key, step)``) when ``across_chips``. Returns the design and the
     history of J."""
     n = config["chips"] if across_chips else 0
-    opt = optax.adam(optax.cosine_decay_schedule(config["lr"], config["steps"], alpha=0.1))
+    opt = _optimizer(config["lr"], config["steps"])
     params, static = eqx.partition(design, design.filter_spec)
     key = jax.random.key(config["seed"])
-
-    @eqx.filter_jit
-    def step_fn(params, opt_state, k):
-        def loss(p):
-            return objective(eqx.combine(p, static).device, k, n, weight, config)[0]
-        j, g = eqx.filter_value_and_grad(loss)(params)
-        updates, opt_state = opt.update(g, opt_state, params)
-        return eqx.apply_updates(params, updates), opt_state, j
+    weight = jnp.asarray(weight, dtype=jnp.float32)
+    physics = {k: config[k] for k in ("spread", "t1_ns", "dt_ns", "target_ghz")}
 
     def step(i, state):
-        p, s, j = step_fn(*state, jax.random.fold_in(key, i))
+        p, s, j = _step(*state[:1], static, state[1], jax.random.fold_in(key, i), weight, n,
+                        physics, opt)
         return (p, s), {"J": j}
 
     (params, _), history = pn.train.train_loop(
@@ -118,18 +130,28 @@ def expected_objective(currents_ma, shifts_ghz, weight, config, dev=None):
 
 
 def closed_form_optimum(weight, config, interior: bool = True):
-    """The design minimising the expected J on a grid of 0.01 mA by 0.2 MHz: (I*, N*, J*). With
+    """The design minimising the expected J: (I*, N*, J*). E[J] is quadratic in N, so for each
+    current on a grid of 1 uA the best N in its bounds is exact,
+    N = (f* - f0) E[p] / E[p^2] clipped to them; the best current on the grid follows. With
     ``interior`` an optimum on the bounds is an error (the runs' weights are chosen so that the
     bounds do not decide)."""
     (lo_i, hi_i), (lo_n, hi_n) = BOUNDS["current_ma"], BOUNDS["nonlinear_shift_ghz"]
-    currents = np.arange(lo_i, hi_i + 1e-9, 0.01)
-    shifts = np.arange(lo_n, hi_n + 1e-12, 0.0002)
-    j = expected_objective(currents[:, None], shifts[None, :], weight, config)[0]
-    a, b = np.unravel_index(np.argmin(j), j.shape)
-    if interior and (a in (0, len(currents) - 1) or b in (0, len(shifts) - 1)):
-        raise RuntimeError(f"sto-codesign: the optimum for weight {weight} lies on the grid's "
-                           "edge; it is not an interior optimum of the bounds")
-    return float(currents[a]), float(shifts[b]), float(j[a, b])
+    dev = device()
+    f0, ith, q = float(dev.f0_ghz[0]), float(dev.threshold_ma[0]), float(dev.nonlinear_damping[0])
+    s = config["spread"]
+    x, w = np.polynomial.hermite_e.hermegauss(40)
+    w = w / w.sum()
+    currents = np.arange(lo_i, hi_i + 1e-9, 0.001)
+    z = currents[:, None] * np.exp(s * x - 0.5 * s**2) / ith
+    p = np.maximum(z - 1, 0) / (z + q)
+    best_n = (config["target_ghz"] - f0) * (p @ w) / (p**2 @ w)
+    shifts = np.clip(best_n, lo_n, hi_n)
+    j = expected_objective(currents, shifts, weight, config)[0]
+    a = int(np.argmin(j))
+    if interior and (a in (0, len(currents) - 1) or not lo_n < best_n[a] < hi_n):
+        raise RuntimeError(f"sto-codesign: the optimum for weight {weight} lies on the bounds; "
+                           "it is not an interior optimum")
+    return float(currents[a]), float(shifts[a]), float(j[a])
 
 
 def train_and_judge(start, weight, across_chips: bool, config, checkpoint) -> dict:
@@ -182,7 +204,8 @@ def run(config, out_dir) -> dict:
     }
     notes = [
         "reference: the minimum of E[J] over the lognormal current spread in closed form "
-        "(f = f0 + N (zeta - 1)/(zeta + Q); Gauss-Hermite quadrature; a grid of 0.01 mA x 0.2 MHz)",
+        "(f = f0 + N (zeta - 1)/(zeta + Q); Gauss-Hermite quadrature; N exact for each current, "
+        "currents on a grid of 1 uA)",
         f"trained with Adam for {config['steps']} steps on {config['chips']} fresh chips per step; "
         f"judged on {config['eval_chips']} chips no step drew",
         *stages.notes(),
