@@ -1,7 +1,7 @@
-"""physnn.codesign: fabricated chips (parameter spread), energy accounting and constrained
-designs, checked against closed forms: each chip's free-running power and frequency, the power a
-driven resonator absorbs at resonance, and the optimum of a robust design trained through the
-solve."""
+"""physnn.codesign: fabricated chips (parameter spread), energy accounting, constrained designs
+and first-order sensitivities, checked against closed forms: each chip's free-running power and
+frequency, the power a driven resonator absorbs at resonance, the optimum of a robust design
+trained through the solve, and the elasticities of the steady frequency."""
 
 import equinox as eqx
 import jax
