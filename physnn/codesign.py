@@ -213,6 +213,8 @@ def constrain(device: AbstractDevice, bounds: Mapping[str, object], *,
       for ``"log"``), a one-sided bound through an exponential (steps are then relative
       changes), ``(None, None)`` is the identity. Every nominal value must lie strictly inside
       its bounds, where the map is invertible.
+    - A delay device's ``delay`` can be designed within ``(lo, hi)`` with ``hi`` at most the
+      device's ``delay_bound`` (the history buffer); its ``theta`` cannot (the drive sets it).
     - `fixed_zeros`: if true (default), entries that are exactly zero in the nominal device stay
       zero (a coupling that is absent stays absent, as in :func:`fabricate`); if false they are
       design variables too, and zero must then lie inside the bounds.
@@ -234,15 +236,24 @@ def constrain(device: AbstractDevice, bounds: Mapping[str, object], *,
     if not isinstance(bounds, Mapping) or not bounds:
         raise ValueError(f"{own}: bounds={bounds!r} must be a non-empty mapping "
                          "{parameter name: (lo, hi)}")
-    grid = _GRID_FIELDS if isinstance(device, AbstractDelayDevice) else ()
+    # the node spacing theta is the drive's hold, so it is not the device's to change; the delay
+    # is, within the history buffer the integrator sizes from delay_bound
+    grid = ("theta",) if isinstance(device, AbstractDelayDevice) else ()
     names = [f.name for f in dataclasses.fields(device)
              if not f.metadata.get("static", False) and f.name not in grid
              and eqx.is_inexact_array(getattr(device, f.name))]
     raw, active, spec = {}, {}, []
     for name, entry in bounds.items():
         if name not in names:
-            raise _no_parameter(own, device, name, names, "designed", "which is fixed at compile time")
+            raise _no_parameter(own, device, name, names, "designed",
+                                "which the Masked drive's hold fixes")
         lo, hi, log = _bound(name, entry, own)
+        cap = getattr(device, "delay_bound", None) if name == "delay" else None
+        if cap is not None and (hi is None or hi > cap):
+            raise ValueError(
+                f"{own}: bounds['delay']={entry!r} reach beyond {type(device).__name__}.delay_bound"
+                f"={cap:.6g}, the longest delay the integrator's history buffer holds; give an "
+                "upper bound <= delay_bound, or build the device with a larger delay_bound")
         v = getattr(device, name)
         a = V._concrete(v)
         mask = None

@@ -405,22 +405,26 @@ def test_robust_codesign_through_the_solve_finds_the_closed_form_optimum():
 
 
 def test_design_of_a_delay_node_differentiates_through_the_delay_integrator():
-    """A Mackey-Glass node's eta (linear range) and gamma (logarithmic range) as design
-    variables: the gradient through physnn's delay integrator against central differences (x64)."""
+    """A Mackey-Glass node's eta (linear range), gamma (logarithmic range) and delay (up to the
+    history buffer's bound) as design variables: the gradient through physnn's delay integrator
+    against central differences (x64). The delay, 4.23, lies between grid points of the step 0.1:
+    on a grid point the interpolation's second derivative jumps, and a central difference
+    straddling it averages two one-sided derivatives."""
     with jax.enable_x64(True):
-        node = pn.MackeyGlassNode(n_nodes=20)
-        design = codesign.constrain(node, {"eta": (0.1, 2.0), "gamma": (0.01, 1.0, "log")})
+        node = pn.MackeyGlassNode(n_nodes=20, delay=4.23)
+        design = codesign.constrain(node, {"eta": (0.1, 2.0), "gamma": (0.01, 1.0, "log"),
+                                           "delay": (2.0, node.delay_bound)})
         rng = np.random.default_rng(0)
         drive = pn.Masked(jnp.asarray(rng.uniform(0, 0.5, 30)), jnp.asarray(rng.choice([-0.1, 0.1], 20)),
                           theta=float(node.theta))
 
         def loss(d):
-            tr = pn.simulate(d.device, drive, t1=30 * float(node.delay), dt=float(node.theta) / 2)
+            tr = pn.simulate(d.device, drive, t1=100.0, dt=float(node.theta) / 2)
             return jnp.mean(tr.ys**2)
 
         g = eqx.filter_grad(loss)(design)
         h = 1e-5
-        for name in ("eta", "gamma"):
+        for name in ("eta", "gamma", "delay"):
             at = [loss(eqx.tree_at(lambda d: d.raw, design, {**design.raw, name: design.raw[name] + s}))
                   for s in (h, -h)]
             assert float(g.raw[name]) != 0
@@ -465,8 +469,13 @@ def test_constrain_bad_input_is_a_clear_error():
         codesign.constrain(dev, {"coupling": "positive"})
     with pytest.raises(ValueError, match="no parameter 'frame_ghz'.*current_ma"):
         codesign.constrain(dev, {"frame_ghz": (0.1, 1.0)})
-    with pytest.raises(ValueError, match="no parameter 'delay'.*grid"):
-        codesign.constrain(pn.MackeyGlassNode(), {"delay": (1.0, 100.0)})
+    with pytest.raises(ValueError, match=r"bounds\['delay'\]=\(1.0, 200.0\) reach beyond "
+                                         r"MackeyGlassNode.delay_bound=160"):
+        codesign.constrain(pn.MackeyGlassNode(), {"delay": (1.0, 200.0)})
+    delay = codesign.constrain(pn.MackeyGlassNode(), {"delay": (1.0, 160.0)}).values()["delay"]
+    assert delay == pytest.approx(80)
+    with pytest.raises(ValueError, match="no parameter 'theta'.*Masked drive"):
+        codesign.constrain(pn.MackeyGlassNode(), {"theta": (0.1, 1.0)})
     with pytest.raises(ValueError, match="non-empty mapping"):
         codesign.constrain(dev, {})
     with pytest.raises(ValueError, match="'damping' is not a design variable; they are current_ma"):
