@@ -16,7 +16,7 @@ def test_the_objective_through_the_solve_is_the_closed_form_on_the_same_chips():
     sc = cli.load_experiment(EXPERIMENT)
     config, weight, key = sc.QUICK, 0.3, jax.random.key(3)
     dev = sc.device()
-    j, (f, watts) = sc.objective(dev, key, 16, 0.3, config)
+    j, (f, watts) = sc.objective(dev, key, 16, weight, config)
     chips = codesign.fabricate(dev, key, {"current_ma": config["spread"]}, 16, distribution="lognormal")
     f_closed = chips.free_running_frequency_ghz()[:, 0]
     np.testing.assert_allclose(np.asarray(f), np.asarray(f_closed), rtol=0, atol=1e-6)  # 1 kHz
