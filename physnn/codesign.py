@@ -66,6 +66,16 @@ def parameter_names(device: AbstractDevice) -> list[str]:
     return [name for name in parameter_axes(device) if name not in grid]
 
 
+def _variable_names(device: AbstractDevice) -> list[str]:
+    """The parameters of one device that a design or a derivative may vary: every floating
+    array field, except a delay device's node spacing theta, which the drive's hold sets (its
+    delay may vary, within the history buffer the integrator sizes from ``delay_bound``)."""
+    fixed = ("theta",) if isinstance(device, AbstractDelayDevice) else ()
+    return [f.name for f in dataclasses.fields(device)
+            if not f.metadata.get("static", False) and f.name not in fixed
+            and eqx.is_inexact_array(getattr(device, f.name))]
+
+
 def _no_parameter(own: str, device, name: str, names: list[str], verb: str,
                   grid_note: str) -> ValueError:
     """The error for a name that is not one of ``device``'s parameters ``names``."""
@@ -236,12 +246,7 @@ def constrain(device: AbstractDevice, bounds: Mapping[str, object], *,
     if not isinstance(bounds, Mapping) or not bounds:
         raise ValueError(f"{own}: bounds={bounds!r} must be a non-empty mapping "
                          "{parameter name: (lo, hi)}")
-    # the node spacing theta is the drive's hold, so it is not the device's to change; the delay
-    # is, within the history buffer the integrator sizes from delay_bound
-    grid = ("theta",) if isinstance(device, AbstractDelayDevice) else ()
-    names = [f.name for f in dataclasses.fields(device)
-             if not f.metadata.get("static", False) and f.name not in grid
-             and eqx.is_inexact_array(getattr(device, f.name))]
+    names = _variable_names(device)
     raw, active, spec = {}, {}, []
     for name, entry in bounds.items():
         if name not in names:
@@ -371,11 +376,12 @@ def _gradient(fn, device: AbstractDevice, names, own: str):
         raise TypeError(not_a_device(own, device))
     if not callable(fn):
         raise ValueError(f"{own}: fn must be callable as fn(device) -> scalar, got {type(fn).__name__}")
-    valid = parameter_names(device)
+    valid = _variable_names(device)
     names = list(valid if names is None else names)
     for name in names:
         if name not in valid:
-            raise _no_parameter(own, device, name, valid, "varied", "which cannot vary")
+            raise _no_parameter(own, device, name, valid, "varied",
+                                "which the Masked drive's hold fixes")
     params = {n: getattr(device, n) for n in names}
 
     def f(ps):
@@ -401,8 +407,8 @@ def sensitivity(fn, device: AbstractDevice, names=None) -> dict[str, jax.Array]:
     - `fn`: ``fn(device) -> scalar``, the figure of merit $m$ (through a simulation or a closed
       form); it must be differentiable and nonzero at ``device``.
     - `device`: the nominal device.
-    - `names`: the parameters to differentiate; default every parameter :func:`fabricate` can
-      spread.
+    - `names`: the parameters to differentiate; default every floating parameter (for a delay
+      device, all but theta, which the drive sets).
 
     **Returns:** ``{name: array shaped like the parameter}``. An elasticity of 2 means a 1 %
     change of that element changes $m$ by 2 %: the parameters with the largest elasticities are
@@ -438,7 +444,7 @@ def spread_std(fn, device: AbstractDevice, spread: Mapping[str, float]) -> jax.A
     """
     own = "spread_std"
     if isinstance(device, AbstractDevice):
-        _check_spread(own, device, spread, parameter_names(device))
+        _check_spread(own, device, spread, _variable_names(device))
     _, grads, params = _gradient(fn, device, list(spread), own)
     var = sum(jnp.sum((grads[n] * params[n] * spread[n]) ** 2) for n in spread)
     return jnp.sqrt(var)

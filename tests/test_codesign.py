@@ -239,6 +239,13 @@ def test_elasticities_through_the_solve_match_the_closed_form():
         full = codesign.sensitivity(lambda d: d.free_running_frequency_ghz()[0], dev)
         assert set(full) == set(codesign.parameter_names(dev))
         assert full["coupling"].shape == dev.coupling.shape
+    # a device without ensemble axes (a delay node): its parameters but theta, which the drive sets
+    node = pn.MackeyGlassNode(n_nodes=4)
+    el = codesign.sensitivity(lambda d: d.eta**2 * d.gamma, node)
+    assert float(el["eta"]) == pytest.approx(2.0) and float(el["gamma"]) == pytest.approx(1.0)
+    assert "theta" not in el and float(el["delay"]) == 0.0
+    assert float(codesign.spread_std(lambda d: d.eta**2, node, {"eta": 0.01})) == pytest.approx(
+        2 * 0.01 * 0.5**2)
 
 
 def test_first_order_spread_matches_monte_carlo_over_fabricated_chips():
