@@ -112,18 +112,24 @@ def train(design, weight, across_chips: bool, config, checkpoint=None):
     return eqx.combine(params, static), history["J"]
 
 
-def expected_objective(currents_ma, shifts_ghz, weight, config, dev=None):
-    """E[J] over the lognormal current spread, in closed form (Gauss-Hermite quadrature), for
-    arrays of designs (broadcast against each other); also E[(f - f*)^2] in MHz^2 and E[P] in mW."""
-    dev = device() if dev is None else dev
-    f0, ith = float(dev.f0_ghz[0]), float(dev.threshold_ma[0])
-    q, r = float(dev.nonlinear_damping[0]), float(dev.resistance_ohm[0])
+def _chips(currents_ma, config):
+    """The chips' currents at the 40 Gauss-Hermite nodes of the lognormal spread (a last axis),
+    their weights, and their free-running powers p0 (Slavin & Tiberkevich)."""
+    dev = device()
     s = config["spread"]
     x, w = np.polynomial.hermite_e.hermegauss(40)
-    w = w / w.sum()
     i_c = np.asarray(currents_ma)[..., None] * np.exp(s * x - 0.5 * s**2)
-    z = i_c / ith
-    f = f0 + np.asarray(shifts_ghz)[..., None] * np.maximum(z - 1, 0) / (z + q)
+    z = i_c / float(dev.threshold_ma[0])
+    return i_c, w / w.sum(), np.maximum(z - 1, 0) / (z + float(dev.nonlinear_damping[0]))
+
+
+def expected_objective(currents_ma, shifts_ghz, weight, config):
+    """E[J] over the lognormal current spread, in closed form (Gauss-Hermite quadrature), for
+    arrays of designs (broadcast against each other); also E[(f - f*)^2] in MHz^2 and E[P] in mW."""
+    dev = device()
+    f0, r = float(dev.f0_ghz[0]), float(dev.resistance_ohm[0])
+    i_c, w, p0 = _chips(currents_ma, config)
+    f = f0 + np.asarray(shifts_ghz)[..., None] * p0
     err2 = ((f - config["target_ghz"]) * 1e3) ** 2 @ w
     power_mw = (i_c**2 * r * 1e-6 * 1e3) @ w
     return err2 + weight * power_mw, err2, power_mw
@@ -136,15 +142,9 @@ def closed_form_optimum(weight, config, interior: bool = True):
     ``interior`` an optimum on the bounds is an error (the runs' weights are chosen so that the
     bounds do not decide)."""
     (lo_i, hi_i), (lo_n, hi_n) = BOUNDS["current_ma"], BOUNDS["nonlinear_shift_ghz"]
-    dev = device()
-    f0, ith, q = float(dev.f0_ghz[0]), float(dev.threshold_ma[0]), float(dev.nonlinear_damping[0])
-    s = config["spread"]
-    x, w = np.polynomial.hermite_e.hermegauss(40)
-    w = w / w.sum()
     currents = np.arange(lo_i, hi_i + 1e-9, 0.001)
-    z = currents[:, None] * np.exp(s * x - 0.5 * s**2) / ith
-    p = np.maximum(z - 1, 0) / (z + q)
-    best_n = (config["target_ghz"] - f0) * (p @ w) / (p**2 @ w)
+    _, w, p = _chips(currents, config)
+    best_n = (config["target_ghz"] - float(device().f0_ghz[0])) * (p @ w) / (p**2 @ w)
     shifts = np.clip(best_n, lo_n, hi_n)
     j = expected_objective(currents, shifts, weight, config)[0]
     a = int(np.argmin(j))
