@@ -1,5 +1,5 @@
-r"""Co-design helpers: physical constraints, fabrication spread, first-order sensitivity and
-energy accounting.
+r"""Co-design helpers: physical constraints, fabrication spread, first-order sensitivity,
+physics-aware training and energy accounting.
 
 **Constraints.** A device's parameters have physical ranges: a current between its oscillation
 threshold and what the junction survives, a coupling that cannot change sign, a capacitance that
@@ -32,6 +32,12 @@ gradient co-designs a device that works across the spread, not only at its nomin
 figure of merit $m$, and :func:`spread_std` the chip-to-chip spread of $m$ to first order, from
 one gradient instead of a Monte Carlo over chips.
 
+**Physics-aware training.** A model trained in silico carries its mismatch with the chip into
+the chip. :func:`physics_aware` trains in situ instead: the forward pass measures the physical
+system (a fabricated chip, a noisy solve, an instrument behind a callback), and the backward pass
+borrows the digital model's Jacobian at the same arguments (Wright et al., Nature 601, 549
+(2022)).
+
 **Energy.** :func:`energy` integrates a device's dissipated power (``device.power``) along a
 simulated trajectory, in joules.
 """
@@ -49,7 +55,7 @@ import numpy as np
 from . import _validate as V
 from .devices._base import AbstractDelayDevice, AbstractDevice, not_a_device, parameter_axes
 
-__all__ = ["constrain", "Design", "fabricate", "sensitivity", "spread_std", "energy",
+__all__ = ["constrain", "Design", "fabricate", "sensitivity", "spread_std", "physics_aware", "energy",
            "parameter_names", "SECONDS_PER_UNIT"]
 
 #: seconds per unit of a device's ``time_unit``; "tau" (normalised time) has none.
@@ -491,3 +497,110 @@ def energy(device: AbstractDevice, traj, *, cumulative: bool = False,
     if cumulative:
         return jnp.concatenate([jnp.zeros_like(p[:1]), jnp.cumsum(steps, axis=0)])
     return jnp.sum(steps, axis=0)
+
+
+# ----------------------------------------------------------------------- physics-aware training
+
+
+def _pytree_spec(tree):
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    return treedef, [(tuple(x.shape), jnp.dtype(x.dtype)) for x in leaves]
+
+
+def physics_aware(physical, model):
+    r"""Physics-aware training (Wright et al., Nature 601, 549 (2022)): a function whose value is
+    what the *physical* system returns and whose gradient is the *digital model*'s, evaluated at
+    the same arguments.
+
+    A fabricated chip never matches its model exactly, and a laboratory measurement (through a
+    callback, quantised by an ADC, noisy) cannot be differentiated at all. Training the model
+    in silico and then deploying it on the chip carries the mismatch into the result. Training
+    in situ with this function instead measures the chip in the forward pass and only borrows
+    the model's Jacobian for the backward pass:
+
+    $$y = f_{\mathrm{phys}}(\theta, x),\qquad
+    \frac{\partial L}{\partial \theta} \approx
+    \Big(\frac{\partial f_{\mathrm{model}}}{\partial \theta}(\theta, x)\Big)^{\!\top}
+    \frac{\partial L}{\partial y}\Big|_{y = f_{\mathrm{phys}}(\theta, x)}.$$
+
+    The loss sees the physical output, so where the model's Jacobian has full rank the training
+    stops only where the *physical* loss is stationary: a chip's own optimum, not the model's.
+    The model only has to get the direction of the gradient roughly right.
+
+    **Arguments:**
+
+    - `physical`: ``physical(*args, **kwargs) -> y``, the system that is measured: a simulation
+      of a fabricated chip (`fabricate`), a noisy SDE solve, or a laboratory instrument behind
+      ``jax.pure_callback``. It need not be differentiable.
+    - `model`: ``model(*args, **kwargs) -> y``, the differentiable digital twin, returning a
+      pytree of the same structure, shapes and dtypes.
+
+    **Returns:** ``fn(*args, **kwargs)``, which returns ``physical(*args, **kwargs)`` and
+    differentiates, through ``model``, with respect to every floating-point array in the
+    positional arguments (the design or its parameters, and the inputs when a physical layer
+    feeds another); keyword arguments (a noise key, a configuration) are not differentiated.
+    The backward pass evaluates ``model`` forward and backward at the same arguments. A physical
+    output that is not finite raises an error when it is measured.
+
+    ```python
+    chip = codesign.fabricate(nominal, jax.random.key(7), {"f0_ghz": 0.01}, 1)  # unknown to us
+
+    def measure(currents):      # the chip
+        return steady_frequency(eqx.tree_at(lambda d: d.current_ma, chip, currents))
+
+    def twin(currents):         # what we believe it to be
+        return steady_frequency(eqx.tree_at(lambda d: d.current_ma, nominal, currents))
+
+    frequency = codesign.physics_aware(measure, twin)
+    loss = lambda currents: jnp.sum((frequency(currents) - target) ** 2)
+    ```
+    """
+    own = "physics_aware"
+    for name, f in (("physical", physical), ("model", model)):
+        if not callable(f):
+            raise TypeError(f"{own}: {name} must be callable as {name}(*args, **kwargs) -> outputs, "
+                            f"got {type(f).__name__}")
+
+    def measure(args, kwargs):
+        out = physical(*args, **kwargs)
+        leaves = jax.tree_util.tree_leaves(out)
+        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])) if leaves else True
+        return eqx.error_if(out, ~finite, f"{own}: the physical system returned non-finite values")
+
+    def check(args, kwargs):
+        got = jax.eval_shape(lambda a: physical(*a, **kwargs), args)
+        want = jax.eval_shape(lambda a: model(*a, **kwargs), args)
+        for tree, name in ((got, "physical"), (want, "model")):
+            for leaf in jax.tree_util.tree_leaves(tree):
+                if not jnp.issubdtype(leaf.dtype, jnp.inexact):
+                    raise ValueError(f"{own}: {name} must return floating-point arrays, got a leaf "
+                                     f"of dtype {leaf.dtype}")
+        if _pytree_spec(got) != _pytree_spec(want):
+            (tp, sp), (tm, sm) = _pytree_spec(got), _pytree_spec(want)
+            raise ValueError(
+                f"{own}: physical and model must return the same structure, shapes and dtypes; "
+                f"physical returned {tp} with (shape, dtype) {sp}, model {tm} with {sm}")
+
+    @eqx.filter_custom_vjp
+    def apply(args, kwargs):
+        return measure(args, kwargs)
+
+    @apply.def_fwd
+    def apply_fwd(perturbed, args, kwargs):
+        return measure(args, kwargs), None
+
+    @apply.def_bwd
+    def apply_bwd(residuals, grad_out, perturbed, args, kwargs):
+        out, vjp = eqx.filter_vjp(lambda a: model(*a, **kwargs), args)
+        leaves, treedef = jax.tree_util.tree_flatten(out)
+        cts = treedef.flatten_up_to(grad_out)
+        cts = [jnp.zeros_like(x) if c is None else c for x, c in zip(leaves, cts, strict=True)]
+        (grads,) = vjp(jax.tree_util.tree_unflatten(treedef, cts))
+        return jax.tree_util.tree_map(lambda g, p: g if p else None, grads, perturbed,
+                                      is_leaf=lambda x: x is None)
+
+    def fn(*args, **kwargs):
+        check(args, kwargs)
+        return apply(args, kwargs)
+
+    return fn
