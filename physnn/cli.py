@@ -36,6 +36,8 @@ EXPERIMENTS = {
                      "Co-design of an STO across fabrication spread: precision vs DC power"),
     "romera2018": ("romera2018_vowels.py",
                    "Vowel recognition with four coupled STOs (Romera et al., Nature 2018)"),
+    "romera2018-chips": ("romera2018_chips.py",
+                         "The vowel network on fabricated chips: readout refit and in-situ training"),
     "appeltant2011": ("appeltant2011.py",
                       "Mackey-Glass delay reservoir: NARMA10, Santa Fe, co-design (Appeltant 2011)"),
     "larger2017": ("larger2017.py",
