@@ -58,7 +58,8 @@ def interrupted_run_resumes(tmp_path, monkeypatch):
     ``physnn.train.train_loop``, runs the same command again, and asserts that the second run
     ran only the steps from ``stop_at`` on, loaded the stages ``resumed``, removed its
     checkpoints, and wrote the record ``ref`` of an uninterrupted run bit for bit (but for the
-    wall times, top-level keys ending in ``_s``, and the notes' resume line). Returns the
+    wall times, top-level keys ending in ``_s``, and the notes' resume line). With ``owner``,
+    only the loops of that owner (``train_loop``'s ``owner``) count and are stopped. Returns the
     record."""
     import contextlib
     import io
@@ -67,11 +68,14 @@ def interrupted_run_resumes(tmp_path, monkeypatch):
     import physnn as pn
     from physnn import cli
 
-    def check(name, ref, stop_at, resumed):
+    def check(name, ref, stop_at, resumed, owner=None):
         real, steps_run = pn.train.train_loop, []
 
         def patched(stop):
             def loop(step, *args, **kwargs):
+                if owner is not None and kwargs.get("owner") != owner:
+                    return real(step, *args, **kwargs)
+
                 def counted(i, state):
                     if i == stop:
                         raise KeyboardInterrupt("test: Ctrl-C")

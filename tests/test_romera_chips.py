@@ -1,0 +1,73 @@
+"""physnn run romera2018-chips: readout (b) of the vowel network on fabricated chips. The chip's
+observables feed the loss and the nominal network's Jacobian the gradient (checked against the
+nominal network's own derivatives); a spread of 1 % in the oscillators' frequencies
+costs the in-silico model accuracy, which a refitted readout wins back; in-situ training keeps the
+chip's training accuracy far above the deployed model's; an interrupted run resumes."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from physnn import cli
+from physnn.tasks import load_romera
+
+EXPERIMENT = "romera2018-chips"  # for the quick_run fixture (conftest.py)
+
+
+def test_chip_features_measure_the_chip_and_differentiate_the_chosen_network():
+    """CHIP_FEATURES[False] returns the chip's observables and, for an objective linear in them,
+    exactly the nominal network's gradient; CHIP_FEATURES[True] returns the same observables."""
+    rc = cli.load_experiment(EXPERIMENT)
+    R = rc.R
+    x = load_romera().features.astype(np.float32)[:8]
+    model = R.initial_model(x, rc.QUICK, "linear")
+    chip = rc.draw_chips(model.sto, dict(rc.QUICK, chips=1), fold=0)[0]
+    assert not np.allclose(chip["f0_ghz"], np.asarray(model.sto.f0_ghz))
+    xs, key = jnp.asarray(x), jax.random.key(0)
+    w = jax.random.normal(jax.random.key(1), (8, R.n_features()))
+
+    def grad_of(features):
+        return eqx.filter_grad(lambda m: jnp.sum(w * features(m)))(model)
+
+    on_chip = lambda m: R.present_features(rc.on_chip(m, chip), xs, key=key)  # noqa: E731
+    nominal = lambda m: R.present_features(m, xs, key=key)  # noqa: E731
+    in_situ = lambda m: rc.CHIP_FEATURES[False](m, xs, key=key, chip=chip)  # noqa: E731
+    exact = lambda m: rc.CHIP_FEATURES[True](m, xs, key=key, chip=chip)  # noqa: E731
+    np.testing.assert_array_equal(in_situ(model), on_chip(model))
+    np.testing.assert_array_equal(exact(model), on_chip(model))
+    assert not np.allclose(in_situ(model), nominal(model), atol=1e-3)
+    g_in_situ, g_nominal = grad_of(in_situ), grad_of(nominal)
+    for name in ("current_ma", "coupling"):
+        np.testing.assert_allclose(getattr(g_in_situ.sto, name), getattr(g_nominal.sto, name),
+                                   rtol=1e-5, atol=1e-7)
+    for name in ("enc_scale", "enc_offset", "enc_log_gain"):
+        np.testing.assert_allclose(getattr(g_in_situ, name), getattr(g_nominal, name), rtol=1e-5, atol=1e-7)
+    assert float(jnp.abs(g_in_situ.sto.current_ma).max()) > 0
+    # (that CHIP_FEATURES[True], physics_aware(f, f), is the chip's own gradient is what
+    # test_physics_aware.py checks against central differences)
+
+
+def test_quick_run_spread_costs_accuracy_and_a_refit_wins_it_back(quick_run):
+    out, rec, printed = quick_run
+    m, lv = rec["metrics"], rec["levels"]["x1"]
+    assert (out / "chips.png").stat().st_size > 10_000
+    assert m["n_chips_per_level"] == len(rec["chips"]) == 2
+    # a 1 % spread of f0 is 3 MHz, of the order of the oscillators' locking half-width (5 MHz)
+    assert 2.0 < m["chip_frequency_offset_rms_mhz_x1"] < 6.0
+    assert m["test_accuracy_deployed_x1"] < m["test_accuracy_nominal"] - 0.05
+    assert m["test_accuracy_refit_x1"] > m["test_accuracy_deployed_x1"] + 0.05
+    # in situ starts from the refit, far above the deployed model on the chip's training tokens
+    assert lv["in_situ"]["train_mean"] > lv["deployed"]["train_mean"] + 0.05
+    for row in rec["chips"]:
+        for name in ("in_situ", "in_situ_exact"):
+            loss = row["curves"][name]["loss"]
+            assert len(loss) == rec["config"]["pat_steps"] and np.all(np.isfinite(loss))
+    assert "test_accuracy_in_situ_x1" in printed
+
+
+def test_an_interrupted_run_resumes_and_ends_as_an_uninterrupted_one(quick_run, interrupted_run_resumes):
+    """Ctrl-C at step 3 of the first in-situ training (fold 0, chip 0); the rerun loads fold 0's
+    in-silico model, goes on from step 3, and writes the uninterrupted run's record bit for bit."""
+    interrupted_run_resumes(EXPERIMENT, quick_run[1], stop_at=3, resumed=["fold0_in_silico"],
+                            owner="romera2018-chips train_in_situ")
