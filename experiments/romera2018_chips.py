@@ -274,6 +274,7 @@ def _figure(out_dir, rows, summary, metrics, levels):
         for i, r in enumerate(rows):
             bx.plot(r["curves"][name]["loss"], color=color, alpha=0.4,
                     label=LABELS[name] if i == 0 else None)
+    bx.set_yscale("log")
     bx.set_xlabel("in-situ step")
     bx.set_ylabel("training cross-entropy on the chip (augmented)")
     bx.legend(fontsize=8)
