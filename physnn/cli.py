@@ -220,8 +220,9 @@ def main(argv=None) -> int:
         except FileNotFoundError as e:  # an installed package without the source checkout
             parser.error(str(e).removeprefix("physnn: "))
         if args.name is None:
+            width = max(map(len, found), default=0)
             for name, (_, desc) in found.items():
-                print(f"{name:10s} {desc}")
+                print(f"{name:{width}s}  {desc}")
             return 0
         if args.name not in found:
             parser.error(f"unknown benchmark {args.name!r}; choose from {', '.join(sorted(found))}")
@@ -237,8 +238,9 @@ def main(argv=None) -> int:
         if k > 1:
             parallel.use_host_cores(k)  # before JAX's first computation, or it has no effect
     if args.command == "list":
+        width = max(map(len, EXPERIMENTS))
         for name, (_, desc) in EXPERIMENTS.items():
-            print(f"{name:16s} {desc}")
+            print(f"{name:{width}s}  {desc}")
         return 0
     out = args.out or Path("runs") / (args.name + ("-quick" if args.quick else ""))
     try:
