@@ -53,7 +53,7 @@ def test_bench_lists_the_benchmarks_and_runs_one_with_its_arguments(tmp_path, mo
         "sys.exit(3)\n")
     monkeypatch.setenv("PHYSNN_BENCHMARKS", str(folder))
     assert cli.main(["bench"]) == 0
-    assert "echo      " in capsys.readouterr().out
+    assert "echo  echo its arguments." in capsys.readouterr().out  # padded to the longest name
     assert cli.main(["bench", "echo", "--quick", "--repeats", "2"]) == 3
     args, cwd = json.loads((tmp_path / "seen.json").read_text())
     assert args == ["--quick", "--repeats", "2"] and cli.Path(cwd) == tmp_path
