@@ -23,7 +23,12 @@ the RF generator are not fabricated). The held-out speakers are classified on ev
    backward pass borrowing the nominal network's Jacobian (``codesign.physics_aware``; Wright et
    al., Nature 601, 549 (2022)): what a laboratory can do with a chip and a model of it;
 4. *in situ, exact gradient*: the same with the chip's own Jacobian, as if the model matched the
-   chip: the reference for 3, which no laboratory has.
+   chip: the reference for 3, which no laboratory has;
+5. *trained across chips*: a design for the spread instead of a calibration: (b)'s in-silico
+   training again, from the same start with the same steps and rates, but every step's loss
+   averaged over ``robust_chips`` (4) fresh chips at spread level 1 (``codesign.fabricate``
+   inside the loss, as in ``sto-codesign``), then deployed on each chip as it is;
+6. *trained across chips, readout refit*: 5 with its readout refitted on the chip, as in 2.
 
 The reference for all of them is the in-silico model on the nominal device, an ideal chip. The
 paper (Romera et al., Nature 2018) trained its four oscillators in situ with a rule of its own on
@@ -56,25 +61,32 @@ B_KEYS = ("n_folds", "t1_ns", "dt_ns", "rf_amp_ma", "coupling", "temperature_k",
           "grad_lr", "grad_lr_current", "grad_lr_coupling", "readout_l2", "readout_steps", "taper",
           "lock_slip_cycles", "seed", "vtl_augment")
 QUICK = {**{k: R.QUICK[k] for k in B_KEYS}, "chips": 1, "spread_f0": 0.01, "spread_shift": 0.05,
-         "spread_threshold": 0.05, "levels": [1.0], "pat_steps": 5, "pat_lr_scale": 0.1}
+         "spread_threshold": 0.05, "levels": [1.0], "pat_steps": 5, "pat_lr_scale": 0.1,
+         "robust_chips": 2}
 FULL = {**{k: R.FULL[k] for k in B_KEYS}, "chips": 3, "spread_f0": 0.01, "spread_shift": 0.05,
-        "spread_threshold": 0.05, "levels": [0.5, 1.0, 2.0], "pat_steps": 30, "pat_lr_scale": 0.1}
+        "spread_threshold": 0.05, "levels": [0.5, 1.0, 2.0], "pat_steps": 30,
+        "pat_lr_scale": 0.1, "robust_chips": 4}
 
 SPREAD = ("f0_ghz", "nonlinear_shift_ghz", "threshold_ma")
-STRATEGIES = ("deployed", "refit", "in_situ", "in_situ_exact")
+STRATEGIES = ("deployed", "refit", "in_situ", "in_situ_exact", "robust", "robust_refit")
 LABELS = {"deployed": "deployed", "refit": "readout refit", "in_situ": "in situ (model's gradient)",
-          "in_situ_exact": "in situ (chip's gradient)"}
+          "in_situ_exact": "in situ (chip's gradient)", "robust": "trained across chips, deployed",
+          "robust_refit": "trained across chips, readout refit"}
 CHECKPOINT_EVERY = 5
+
+
+def spreads(config, level: float = 1.0) -> dict:
+    """``{parameter: relative spread}`` of a chip at spread ``level``."""
+    return {n: level * config[k] for n, k in
+            zip(SPREAD, ("spread_f0", "spread_shift", "spread_threshold"), strict=True)}
 
 
 def draw_chips(sto: pn.STONetwork, config, fold: int, level: float = 1.0) -> list[dict]:
     """``config["chips"]`` chips of ``sto``: ``{name: values}`` of the fabricated parameters, with
     the spreads of ``config`` times ``level``. Every level draws the same standard normals, so
     the chips of two levels differ only in the size of their deviations."""
-    spread = {n: level * config[k] for n, k in
-              zip(SPREAD, ("spread_f0", "spread_shift", "spread_threshold"), strict=True)}
-    chips = codesign.fabricate(sto, jax.random.key(config["seed"] + 1000 + fold), spread,
-                               config["chips"])
+    chips = codesign.fabricate(sto, jax.random.key(config["seed"] + 1000 + fold),
+                               spreads(config, level), config["chips"])
     return [{n: np.asarray(getattr(chips, n)[c]) for n in SPREAD} for c in range(config["chips"])]
 
 
@@ -146,6 +158,59 @@ def train_in_situ(model, chip, x, y, config, n_pad, vtl_sigma, exact, checkpoint
     return eqx.combine(params, static), history
 
 
+@eqx.filter_jit
+def _robust_step(params, static, state, xs, ys, ws, l2, key, opt, vtl_sigma, spread, n_chips):
+    """One step of (b)'s training (``romera2018._grad_step``: the same augmentation, optimiser
+    and current floor) with the loss averaged over ``n_chips`` fresh chips of the network
+    (``codesign.fabricate``, differentiable in the nominal network) instead of the network
+    itself."""
+    xs = xs * jnp.exp(vtl_sigma * jax.random.normal(jax.random.fold_in(key, 7), xs.shape[:-1] + (1,)))
+
+    def loss_fn(p):
+        m = eqx.combine(p, static)
+        chips = codesign.fabricate(m.sto, jax.random.fold_in(key, 11), spread, n_chips, batch_ndim=1)
+        lg = R.logits(m, R.present_features(m, xs, key=key, sto=chips))  # (chips, tokens, classes)
+        ce, acc = jax.vmap(lambda g: R._weighted_ce(g, ys, ws))(lg)
+        return jnp.mean(ce) + l2 * jnp.sum(p.weights ** 2), (jnp.mean(ce), jnp.mean(acc))
+
+    (_, (ce, acc)), g = eqx.filter_value_and_grad(loss_fn, has_aux=True)(params)
+    u, state = opt.update(g, state, params)
+    params = optax.apply_updates(params, u)
+    params = eqx.tree_at(lambda m: m.sto.current_ma, params,
+                         jnp.maximum(params.sto.current_ma, 1.05 * R.DEVICE["threshold_ma"]))
+    return params, state, ce, acc
+
+
+def train_robust(model, x, y, config, n_pad, vtl_sigma, checkpoint=None, progress=None):
+    """(b)'s in-silico training (``romera2018.train_gradient``: readout first fitted on the
+    nominal network, then ``grad_steps`` Adam steps at (b)'s rates) with every step's loss
+    averaged over ``robust_chips`` fresh chips at spread level 1: a design for the spread, not
+    for one chip. Resumable from ``checkpoint``."""
+    xp, yp, wp = R.pad_tokens(x, y, n=n_pad)
+    xs, ys, ws = jnp.asarray(xp), jnp.asarray(yp), jnp.asarray(wp)
+    opt = R._optimizer(config["grad_lr"], config["grad_lr_current"], config["grad_lr_coupling"],
+                       config["grad_steps"])
+    if checkpoint is None or not Path(checkpoint).exists():
+        model = R.fit_readout(model, x, y, config, n_pad=n_pad)
+    params, static = eqx.partition(model, R._trainable(model))
+    fixed, rest = eqx.partition(static, eqx.is_array)
+    l2, sigma = jnp.float32(config["readout_l2"]), jnp.float32(vtl_sigma)
+    spread = {n: jnp.float32(v) for n, v in spreads(config).items()}
+    base = jax.random.key(config["seed"] + 13)
+
+    def step(i, state):
+        p, s, fx = state
+        p, s, ce, acc = _robust_step(p, eqx.combine(fx, rest), s, xs, ys, ws, l2,
+                                     jax.random.fold_in(base, i), opt, sigma, spread,
+                                     config["robust_chips"])
+        return (p, s, fx), {"loss": ce, "accuracy": acc}
+
+    (params, _, fixed), history = pn.train.train_loop(
+        step, (params, opt.init(params), fixed), config["grad_steps"], checkpoint=checkpoint,
+        every=CHECKPOINT_EVERY, owner="romera2018-chips train_robust", progress=progress)
+    return eqx.combine(params, fixed, rest), history
+
+
 def _leaves(model) -> list:
     return [np.asarray(v) for v in jax.tree_util.tree_leaves(model)]
 
@@ -160,9 +225,10 @@ def _accuracies(model, x, y, tr, te) -> dict:
     return {"train": float(np.mean(pred[tr] == y[tr])), "test": float(np.mean(pred[te] == y[te]))}
 
 
-def judge_chip(mb, chip, x, y, tr, te, config, n_pad, vtl_sigma, stages, tag, bar):
-    """The four strategies on one chip: their train and test accuracies, the in-situ training
-    curves, and the chip's frequency offsets at the trained currents (MHz)."""
+def judge_chip(mb, mr, chip, x, y, tr, te, config, n_pad, vtl_sigma, stages, tag, bar):
+    """The strategies on one chip (``mb``: the model trained on the nominal network, ``mr``:
+    the one trained across chips): their train and test accuracies, the in-situ training curves,
+    and the chip's frequency offsets at ``mb``'s currents (MHz)."""
     out = {"deployed": _accuracies(on_chip(mb, chip), x, y, tr, te)}
     refit = R.fit_readout(on_chip(mb, chip), x[tr], y[tr], config, n_pad=n_pad)
     out["refit"] = _accuracies(refit, x, y, tr, te)
@@ -175,6 +241,9 @@ def judge_chip(mb, chip, x, y, tr, te, config, n_pad, vtl_sigma, stages, tag, ba
                                 checkpoint=stages.path(f"{tag}_{name}"), progress=bar)
         out[name] = _accuracies(on_chip(m, chip), x, y, tr, te)
         curves[name] = hist
+    out["robust"] = _accuracies(on_chip(mr, chip), x, y, tr, te)
+    refit_r = R.fit_readout(on_chip(mr, chip), x[tr], y[tr], config, n_pad=n_pad)
+    out["robust_refit"] = _accuracies(refit_r, x, y, tr, te)
     offsets = (on_chip(mb, chip).sto.free_running_frequency_ghz()
                - mb.sto.free_running_frequency_ghz()) * 1e3
     return {"accuracy": out, "curves": curves, "offsets_mhz": np.asarray(offsets).tolist()}
@@ -190,9 +259,9 @@ def run(config, out_dir) -> dict:
     folds = speaker_folds(data.speakers, n_folds=config["n_folds"], seed=config["seed"])
     n_pad = max(len(tr) for tr, _ in folds)
     levels = [float(v) for v in config["levels"]]
-    total = len(folds) * (config["grad_steps"] + 2 * len(levels) * config["chips"] * config["pat_steps"])
+    total = len(folds) * (2 * config["grad_steps"] + 2 * len(levels) * config["chips"] * config["pat_steps"])
     bar = tqdm(total=total, desc="romera2018-chips: training", leave=False)
-    nominal, rows = [], []
+    nominal, robust_nominal, rows = [], [], []
     for f, (tr, te) in enumerate(folds):
         sigma = R.formant_scale_spread(x[tr], y[tr], spk[tr]) if config["vtl_augment"] else 0.0
         mb0 = R.initial_model(x[tr], config, "linear")
@@ -202,18 +271,26 @@ def run(config, out_dir) -> dict:
                                     checkpoint=stages.path(f"fold{f}_in_silico_loop"), progress=bar)
             return _leaves(m)
 
+        def across_chips(tr=tr, mb0=mb0, sigma=sigma, f=f):
+            m, _ = train_robust(mb0, x[tr], y[tr], config, n_pad, sigma,
+                                checkpoint=stages.path(f"fold{f}_robust_loop"), progress=bar)
+            return _leaves(m)
+
         mb = _rebuild(mb0, stages(f"fold{f}_in_silico", in_silico))
+        mr = _rebuild(mb0, stages(f"fold{f}_robust", across_chips))
         nominal.append(_accuracies(mb, x, y, tr, te))
+        robust_nominal.append(_accuracies(mr, x, y, tr, te))
         for level in levels:
             for c, chip in enumerate(draw_chips(mb.sto, config, f, level)):
                 tag = f"fold{f}_x{level:g}_chip{c}"
-                row = stages(tag, judge_chip, mb, chip, x, y, tr, te, config, n_pad, sigma, stages,
-                             tag, bar)
+                row = stages(tag, judge_chip, mb, mr, chip, x, y, tr, te, config, n_pad, sigma,
+                             stages, tag, bar)
                 rows.append({"fold": f, "level": level, "chip": c, **row})
     bar.close()
 
     metrics = {"test_accuracy_nominal": float(np.mean([a["test"] for a in nominal])),
-               "train_accuracy_nominal": float(np.mean([a["train"] for a in nominal]))}
+               "train_accuracy_nominal": float(np.mean([a["train"] for a in nominal])),
+               "test_accuracy_robust_on_nominal": float(np.mean([a["test"] for a in robust_nominal]))}
     summary = {}
     for level in levels:
         at = [r for r in rows if r["level"] == level]
@@ -227,7 +304,8 @@ def run(config, out_dir) -> dict:
         for s in STRATEGIES:
             metrics[f"test_accuracy_{s}_{tag}"] = summary[tag][s]["test_mean"]
         # paired differences over the same chips: what each step wins back
-        for a, b in (("refit", "deployed"), ("in_situ", "refit"), ("in_situ_exact", "in_situ")):
+        for a, b in (("refit", "deployed"), ("in_situ", "refit"), ("in_situ_exact", "in_situ"),
+                     ("robust", "deployed"), ("robust_refit", "refit")):
             d = np.asarray([r["accuracy"][a]["test"] - r["accuracy"][b]["test"] for r in at])
             metrics[f"gain_{a}_over_{b}_points_{tag}"] = float(100 * np.mean(d))
             summary[tag][f"{a}_over_{b}"] = {"points": float(100 * np.mean(d)),
@@ -245,15 +323,17 @@ def run(config, out_dir) -> dict:
         f"level 1: f0 {100 * config['spread_f0']:g} %, N/2pi {100 * config['spread_shift']:g} %, "
         f"threshold {100 * config['spread_threshold']:g} % (normal, per oscillator; level k: k times "
         f"these, the same draws); in situ: {config['pat_steps']} Adam steps from the refitted readout "
-        f"at {config['pat_lr_scale']:g} times (b)'s learning rates",
+        f"at {config['pat_lr_scale']:g} times (b)'s learning rates; trained across chips: (b)'s "
+        f"training with every step's loss averaged over {config['robust_chips']} fresh chips at "
+        "level 1",
         "accuracies are means over chips x folds (one test token of a fold is about 2 points); "
         "gains are paired over the same chips",
         *stages.notes(),
     ]
     _figure(out_dir, rows, summary, metrics, levels)
     return {"metrics": metrics, "reference": reference, "levels": summary,
-            "nominal_per_fold": nominal, "chips": rows, "notes": notes, "resumed": stages.resumed,
-            "figures": ["chips.png"]}
+            "nominal_per_fold": nominal, "robust_on_nominal_per_fold": robust_nominal, "chips": rows,
+            "notes": notes, "resumed": stages.resumed, "figures": ["chips.png"]}
 
 
 def _figure(out_dir, rows, summary, metrics, levels):
@@ -262,7 +342,7 @@ def _figure(out_dir, rows, summary, metrics, levels):
     for k, s in enumerate(STRATEGIES):
         mean = [100 * summary[f"x{v:g}"][s]["test_mean"] for v in levels]
         std = [100 * summary[f"x{v:g}"][s]["test_std"] for v in levels]
-        ax.errorbar(np.asarray(offsets) * (1 + 0.015 * (k - 1.5)), mean, yerr=std, fmt="-o",
+        ax.errorbar(np.asarray(offsets) * (1 + 0.012 * (k - 2.5)), mean, yerr=std, fmt="-o",
                     capsize=3, label=LABELS[s])
     ax.axhline(100 * metrics["test_accuracy_nominal"], color="k", ls="--",
                label="in silico, nominal device")

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from physnn import cli
+from physnn import cli, codesign
 from physnn.tasks import load_romera
 
 EXPERIMENT = "romera2018-chips"  # for the quick_run fixture (conftest.py)
@@ -59,6 +59,7 @@ def test_quick_run_spread_costs_accuracy_and_a_refit_wins_it_back(quick_run):
     assert m["test_accuracy_refit_x1"] > m["test_accuracy_deployed_x1"] + 0.05
     # in situ starts from the refit, far above the deployed model on the chip's training tokens
     assert lv["in_situ"]["train_mean"] > lv["deployed"]["train_mean"] + 0.05
+    assert set(lv) >= {"deployed", "refit", "in_situ", "in_situ_exact", "robust", "robust_refit"}
     for row in rec["chips"]:
         for name in ("in_situ", "in_situ_exact"):
             loss = row["curves"][name]["loss"]
@@ -68,6 +69,27 @@ def test_quick_run_spread_costs_accuracy_and_a_refit_wins_it_back(quick_run):
 
 def test_an_interrupted_run_resumes_and_ends_as_an_uninterrupted_one(quick_run, interrupted_run_resumes):
     """Ctrl-C at step 3 of the first in-situ training (fold 0, chip 0); the rerun loads fold 0's
-    in-silico model, goes on from step 3, and writes the uninterrupted run's record bit for bit."""
-    interrupted_run_resumes(EXPERIMENT, quick_run[1], stop_at=3, resumed=["fold0_in_silico"],
+    two in-silico models, goes on from step 3, and writes the uninterrupted run's record bit for
+    bit."""
+    interrupted_run_resumes(EXPERIMENT, quick_run[1], stop_at=3, resumed=["fold0_in_silico", "fold0_robust"],
                             owner="romera2018-chips train_in_situ")
+
+
+def test_chips_in_one_solve_are_the_chips_one_by_one():
+    """train_robust's loss presents every token to every chip in one solve (fabricate's chips
+    axis against the tokens' batch): each chip's observables must be those of that chip alone."""
+    rc = cli.load_experiment(EXPERIMENT)
+    R = rc.R
+    x = jnp.asarray(load_romera().features.astype(np.float32)[:8])
+    model = R.initial_model(np.asarray(x), rc.QUICK, "linear")
+    key = jax.random.key(3)
+    spread = rc.spreads(rc.QUICK)
+    chips = codesign.fabricate(model.sto, key, spread, 3, batch_ndim=1)
+    together = R.present_features(model, x, sto=chips)
+    assert together.shape == (3, 8, R.n_features())
+    one = codesign.fabricate(model.sto, key, spread, 3)
+    for c in range(3):
+        chip = {n: getattr(one, n)[c] for n in rc.SPREAD}
+        np.testing.assert_allclose(together[c], R.present_features(rc.on_chip(model, chip), x),
+                                   rtol=1e-4, atol=1e-5)
+    assert not np.allclose(together[0], together[1], atol=1e-3)
