@@ -539,7 +539,9 @@ def physics_aware(physical, model):
     differentiates, through ``model``, with respect to every floating-point array in the
     positional arguments (the design or its parameters, and the inputs when a physical layer
     feeds another); keyword arguments (a noise key, a configuration) are not differentiated.
-    The backward pass evaluates ``model`` forward and backward at the same arguments. A physical
+    The backward pass evaluates ``model`` forward and backward at the same arguments, so a step
+    costs a plain gradient step plus one forward solve (``benchmarks/bench_physics_aware.py``);
+    only reverse mode is defined (``grad``, ``vjp``; not ``jvp`` or ``jacfwd``). A physical
     output that is not finite raises an error when it is measured.
 
     ```python
