@@ -570,8 +570,8 @@ def physics_aware(physical, model):
         return eqx.error_if(out, ~finite, f"{own}: the physical system returned non-finite values")
 
     def check(args, kwargs):
-        got = jax.eval_shape(lambda a: physical(*a, **kwargs), args)
-        want = jax.eval_shape(lambda a: model(*a, **kwargs), args)
+        got = eqx.filter_eval_shape(lambda a: physical(*a, **kwargs), args)
+        want = eqx.filter_eval_shape(lambda a: model(*a, **kwargs), args)
         for tree, name in ((got, "physical"), (want, "model")):
             for leaf in jax.tree_util.tree_leaves(tree):
                 if not jnp.issubdtype(leaf.dtype, jnp.inexact):

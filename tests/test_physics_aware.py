@@ -55,6 +55,20 @@ def test_value_is_the_physical_one_and_the_gradient_the_models_jacobian():
     np.testing.assert_allclose(per_input["b"][0], want_th["b"], rtol=1e-6)
 
 
+def test_arguments_that_are_not_arrays_pass_through():
+    """A positional argument may be any Python object (a function, an int, a string): it is
+    handed to both functions and has no gradient."""
+    def model(x, f, n, label):
+        assert label == "chip A" and n == 3
+        return f(x) * n
+
+    f = codesign.physics_aware(lambda x, f, n, label: 1.1 * model(x, f, n, label), model)
+    x = jnp.array([0.2, 1.0])
+    g = jax.grad(lambda x: jnp.sum(f(x, jnp.sin, 3, "chip A")))(x)
+    np.testing.assert_allclose(g, 3 * jnp.cos(x), rtol=1e-6)
+    np.testing.assert_allclose(f(x, jnp.sin, 3, "chip A"), 3.3 * jnp.sin(x), rtol=1e-6)
+
+
 def steady_frequency(dev, key=None, t1=900.0, window=300.0):
     """The mean frequency of every oscillator over the last ``window`` ns, relaxed from p = 0.2."""
     y0 = jnp.broadcast_to(jnp.array([[0.45], [0.0]]), dev.batch_shape + (2, dev.n_oscillators))
