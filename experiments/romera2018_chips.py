@@ -112,12 +112,27 @@ CHIP_FEATURES = {False: codesign.physics_aware(_measured, _nominal),
                  True: codesign.physics_aware(_measured, _measured)}
 
 
+def _augment(xs, key, vtl_sigma):
+    """(b)'s vocal-tract length perturbation (as ``romera2018._grad_step``): one scale factor
+    per token for both formants."""
+    return xs * jnp.exp(vtl_sigma * jax.random.normal(jax.random.fold_in(key, 7), xs.shape[:-1] + (1,)))
+
+
+def _update(params, state, g, opt):
+    """Adam's update and (b)'s floor on the currents (as ``romera2018._grad_step``)."""
+    u, state = opt.update(g, state, params)
+    params = optax.apply_updates(params, u)
+    params = eqx.tree_at(lambda m: m.sto.current_ma, params,
+                         jnp.maximum(params.sto.current_ma, 1.05 * R.DEVICE["threshold_ma"]))
+    return params, state
+
+
 @eqx.filter_jit
 def _in_situ_step(params, static, state, xs, ys, ws, l2, key, opt, vtl_sigma, chip, exact):
     """One step of (b)'s training (``romera2018._grad_step``: the same augmentation, loss,
     optimiser and current floor) with the observables measured on ``chip``
     (:data:`CHIP_FEATURES`). One compiled step serves every chip."""
-    xs = xs * jnp.exp(vtl_sigma * jax.random.normal(jax.random.fold_in(key, 7), xs.shape[:-1] + (1,)))
+    xs = _augment(xs, key, vtl_sigma)
 
     def loss_fn(p):
         m = eqx.combine(p, static)
@@ -125,10 +140,7 @@ def _in_situ_step(params, static, state, xs, ys, ws, l2, key, opt, vtl_sigma, ch
         return ce + l2 * jnp.sum(p.weights ** 2), (ce, acc)
 
     (_, (ce, acc)), g = eqx.filter_value_and_grad(loss_fn, has_aux=True)(params)
-    u, state = opt.update(g, state, params)
-    params = optax.apply_updates(params, u)
-    params = eqx.tree_at(lambda m: m.sto.current_ma, params,
-                         jnp.maximum(params.sto.current_ma, 1.05 * R.DEVICE["threshold_ma"]))
+    params, state = _update(params, state, g, opt)
     return params, state, ce, acc
 
 
@@ -164,7 +176,7 @@ def _robust_step(params, static, state, xs, ys, ws, l2, key, opt, vtl_sigma, spr
     and current floor) with the loss averaged over ``n_chips`` fresh chips of the network
     (``codesign.fabricate``, differentiable in the nominal network) instead of the network
     itself."""
-    xs = xs * jnp.exp(vtl_sigma * jax.random.normal(jax.random.fold_in(key, 7), xs.shape[:-1] + (1,)))
+    xs = _augment(xs, key, vtl_sigma)
 
     def loss_fn(p):
         m = eqx.combine(p, static)
@@ -174,10 +186,7 @@ def _robust_step(params, static, state, xs, ys, ws, l2, key, opt, vtl_sigma, spr
         return jnp.mean(ce) + l2 * jnp.sum(p.weights ** 2), (jnp.mean(ce), jnp.mean(acc))
 
     (_, (ce, acc)), g = eqx.filter_value_and_grad(loss_fn, has_aux=True)(params)
-    u, state = opt.update(g, state, params)
-    params = optax.apply_updates(params, u)
-    params = eqx.tree_at(lambda m: m.sto.current_ma, params,
-                         jnp.maximum(params.sto.current_ma, 1.05 * R.DEVICE["threshold_ma"]))
+    params, state = _update(params, state, g, opt)
     return params, state, ce, acc
 
 
