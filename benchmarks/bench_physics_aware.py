@@ -46,8 +46,9 @@ def setup(samples: int):
     nominal = pn.STONetwork(n_oscillators=4, current_ma=jnp.array([6.5, 7.0, 7.5, 8.0]),
                             coupling=0.003 * (1 - jnp.eye(4)), rf_coupling=jnp.full((4, 2), 0.002),
                             temperature_k=0.0)
-    chip = codesign.fabricate(nominal, jax.random.key(7), {"f0_ghz": 0.01, "threshold_ma": 0.05}, 1)
-    chip = jax.tree_util.tree_map(lambda a: a[0] if a.shape[:1] == (1,) else a, chip)
+    # one chip, its axis broadcast against the inputs' (batch (1, samples)); the loss averages it
+    chip = codesign.fabricate(nominal, jax.random.key(7), {"f0_ghz": 0.01, "threshold_ma": 0.05}, 1,
+                              batch_ndim=1)
     freqs = 0.29 + 0.04 * jax.random.uniform(jax.random.key(0), (samples, 2))
     return nominal, chip, pn.Tones(freqs, amps=0.5)
 
