@@ -17,7 +17,7 @@ from .devices import (
     MottNetwork,
     STONetwork,
 )
-from .drives import Constant, Masked, SampleAndHold, Tones
+from .drives import Chirps, Constant, Masked, SampleAndHold, Tones
 from .simulate import SimulationError, Trajectory, simulate
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "Masked",
     "SampleAndHold",
     "Tones",
+    "Chirps",
     "SimulationError",
     "Trajectory",
     "simulate",

@@ -194,6 +194,79 @@ class Tones(AbstractDrive):
         theta = 2 * jnp.pi * phase_cycles(self.freqs, t) + self.phases
         return jnp.stack([self.amps * jnp.cos(theta), -self.amps * jnp.sin(theta)], axis=-2)
 
+    def frame_phase(self, t, frame_freq):
+        r"""Phase $\theta_a(t) - 2\pi f_r t$ of each tone in a frame rotating at ``frame_freq``
+        (radians; what locking measures compare an oscillator's envelope phase with). ``t`` has
+        shape ``(T,) + (1,) * len(freqs.shape)``; the result ``(T,) + freqs.shape``."""
+        return 2 * jnp.pi * (self.freqs - frame_freq) * t + self.phases
+
+
+class Chirps(AbstractDrive):
+    r"""RF tones whose frequencies sweep linearly: $f_a(t) = f^{\mathrm{start}}_a +
+    (f^{\mathrm{end}}_a - f^{\mathrm{start}}_a)\,\min(\max(t/T, 0), 1)$, with $T$ = ``sweep_time``
+    (constant before 0 and after $T$). The phase is the exact integral of that frequency,
+    $\theta_a(t) = 2\pi\int_0^t f_a + \phi_a$, and the value has the layout of :class:`Tones`
+    (real and imaginary parts of $A_a e^{-i\theta_a(t)}$, shape ``batch + (2, n_tones)``), so a
+    device driven by tones takes chirps unchanged. With equal start and end frequencies it is
+    :class:`Tones`.
+
+    A formant that glides during a vowel is the use in mind: the two tones follow F1 and F2 from
+    one measurement point to the next.
+
+    **Arguments:**
+
+    - `f_start`, `f_end`: frequencies at $t = 0$ and $t = T$ in cycles per time unit (GHz when time
+      is in ns), broadcastable to one shape ``batch + (n_tones,)``; >= 0.
+    - `sweep_time`: $T$, in the time unit; a concrete positive number.
+    - `amps`: amplitudes, broadcastable to the frequencies; >= 0.
+    - `phases`: phases at $t = 0$ in radians.
+    """
+
+    f_start: Float[Array, "*batch n_tones"]
+    f_end: Float[Array, "*batch n_tones"]
+    amps: Float[Array, "*batch n_tones"]
+    phases: Float[Array, "*batch n_tones"]
+    sweep_time: float = eqx.field(static=True)
+
+    def __init__(self, f_start, f_end, sweep_time, amps=1.0, phases=0.0):
+        own = "Chirps"
+        f0 = V.positive("f_start", f_start, owner=own, allow_zero=True)
+        f1 = V.positive("f_end", f_end, owner=own, allow_zero=True)
+        a = V.positive("amps", amps, owner=own, allow_zero=True)
+        p = V.as_float("phases", phases, owner=own)
+        self.sweep_time = _static_time("sweep_time", sweep_time, own)
+        shape = jnp.broadcast_shapes(f0.shape, f1.shape, a.shape, p.shape)
+        shape = (1,) if shape == () else shape
+        self.f_start, self.f_end, self.amps, self.phases = (
+            jnp.broadcast_to(v, shape) for v in (f0, f1, a, p))
+
+    @property
+    def batch_shape(self):
+        return tuple(self.f_start.shape[:-1])
+
+    def _sweep(self, t):
+        r"""$\int_0^t \min(\max(s/T, 0), 1)\,ds$ (time units), for any shape of ``t``."""
+        tt = jnp.clip(t, 0.0, self.sweep_time)
+        return tt * tt / (2 * self.sweep_time) + jnp.maximum(t - self.sweep_time, 0.0)
+
+    def __call__(self, t):
+        t = jnp.asarray(t, self.f_start.dtype)
+        cycles = phase_cycles(self.f_start, t) + phase_cycles(self.f_end - self.f_start, self._sweep(t))
+        theta = 2 * jnp.pi * cycles + self.phases
+        return jnp.stack([self.amps * jnp.cos(theta), -self.amps * jnp.sin(theta)], axis=-2)
+
+    def frequency(self, t):
+        """Instantaneous frequency of each tone at ``t`` (scalar ``t``: shape ``batch + (n_tones,)``;
+        ``t`` of shape ``(T,) + (1,) * len(f_start.shape)``: ``(T,) + f_start.shape``)."""
+        u = jnp.clip(jnp.asarray(t) / self.sweep_time, 0.0, 1.0)
+        return self.f_start + (self.f_end - self.f_start) * u
+
+    def frame_phase(self, t, frame_freq):
+        """As :meth:`Tones.frame_phase`."""
+        t = jnp.asarray(t, self.f_start.dtype)
+        return 2 * jnp.pi * ((self.f_start - frame_freq) * t
+                             + (self.f_end - self.f_start) * self._sweep(t)) + self.phases
+
 
 class Masked(AbstractDrive):
     r"""Time multiplexing for delay reservoirs: $J(t) = m_{i(t)} \cdot s_{k(t)}$.

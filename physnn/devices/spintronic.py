@@ -382,8 +382,9 @@ def _relative_phase(traj, device, tones):
     # the lab-frame phases themselves are ~1e3 rad after 1 us and would lose float32 precision.
     y = traj.ys
     phi = jnp.unwrap(-jnp.arctan2(y[..., 1, :], y[..., 0, :]), axis=0)  # (T, *batch, M)
-    t = traj.ts.reshape((-1,) + (1,) * tones.freqs.ndim)
-    theta = TWO_PI * (tones.freqs - device.frame_ghz) * t + tones.phases  # (T, *tone_batch, A)
+    ndim = len(tones.batch_shape) + 1
+    t = traj.ts.reshape((-1,) + (1,) * ndim)
+    theta = tones.frame_phase(t, device.frame_ghz)  # (T, *tone_batch, A); Tones or Chirps
     pad = (phi.ndim - 2) - (theta.ndim - 2)
     theta = theta.reshape((theta.shape[0],) + (1,) * max(pad, 0) + theta.shape[1:])
     return phi[..., :, None] - theta[..., None, :]
