@@ -104,6 +104,8 @@ FULL = {"n_folds": 5, "t1_ns": 500.0, "dt_ns": 1.0, "rf_amp_ma": 2.0, "coupling"
         "rule_window_min_separation": 0.2, "rule_window_fit_map": True}
 
 PAPER = {"train_accuracy_a": 0.89, "test_accuracy_a": 0.88}
+#: Readout (b) averages its observables over the second half of the presentation.
+SECOND_HALF = ((0.5, 1.0),)
 
 
 # ----------------------------------------------------------------------------------- model
@@ -115,6 +117,12 @@ class VowelNetwork(eqx.Module):
     The input map sends formants in Hz to tone frequencies in GHz:
     ``f = band_lo + (scale * (z - 1/2) + 1/2 + offset) * (band_hi - band_lo)`` with
     ``z = (F - F_min)/(F_max - F_min)``, per formant (trainable ``scale`` and ``offset``).
+
+    With ``glide=True`` a token is ``(F1, F2)`` at two moments of the vowel, ``(n, 4)``, and the
+    tones sweep linearly from the first pair to the second over the presentation
+    (:class:`physnn.Chirps`; used by ``romera2018_glide``). ``feature_windows`` lists the parts of
+    the presentation (fractions of ``t1_ns``) over which the observables of readout (b) are
+    averaged; the default is the second half.
     """
 
     sto: pn.STONetwork
@@ -134,16 +142,35 @@ class VowelNetwork(eqx.Module):
     rf_amp_ma: float = eqx.field(static=True)
     taper: str = eqx.field(static=True, default="hann")
     lock_slip_cycles: float = eqx.field(static=True, default=1.0)
+    glide: bool = eqx.field(static=True, default=False)
+    feature_windows: tuple = eqx.field(static=True, default=SECOND_HALF)
 
-    def tones(self, formants_hz):
+    def tone_freqs(self, formants_hz):
+        """Tone frequencies (GHz) of formants ``(..., 2)`` in Hz: the input map."""
         z = (formants_hz - self.f_min) / (self.f_max - self.f_min)
         u = self.enc_scale * (z - 0.5) + 0.5 + self.enc_offset
-        return pn.Tones(BAND_GHZ[0] + u * (BAND_GHZ[1] - BAND_GHZ[0]),
-                        amps=self.rf_amp_ma * jnp.exp(self.enc_log_gain))
+        return BAND_GHZ[0] + u * (BAND_GHZ[1] - BAND_GHZ[0])
+
+    def tones(self, formants_hz):
+        amps = self.rf_amp_ma * jnp.exp(self.enc_log_gain)
+        if self.glide:
+            return pn.Chirps(self.tone_freqs(formants_hz[..., :2]), self.tone_freqs(formants_hz[..., 2:]),
+                             self.t1_ns, amps=amps)
+        return pn.Tones(self.tone_freqs(formants_hz), amps=amps)
 
 
-def n_features() -> int:
-    return N_OSC * 4  # power, frequency, locking to A, locking to B
+def n_features(feature_windows=SECOND_HALF) -> int:
+    return N_OSC * 4 * len(feature_windows)  # power, frequency, locking to A, locking to B
+
+
+def _as_windows(windows) -> tuple:
+    """``feature_windows`` from a config (JSON gives lists): a tuple of ``(start, end)`` fractions
+    of the presentation, each with ``0 <= start < end <= 1``."""
+    out = tuple((float(a), float(b)) for a, b in windows)
+    if not out or any(not 0.0 <= a < b <= 1.0 for a, b in out):
+        raise ValueError(f"feature_windows={windows!r}: expected a non-empty list of (start, end) "
+                         "fractions of the presentation with 0 <= start < end <= 1")
+    return out
 
 
 def make_device(currents, coupling: float, temperature_k: float) -> pn.STONetwork:
@@ -165,15 +192,19 @@ def initial_model(train_formants, config, mode: str, coupling: float | None = No
     targets = lo + (np.arange(N_OSC) + 0.5) / N_OSC * (hi - lo)
     currents = probe.current_for_frequency_ma(jnp.asarray(targets))
     n_cls = 7
+    windows = _as_windows(config.get("feature_windows", SECOND_HALF))
+    glide = bool(config.get("glide", False))
+    pairs = np.asarray(train_formants).reshape(-1, 2)  # (F1, F2) of every token and moment
     return VowelNetwork(
         sto=make_device(currents, coupling, config["temperature_k"]),
         enc_scale=jnp.ones(2), enc_offset=jnp.zeros(2), enc_log_gain=jnp.zeros(2),
-        f_min=jnp.asarray(train_formants.min(0)), f_max=jnp.asarray(train_formants.max(0)),
-        weights=jnp.zeros((n_features(), n_cls)), bias=jnp.zeros(n_cls),
-        feat_mean=jnp.zeros(n_features()), feat_std=jnp.ones(n_features()),
+        f_min=jnp.asarray(pairs.min(0)), f_max=jnp.asarray(pairs.max(0)),
+        weights=jnp.zeros((n_features(windows), n_cls)), bias=jnp.zeros(n_cls),
+        feat_mean=jnp.zeros(n_features(windows)), feat_std=jnp.ones(n_features(windows)),
         table=jnp.zeros(25, dtype=jnp.int32), mode=mode, t1_ns=float(config["t1_ns"]),
         dt_ns=float(config["dt_ns"]), rf_amp_ma=float(config["rf_amp_ma"]),
         taper=config.get("taper", "hann"), lock_slip_cycles=float(config.get("lock_slip_cycles", 1.0)),
+        glide=glide, feature_windows=windows,
     )
 
 
@@ -202,10 +233,20 @@ def _pattern(model: VowelNetwork, traj, sto, tones):
 
 
 def _features(model: VowelNetwork, traj, ts, sto, tones):
+    return jnp.concatenate([_window_features(model, traj, ts, sto, tones, a, b)
+                            for a, b in model.feature_windows], axis=-1)
+
+
+def _window_features(model, traj, ts, sto, tones, start, end):
+    """The 16 observables averaged over the part ``[start, end]`` of the presentation."""
     t1 = model.t1_ns
-    power = window_average(traj.obs["power"], ts, t1 / 2, model.taper)
-    freq = window_average(traj.obs["frequency_ghz"], ts, t1 / 2, model.taper)
-    order = locking_order(traj, sto, tones, t_start=t1 / 2, taper=model.taper)  # (..., 4, 2)
+    if end < 1.0:  # cut the trajectory at the window's end (a window to the end needs no cut)
+        k = int(np.searchsorted(ts, end * t1, side="right"))
+        traj = jax.tree_util.tree_map(lambda a: a[:k], traj)
+        ts = ts[:k]
+    power = window_average(traj.obs["power"], ts, start * t1, model.taper)
+    freq = window_average(traj.obs["frequency_ghz"], ts, start * t1, model.taper)
+    order = locking_order(traj, sto, tones, t_start=start * t1, taper=model.taper)  # (..., 4, 2)
     shape = order.shape[:-2]
     return jnp.concatenate([power, (freq - 0.5 * sum(BAND_GHZ)) * 50.0,
                             order.reshape(shape + (2 * N_OSC,))], axis=-1)
@@ -745,7 +786,7 @@ def qda_fit_predict(xtr, ytr, xte, reg=1e-3):
     for c in range(7):
         xc = a[ytr == c]
         m = xc.mean(0)
-        cov = np.cov(xc.T) + reg * np.eye(2)
+        cov = np.cov(xc.T) + reg * np.eye(xtr.shape[1])
         inv = np.linalg.inv(cov)
         d = b - m
         scores.append(-0.5 * np.einsum("ni,ij,nj->n", d, inv, d) - 0.5 * np.log(np.linalg.det(cov)))
@@ -766,10 +807,11 @@ def _mlp_step(net, state, a, yt):
 
 
 def mlp_fit_predict(xtr, ytr, xte, steps, seed):
-    """A small MLP (2-32-32-7, tanh, weight decay) on standardised (F1, F2), full-batch Adam."""
+    """A small MLP (d-32-32-7, tanh, weight decay) on the standardised formants (d = 2 for (F1, F2)),
+    full-batch Adam."""
     mu, sd = xtr.mean(0), xtr.std(0)
     a, b = jnp.asarray((xtr - mu) / sd), jnp.asarray((xte - mu) / sd)
-    net = eqx.nn.MLP(2, 7, 32, 2, activation=jnp.tanh, key=jax.random.key(seed))
+    net = eqx.nn.MLP(xtr.shape[1], 7, 32, 2, activation=jnp.tanh, key=jax.random.key(seed))
     state = _MLP_OPT.init(eqx.filter(net, eqx.is_array))
     yt = jnp.asarray(ytr)
     for _ in range(steps):
@@ -949,7 +991,8 @@ class RunCheckpoints:
 def save_model(model: VowelNetwork, out_dir, config) -> Path:
     header = {"mode": model.mode, "config": {k: config[k] for k in
                                              ("t1_ns", "dt_ns", "rf_amp_ma", "coupling",
-                                              "temperature_k", "taper", "lock_slip_cycles")
+                                              "temperature_k", "taper", "lock_slip_cycles",
+                                              "glide", "feature_windows")
                                              if k in config}}
     return pn.train.save_checkpoint(Path(out_dir) / "model.eqx", model, header_extra=header)
 

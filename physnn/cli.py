@@ -38,6 +38,8 @@ EXPERIMENTS = {
                    "Vowel recognition with four coupled STOs (Romera et al., Nature 2018)"),
     "romera2018-chips": ("romera2018_chips.py",
                          "The vowel network on fabricated chips: readout refit and in-situ training"),
+    "romera2018-glide": ("romera2018_glide.py",
+                         "The vowel network hears the formants glide: swept tones (beyond the paper)"),
     "appeltant2011": ("appeltant2011.py",
                       "Mackey-Glass delay reservoir: NARMA10, Santa Fe, co-design (Appeltant 2011)"),
     "larger2017": ("larger2017.py",
