@@ -59,8 +59,9 @@ def interrupted_run_resumes(tmp_path, monkeypatch):
     ran only the steps from ``stop_at`` on, loaded the stages ``resumed``, removed its
     checkpoints, and wrote the record ``ref`` of an uninterrupted run bit for bit (but for the
     wall times, top-level keys ending in ``_s``, and the notes' resume line). With ``owner``,
-    only the loops of that owner (``train_loop``'s ``owner``) count and are stopped. Returns the
-    record."""
+    only the loops of that owner (``train_loop``'s ``owner``) count and are stopped; with
+    ``loop_index`` the first run stops in that loop (counted from 0 among them), and only its
+    steps count there. Returns the record."""
     import contextlib
     import io
     import json
@@ -68,13 +69,18 @@ def interrupted_run_resumes(tmp_path, monkeypatch):
     import physnn as pn
     from physnn import cli
 
-    def check(name, ref, stop_at, resumed, owner=None):
+    def check(name, ref, stop_at, resumed, owner=None, loop_index=0):
         real, steps_run = pn.train.train_loop, []
 
         def patched(stop):
+            calls = []
+
             def loop(step, *args, **kwargs):
                 if owner is not None and kwargs.get("owner") != owner:
                     return real(step, *args, **kwargs)
+                calls.append(None)
+                if stop is not None and len(calls) - 1 != loop_index:
+                    return real(step, *args, **kwargs)  # not the loop to stop: not counted
 
                 def counted(i, state):
                     if i == stop:
