@@ -1,0 +1,61 @@
+"""Does readout (b) do better reading the oscillators over both halves of the presentation?
+
+Readout (b) of ``romera2018`` averages its 16 observables over the second half of the 500 ns
+presentation. ``romera2018-glide`` reads the same observables over each half (32 features), and
+there the network with *steady* tones scored 89.1 % on the test speakers where the committed (b)
+scores 85.7 % on this host: a figure seen on the test speakers, so it chooses nothing. This probe
+makes the choice on training speakers only.
+
+Protocol (fixed before the run). The committed folds; in each outer fold every fifth of the
+training speakers is held out in turn (``romera_protocol.select`` with ``--inner`` 0-4, so that
+every training speaker is scored once: 1036 tokens, free of inner fold 0's known ease), and
+readout (b) is trained, exactly as in the experiment, on the other four fifths with
+
+- ``second_half``: the committed readout;
+- ``both_halves``: ``feature_windows = [[0, 0.5], [0.5, 1]]``, nothing else changed.
+
+Rule: the experiment adopts ``both_halves`` only if it scores at least 20 more of the 1036
+held-out tokens (about 2 points; the earlier probes' margin of 4 tokens of 210, scaled).
+
+Run: ``python scripts/romera_windows_probe.py select`` (50 trainings of (b), about 15 min on 2
+cores); ``python scripts/romera_windows_probe.py both_halves`` (or ``second_half``) runs a
+variant on the outer folds.
+"""
+
+import sys
+
+import romera_protocol as P
+from romera_protocol import R
+
+WINDOWS = {"second_half": R.SECOND_HALF, "both_halves": ((0.0, 0.5), (0.5, 1.0))}
+
+
+def train_b(x, y, spk, tr, cfg, n_pad, variant):
+    c = {**cfg, "feature_windows": WINDOWS[variant]}
+    sigma = R.formant_scale_spread(x[tr], y[tr], spk[tr])
+    return R.train_gradient(R.initial_model(x[tr], c, "linear"), x[tr], y[tr], c, n_pad=n_pad,
+                            vtl_sigma=sigma)[0]
+
+
+def main(argv):
+    cfg, x, y, spk, folds, n_pad = P.setup()
+    if argv == ["select"]:
+        total, n = {k: 0 for k in WINDOWS}, 0
+        for inner in range(5):
+            hits, n_val = P.select({k: (lambda idx, k=k: train_b(x, y, spk, idx, cfg, n_pad, k))
+                                    for k in WINDOWS}, x, y, spk, folds, cfg["seed"], inner)
+            for k in WINDOWS:
+                total[k] += hits[k]
+            n += n_val
+        print("all inner folds: " + ", ".join(f"{k} {h} of {n} ({h / n:.3f})" for k, h in total.items()))
+        gain = total["both_halves"] - total["second_half"]
+        print(f"both_halves - second_half: {gain:+d} tokens; rule: adopt if >= +20 -> "
+              + ("adopt" if gain >= 20 else "keep the committed readout"))
+        return
+    if len(argv) != 1 or argv[0] not in WINDOWS:
+        raise SystemExit("usage: python scripts/romera_windows_probe.py select | " + " | ".join(WINDOWS))
+    P.cross_validate(lambda idx: train_b(x, y, spk, idx, cfg, n_pad, argv[0]), x, y, folds, argv[0])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
