@@ -79,7 +79,7 @@ def test_quick_run_trains_both_variants(quick_run):
     m = rec["metrics"]
     assert (out / "glide.png").stat().st_size > 10_000
     for v in ("glide", "steady"):
-        assert len(rec["per_fold"][v]["test"]) == rec["config"]["n_folds"]
+        assert len(rec["per_seed"]["seed0"][v]["test"]) == rec["config"]["n_folds"]
         assert m[f"test_accuracy_{v}"] > 0.6  # 7 classes: chance is 0.14
         assert m[f"train_accuracy_{v}"] >= m[f"test_accuracy_{v}"] - 0.05
     # the glide carries more information about the vowel than the steady pair (the digital
@@ -93,8 +93,9 @@ def test_an_interrupted_run_resumes_and_ends_as_an_uninterrupted_one(quick_run, 
     """Ctrl-C at step 3 of the second training (fold 0, steady tones); the rerun loads fold 0's
     glide model and predictions, goes on from step 3, and writes the uninterrupted record bit for
     bit."""
-    interrupted_run_resumes(EXPERIMENT, quick_run[1], stop_at=3, resumed=["fold0_glide"], loop_index=1)
+    interrupted_run_resumes(EXPERIMENT, quick_run[1], stop_at=3, resumed=["seed0_fold0_glide"],
+                            loop_index=1)
 
 
 def test_a_rerun_in_the_finished_folder_loads_every_stage(rerun_resumes_every_stage):
-    rerun_resumes_every_stage(["fold0_glide", "fold0_steady", "fold1_glide", "fold1_steady"], ())
+    rerun_resumes_every_stage([f"seed0_fold{f}_{v}" for f in (0, 1) for v in ("glide", "steady")], ())
