@@ -23,7 +23,8 @@ observables averaged (Hann window) over the first and over the second half of th
 
 Each variant is trained with every seed of ``train_seeds`` (the seed draws the augmentation
 factors of every step; the folds stay those of seed 0), and the figures are means over seeds:
-one training run moves (b)'s figure by 1-2 points.
+one training run moves (b)'s figure by 1-2 points. (The seeds were added after a first full run
+with seed 0 alone; seed 0 reproduces it exactly.)
 
 Digital ceilings on the same information: QDA and a small MLP (those of ``romera2018``) on the
 four formants (F1, F2 at 20 % and 80 %), and on the steady pair.
