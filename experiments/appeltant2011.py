@@ -34,17 +34,14 @@ from pathlib import Path
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import optax
+from tqdm.auto import tqdm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
-from tqdm.auto import tqdm  # noqa: E402
-
-import physnn as pn  # noqa: E402
-from physnn.readout import nmse, nrmse, ridge_fit, ridge_solve  # noqa: E402
-from physnn.tasks import narma10, santafe_one_step  # noqa: E402
+import physnn as pn
+from physnn.readout import nmse, nrmse, ridge_fit, ridge_solve
+from physnn.tasks import narma10, santafe_one_step
 
 QUICK = {
     "n_nodes": 400, "theta": 0.2, "p": 1.0, "mask_amp": 0.1, "seed": 0, "desync": 1,

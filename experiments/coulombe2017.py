@@ -43,17 +43,14 @@ from pathlib import Path
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from tqdm.auto import tqdm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from tqdm.auto import tqdm  # noqa: E402
-
-import physnn as pn  # noqa: E402
-from physnn.devices.mechanical import simulate_checked  # noqa: E402
-from physnn.readout import ridge_fit  # noqa: E402
-from physnn.tasks.parity import parity_targets  # noqa: E402
+import physnn as pn
+from physnn.devices.mechanical import simulate_checked
+from physnn.readout import ridge_fit
+from physnn.tasks.parity import parity_targets
 
 QUICK = {
     "n_resonators": 10, "q": 4000.0, "f0_mhz": 2.2, "spread_linewidths": 2.0,

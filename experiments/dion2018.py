@@ -49,19 +49,16 @@ from pathlib import Path
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import optax
+from tqdm.auto import tqdm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
-from tqdm.auto import tqdm  # noqa: E402
-
-import physnn as pn  # noqa: E402
-from physnn.cli import load_experiment  # noqa: E402
-from physnn.devices import DuffingDelayNode, thermal_drive  # noqa: E402
-from physnn.readout import ridge_solve  # noqa: E402
-from physnn.tasks import parity_targets, parity_task  # noqa: E402
+import physnn as pn
+from physnn.cli import load_experiment
+from physnn.devices import DuffingDelayNode, thermal_drive
+from physnn.readout import ridge_solve
+from physnn.tasks import parity_targets, parity_task
 
 QUICK = {
     "n_nodes": 30, "theta_over_t": 0.2, "dt_over_t": 0.1, "temperature_k": 300.0, "seed": 0,

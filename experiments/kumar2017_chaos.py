@@ -55,14 +55,11 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-import physnn as pn  # noqa: E402
-from physnn import _validate as V  # noqa: E402
+import physnn as pn
+from physnn import _validate as V
 
 K_B = 1.380649e-23  # J/K
 LORENZ_REFERENCE = 0.9056  # largest exponent of Lorenz (10, 28, 8/3), e.g. Sprott, Chaos and

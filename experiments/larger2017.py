@@ -55,16 +55,13 @@ import time
 from pathlib import Path
 
 import jax.numpy as jnp
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from tqdm.auto import tqdm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from tqdm.auto import tqdm  # noqa: E402
-
-import physnn as pn  # noqa: E402
-from physnn.tasks.fsdd import FSDD_SPEAKERS, fsdd_features, load_fsdd  # noqa: E402
-from physnn.tasks.metrics import word_error_rate  # noqa: E402
+import physnn as pn
+from physnn.tasks.fsdd import FSDD_SPEAKERS, fsdd_features, load_fsdd
+from physnn.tasks.metrics import word_error_rate
 
 QUICK = {
     "n_nodes": 100, "n_frames": 12, "n_mfcc": 13, "max_rep": 15, "seed": 0, "desync": 1,

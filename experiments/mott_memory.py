@@ -63,17 +63,14 @@ import diffrax as dfx
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-import physnn as pn  # noqa: E402
-from physnn import cli  # noqa: E402
-from physnn.devices.mott import phase_from_spikes  # noqa: E402
+import physnn as pn
+from physnn import cli
+from physnn.devices.mott import phase_from_spikes
 
 # VO2 cell (C, bias) and coupling: conductance per unit Hebbian weight, pair capacitor.
 DESIGN0 = {"node_pf": 145.0, "bias_v": 6.0, "g_unit_us": 100.0, "c_pair_pf": 60.0}

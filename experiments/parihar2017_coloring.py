@@ -104,18 +104,15 @@ from pathlib import Path
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-import physnn as pn  # noqa: E402
-from physnn.devices._base import AbstractDevice  # noqa: E402
-from physnn.devices.mott import phase_from_spikes  # noqa: E402
-from physnn.tasks import graphs as G  # noqa: E402
+import physnn as pn
+from physnn.devices._base import AbstractDevice
+from physnn.devices.mott import phase_from_spikes
+from physnn.tasks import graphs as G
 
 # The hand design before co-design: the VO2 defaults (C = 145 pF) at a 6 V bias (a 1.5 V relaxation
 # oscillation, period 0.95 us uncoupled), 30 pF per edge, half the trim towards equal loading.

@@ -42,17 +42,14 @@ from pathlib import Path
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import optax
+from tqdm.auto import tqdm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
-from tqdm.auto import tqdm  # noqa: E402
-
-import physnn as pn  # noqa: E402
-from physnn import cli, codesign  # noqa: E402
-from physnn.tasks import load_romera, speaker_folds  # noqa: E402
+import physnn as pn
+from physnn import cli, codesign
+from physnn.tasks import load_romera, speaker_folds
 
 R = cli.load_experiment("romera2018")
 

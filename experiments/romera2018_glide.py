@@ -38,16 +38,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 from tqdm.auto import tqdm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-import physnn as pn  # noqa: E402
-from physnn import cli  # noqa: E402
-from physnn.tasks import ROMERA_VOWELS, load_romera, speaker_folds  # noqa: E402
+import physnn as pn
+from physnn import cli
+from physnn.tasks import ROMERA_VOWELS, load_romera, speaker_folds
 
 R = cli.load_experiment("romera2018")
 

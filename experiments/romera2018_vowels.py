@@ -58,17 +58,14 @@ from pathlib import Path
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-import physnn as pn  # noqa: E402
-from physnn.devices.spintronic import lock_state, locking_order, window_average  # noqa: E402
-from physnn.tasks import check_formants, load_romera, speaker_folds  # noqa: E402
+import physnn as pn
+from physnn.devices.spintronic import lock_state, locking_order, window_average
+from physnn.tasks import check_formants, load_romera, speaker_folds
 
 # Device: identical vortex STOs whose frequencies are set by their DC currents (about 6-7 MHz/mA,
 # as in vortex MTJs); both tones reach every oscillator.

@@ -33,16 +33,13 @@ from pathlib import Path
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import optax
+from tqdm.auto import tqdm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
-from tqdm.auto import tqdm  # noqa: E402
-
-import physnn as pn  # noqa: E402
-from physnn import codesign  # noqa: E402
+import physnn as pn
+from physnn import codesign
 
 QUICK = {"weights": [0.1, 0.3, 1.0], "steps": 150, "chips": 64, "eval_chips": 256,
          "spread": 0.05, "target_ghz": 0.308, "t1_ns": 1500.0, "dt_ns": 1.0, "lr": 0.1,

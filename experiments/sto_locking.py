@@ -16,15 +16,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import jax
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from tqdm.auto import tqdm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from tqdm.auto import tqdm  # noqa: E402
-
-import physnn as pn  # noqa: E402
-from physnn.devices.spintronic import is_locked, locking_order, mean_frequency_ghz  # noqa: E402
+import physnn as pn
+from physnn.devices.spintronic import is_locked, locking_order, mean_frequency_ghz
 
 QUICK = {"amplitudes_ma": [0.1, 0.2, 0.3, 0.4], "n_detunings": 49, "span": 1.6,
          "t1_ns": 8000.0, "dt_ns": 1.0, "temperature_k": 0.0, "weak_forcing_ma": 0.3}

@@ -232,7 +232,13 @@ def main(argv=None) -> int:
     if args.command == "run" and args.cpu_devices is not None and args.cpu_devices < 1:
         parser.error(f"--cpu-devices={args.cpu_devices}: expected a positive number of devices")
     if args.command == "run":
+        import matplotlib
+
         from . import parallel
+
+        # the experiments write their figures to files: no window on any machine. Loading an
+        # experiment leaves the backend alone, so that its figures show in a notebook.
+        matplotlib.use("Agg")
 
         splits = getattr(load_experiment(args.name), "SPLITS_OVER_DEVICES", False)
         k = args.cpu_devices if args.cpu_devices is not None else (

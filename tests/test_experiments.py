@@ -89,3 +89,17 @@ def test_an_interrupted_run_says_how_to_resume(tmp_path, capsys, monkeypatch, me
     assert cli.main(argv) == code
     assert f"the same command resumes from the checkpoints in {tmp_path / 'checkpoints'}" in (
         capsys.readouterr().err)
+
+
+def test_loading_an_experiment_leaves_the_matplotlib_backend_alone():
+    """A notebook's inline backend must survive cli.load_experiment (the experiments used to
+    switch it to Agg on import, and a notebook then showed none of its figures); `physnn run`
+    itself writes figures with Agg."""
+    import subprocess
+    import sys
+
+    code = ("import matplotlib; matplotlib.use('pdf'); from physnn import cli\n"
+            "for name in cli.EXPERIMENTS: cli.load_experiment(name)\n"
+            "print(matplotlib.get_backend())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "pdf"
