@@ -197,7 +197,7 @@ def _figure(out_dir, x, y, curves, confusion, metrics):
     cx.imshow(confusion, cmap="Blues")
     cx.set(xticks=range(7), yticks=range(7), xticklabels=ROMERA_VOWELS, yticklabels=ROMERA_VOWELS,
            xlabel="predicted", ylabel="true",
-           title="glide, test, first seed (mean over seeds: %.1f %%; steady %.1f %%)"
+           title="glide, test, first seed\n(mean over seeds: %.1f %%; steady tones %.1f %%)"
            % (100 * metrics["test_accuracy_glide"], 100 * metrics["test_accuracy_steady"]))
     for i in range(7):
         for j in range(7):
