@@ -71,10 +71,12 @@ def load_tokens(config):
     a = load_romera(when=config["glide_from"])
     b = load_romera(when=config["glide_to"])
     s = load_romera()
-    for d in (a, b):
+    for key, d in (("glide_from", a), ("glide_to", b)):
         if not np.array_equal(d.tokens, s.tokens):
-            raise ValueError(f"romera2018-glide: the {d.when!r} measurements miss tokens of the "
-                             "steady state; choose time points measured for every token")
+            raise ValueError(f"romera2018-glide: {key}={config[key]!r}: the formants at that time "
+                             f"point miss {len(s.tokens) - len(d.tokens)} of the {len(s.tokens)} "
+                             "tokens; expected a time point measured for every token ('20' or "
+                             "'80', or 'steady')")
     x_glide = np.concatenate([a.features, b.features], axis=1).astype(np.float32)
     return x_glide, s.features.astype(np.float32), s.labels, np.asarray(s.speakers)
 
