@@ -44,7 +44,6 @@ import jax
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
-import optax
 from tqdm.auto import tqdm
 
 import physnn as pn
@@ -109,27 +108,12 @@ CHIP_FEATURES = {False: codesign.physics_aware(_measured, _nominal),
                  True: codesign.physics_aware(_measured, _measured)}
 
 
-def _augment(xs, key, vtl_sigma):
-    """(b)'s vocal-tract length perturbation (as ``romera2018._grad_step``): one scale factor
-    per token for both formants."""
-    return xs * jnp.exp(vtl_sigma * jax.random.normal(jax.random.fold_in(key, 7), xs.shape[:-1] + (1,)))
-
-
-def _update(params, state, g, opt):
-    """Adam's update and (b)'s floor on the currents (as ``romera2018._grad_step``)."""
-    u, state = opt.update(g, state, params)
-    params = optax.apply_updates(params, u)
-    params = eqx.tree_at(lambda m: m.sto.current_ma, params,
-                         jnp.maximum(params.sto.current_ma, 1.05 * R.DEVICE["threshold_ma"]))
-    return params, state
-
-
 @eqx.filter_jit
 def _in_situ_step(params, static, state, xs, ys, ws, l2, key, opt, vtl_sigma, chip, exact):
     """One step of (b)'s training (``romera2018._grad_step``: the same augmentation, loss,
     optimiser and current floor) with the observables measured on ``chip``
     (:data:`CHIP_FEATURES`). One compiled step serves every chip."""
-    xs = _augment(xs, key, vtl_sigma)
+    xs = R._augment(xs, key, vtl_sigma)
 
     def loss_fn(p):
         m = eqx.combine(p, static)
@@ -137,7 +121,7 @@ def _in_situ_step(params, static, state, xs, ys, ws, l2, key, opt, vtl_sigma, ch
         return ce + l2 * jnp.sum(p.weights ** 2), (ce, acc)
 
     (_, (ce, acc)), g = eqx.filter_value_and_grad(loss_fn, has_aux=True)(params)
-    params, state = _update(params, state, g, opt)
+    params, state = R._update(params, state, g, opt)
     return params, state, ce, acc
 
 
@@ -173,7 +157,7 @@ def _robust_step(params, static, state, xs, ys, ws, l2, key, opt, vtl_sigma, spr
     and current floor) with the loss averaged over ``n_chips`` fresh chips of the network
     (``codesign.fabricate``, differentiable in the nominal network) instead of the network
     itself."""
-    xs = _augment(xs, key, vtl_sigma)
+    xs = R._augment(xs, key, vtl_sigma)
 
     def loss_fn(p):
         m = eqx.combine(p, static)
@@ -183,7 +167,7 @@ def _robust_step(params, static, state, xs, ys, ws, l2, key, opt, vtl_sigma, spr
         return jnp.mean(ce) + l2 * jnp.sum(p.weights ** 2), (jnp.mean(ce), jnp.mean(acc))
 
     (_, (ce, acc)), g = eqx.filter_value_and_grad(loss_fn, has_aux=True)(params)
-    params, state = _update(params, state, g, opt)
+    params, state = R._update(params, state, g, opt)
     return params, state, ce, acc
 
 

@@ -672,10 +672,24 @@ def _fit_readout(weights, bias, z, ys, ws, l2, steps):
     return jax.lax.fori_loop(0, steps, body, (p, opt.init(p)))[0]
 
 
+def _augment(xs, key, vtl_sigma):
+    """Vocal-tract length perturbation of a training step: one scale factor exp(vtl_sigma z) per
+    token for all its formants."""
+    return xs * jnp.exp(vtl_sigma * jax.random.normal(jax.random.fold_in(key, 7), xs.shape[:-1] + (1,)))
+
+
+def _update(params, state, g, opt):
+    """Adam's update of a training step, then the floor on the currents (5 % above threshold)."""
+    u, state = opt.update(g, state, params)
+    params = optax.apply_updates(params, u)
+    params = eqx.tree_at(lambda m: m.sto.current_ma, params,
+                         jnp.maximum(params.sto.current_ma, 1.05 * DEVICE["threshold_ma"]))
+    return params, state
+
+
 @eqx.filter_jit
 def _grad_step(params, static, state, xs, ys, ws, coupling_mask, l2, key, opt, vtl_sigma):
-    # vocal-tract length perturbation: one scale factor per token for both formants
-    xs = xs * jnp.exp(vtl_sigma * jax.random.normal(jax.random.fold_in(key, 7), xs.shape[:-1] + (1,)))
+    xs = _augment(xs, key, vtl_sigma)
 
     def loss_fn(p):
         m = eqx.combine(p, static)
@@ -685,10 +699,7 @@ def _grad_step(params, static, state, xs, ys, ws, coupling_mask, l2, key, opt, v
 
     (_, (ce, acc)), g = eqx.filter_value_and_grad(loss_fn, has_aux=True)(params)
     g = eqx.tree_at(lambda m: m.sto.coupling, g, g.sto.coupling * coupling_mask)
-    u, state = opt.update(g, state, params)
-    params = optax.apply_updates(params, u)
-    params = eqx.tree_at(lambda m: m.sto.current_ma, params,
-                         jnp.maximum(params.sto.current_ma, 1.05 * DEVICE["threshold_ma"]))
+    params, state = _update(params, state, g, opt)
     return params, state, ce, acc
 
 
