@@ -13,6 +13,7 @@ from physnn.devices.spintronic import (
     lab_phase,
     lock_state,
     locking_order,
+    locking_phasor,
     mean_frequency_ghz,
     window_average,
     window_weights,
@@ -102,6 +103,35 @@ def test_soft_locking_measure_tracks_the_hard_one():
                                       np.asarray(is_locked(tr, dev, tones, t_start=8000.0)))
         np.testing.assert_array_equal(np.asarray(both[1]),
                                       np.asarray(locking_order(tr, dev, tones, 8000.0, taper)))
+
+
+def _phase_lag_scan(dev, amp, x):
+    """arg Z(delta) - arg Z(0) of one oscillator locked to tones at detunings x * half-range."""
+    half = float(dev.locking_range_ghz(amp)[0])
+    fg = float(dev.free_running_frequency_ghz()[0])
+    tones = pn.Tones(fg + x[:, None] * half, amps=amp)
+    t1 = 4000.0 / amp  # many locking times at every amplitude
+    tr = pn.simulate(dev, tones, t1=t1, dt=2.0, saveat=np.linspace(0.0, t1, 2001))
+    z = np.asarray(locking_phasor(tr, dev, tones, t_start=t1 / 2))[:, 0, 0]
+    np.testing.assert_array_equal(np.abs(z), np.asarray(locking_order(tr, dev, tones, t1 / 2))[:, 0, 0])
+    return np.abs(z), np.angle(z / z[x == 0.0][0])
+
+
+def test_locking_phasor_lag_follows_adler_across_the_band():
+    """The lock-in phase of a locked oscillator behind the tone: Adler's
+    sin(-(arg Z(delta) - arg Z(0))) = delta / Delta f, with the nu-widened Delta f, in the
+    weak-forcing limit; the residual is the first-order finite-forcing correction (it halves
+    with the amplitude)."""
+    dev = quiet(nonlinear_shift_ghz=0.05)  # nu > 4: the lag's offset and the band are nu's
+    x = np.array([-0.85, -0.5, 0.0, 0.5, 0.85])
+    err = {}
+    for amp in (0.1, 0.05):
+        mag, lag = _phase_lag_scan(dev, amp, x)
+        assert np.all(mag > 0.999)  # locked throughout
+        ratio = np.sin(-lag[x != 0]) / x[x != 0]
+        err[amp] = np.max(np.abs(ratio - 1.0))
+    assert err[0.05] < 0.015  # lags up to arcsin(0.85) = 1.02 rad, each within 1.5 %
+    assert 0.4 < err[0.05] / err[0.1] < 0.6  # the residual is linear in the forcing
 
 
 def test_mutual_synchronisation_of_two_oscillators():

@@ -403,8 +403,27 @@ def locking_order(traj, device: STONetwork, tones, t_start=None, taper="none") -
     return _order(_relative_phase(traj, device, tones), traj.ts, t_start, taper)
 
 
+def locking_phasor(traj, device: STONetwork, tones, t_start=None, taper="none") -> Array:
+    r"""The complex mean of the relative phase, what a lock-in (IQ mixer) referenced to each tone
+    measures:
+
+    $$Z_{ja} = \left\langle e^{i(\phi_j(t) - \theta_a(t))}\right\rangle_t, \qquad
+    |Z_{ja}| = R_{ja}\ (\text{:func:`locking_order`}).$$
+
+    Its argument is the phase lag of a locked oscillator behind the tone, which moves across the
+    locking band with the detuning $\delta$ as in Adler's equation,
+    $\arg Z(\delta) - \arg Z(0) = -\arcsin(\delta/\Delta f)$ ($\Delta f$ from
+    :meth:`STONetwork.locking_range_ghz`), so it tells *where* in the band the tone sits, which
+    $R$ alone does not. Complex, shape ``batch + (M, n_tones)``; differentiable."""
+    return _phasor(_relative_phase(traj, device, tones), traj.ts, t_start, taper)
+
+
+def _phasor(rel, ts, t_start, taper):
+    return window_average(jnp.exp(1j * rel), ts, t_start, taper)
+
+
 def _order(rel, ts, t_start, taper):
-    return jnp.abs(window_average(jnp.exp(1j * rel), ts, t_start, taper))
+    return jnp.abs(_phasor(rel, ts, t_start, taper))
 
 
 def is_locked(traj, device: STONetwork, tones, t_start=None, max_slip_cycles=0.25) -> Array:
