@@ -25,6 +25,7 @@ def test_the_readmes_library_examples_run_and_do_what_they_say():
     ns: dict = {}
     exec(compile(shrunk, str(README), "exec"), ns)  # noqa: S102
     assert ns["R"].shape == (16, 4, 2)
+    np.testing.assert_allclose(np.abs(ns["Z"]), ns["R"], rtol=1e-5, atol=1e-6)
     assert ns["R_glide"].shape == (16, 4, 2) and not np.allclose(ns["R_glide"], ns["R"], atol=1e-3)
     assert ns["traj"].obs["power"].shape == (101, 16, 16, 4)  # time, chip, sample, oscillator
     assert ns["codesign"].energy(ns["chips"], ns["traj"]).shape == (16, 16)
