@@ -64,7 +64,7 @@ import optax
 from tqdm.auto import tqdm
 
 import physnn as pn
-from physnn.devices.spintronic import lock_state, locking_order, window_average
+from physnn.devices.spintronic import lock_state, locking_phasor, window_average
 from physnn.tasks import check_formants, load_romera, speaker_folds
 
 # Device: identical vortex STOs whose frequencies are set by their DC currents (about 6-7 MHz/mA,
@@ -119,7 +119,10 @@ class VowelNetwork(eqx.Module):
     tones sweep linearly from the first pair to the second over the presentation
     (:class:`physnn.Chirps`; used by ``romera2018_glide``). ``feature_windows`` lists the parts of
     the presentation (fractions of ``t1_ns``) over which the observables of readout (b) are
-    averaged; the default is the second half.
+    averaged; the default is the second half. With ``lock_phase=True`` readout (b) also reads
+    the lock-in phasor of every oscillator against each tone (its real and imaginary parts,
+    :func:`physnn.devices.spintronic.locking_phasor`): the phase lag of a locked oscillator tells
+    where in its locking band the tone sits (24 observables per window instead of 16).
     """
 
     sto: pn.STONetwork
@@ -141,6 +144,7 @@ class VowelNetwork(eqx.Module):
     lock_slip_cycles: float = eqx.field(static=True, default=1.0)
     glide: bool = eqx.field(static=True, default=False)
     feature_windows: tuple = eqx.field(static=True, default=SECOND_HALF)
+    lock_phase: bool = eqx.field(static=True, default=False)
 
     def tone_freqs(self, formants_hz):
         """Tone frequencies (GHz) of formants ``(..., 2)`` in Hz: the input map."""
@@ -156,8 +160,9 @@ class VowelNetwork(eqx.Module):
         return pn.Tones(self.tone_freqs(formants_hz), amps=amps)
 
 
-def n_features(feature_windows=SECOND_HALF) -> int:
-    return N_OSC * 4 * len(feature_windows)  # power, frequency, locking to A, locking to B
+def n_features(feature_windows=SECOND_HALF, lock_phase=False) -> int:
+    # power, frequency, locking to A and B (and with lock_phase the phasor's Re, Im for A and B)
+    return N_OSC * (8 if lock_phase else 4) * len(feature_windows)
 
 
 def _as_windows(windows) -> tuple:
@@ -191,17 +196,19 @@ def initial_model(train_formants, config, mode: str, coupling: float | None = No
     n_cls = 7
     windows = _as_windows(config.get("feature_windows", SECOND_HALF))
     glide = bool(config.get("glide", False))
+    lock_phase = bool(config.get("lock_phase", False))
+    n_feat = n_features(windows, lock_phase)
     pairs = np.asarray(train_formants).reshape(-1, 2)  # (F1, F2) of every token and moment
     return VowelNetwork(
         sto=make_device(currents, coupling, config["temperature_k"]),
         enc_scale=jnp.ones(2), enc_offset=jnp.zeros(2), enc_log_gain=jnp.zeros(2),
         f_min=jnp.asarray(pairs.min(0)), f_max=jnp.asarray(pairs.max(0)),
-        weights=jnp.zeros((n_features(windows), n_cls)), bias=jnp.zeros(n_cls),
-        feat_mean=jnp.zeros(n_features(windows)), feat_std=jnp.ones(n_features(windows)),
+        weights=jnp.zeros((n_feat, n_cls)), bias=jnp.zeros(n_cls),
+        feat_mean=jnp.zeros(n_feat), feat_std=jnp.ones(n_feat),
         table=jnp.zeros(25, dtype=jnp.int32), mode=mode, t1_ns=float(config["t1_ns"]),
         dt_ns=float(config["dt_ns"]), rf_amp_ma=float(config["rf_amp_ma"]),
         taper=config.get("taper", "hann"), lock_slip_cycles=float(config.get("lock_slip_cycles", 1.0)),
-        glide=glide, feature_windows=windows,
+        glide=glide, feature_windows=windows, lock_phase=lock_phase,
     )
 
 
@@ -235,7 +242,8 @@ def _features(model: VowelNetwork, traj, ts, sto, tones):
 
 
 def _window_features(model, traj, ts, sto, tones, start, end):
-    """The 16 observables averaged over the part ``[start, end]`` of the presentation."""
+    """The 16 observables (24 with ``lock_phase``) averaged over the part ``[start, end]`` of the
+    presentation."""
     t1 = model.t1_ns
     if end < 1.0:  # cut the trajectory at the window's end (a window to the end needs no cut)
         k = int(np.searchsorted(ts, end * t1, side="right"))
@@ -243,10 +251,13 @@ def _window_features(model, traj, ts, sto, tones, start, end):
         ts = ts[:k]
     power = window_average(traj.obs["power"], ts, start * t1, model.taper)
     freq = window_average(traj.obs["frequency_ghz"], ts, start * t1, model.taper)
-    order = locking_order(traj, sto, tones, t_start=start * t1, taper=model.taper)  # (..., 4, 2)
-    shape = order.shape[:-2]
-    return jnp.concatenate([power, (freq - 0.5 * sum(BAND_GHZ)) * 50.0,
-                            order.reshape(shape + (2 * N_OSC,))], axis=-1)
+    phasor = locking_phasor(traj, sto, tones, t_start=start * t1, taper=model.taper)  # (..., 4, 2)
+    shape = phasor.shape[:-2]
+    flat = lambda a: a.reshape(shape + (2 * N_OSC,))  # noqa: E731
+    parts = [power, (freq - 0.5 * sum(BAND_GHZ)) * 50.0, flat(jnp.abs(phasor))]
+    if model.lock_phase:
+        parts += [flat(phasor.real), flat(phasor.imag)]
+    return jnp.concatenate(parts, axis=-1)
 
 
 def present(model: VowelNetwork, formants_hz, key=None, sto=None):
@@ -1000,7 +1011,7 @@ def save_model(model: VowelNetwork, out_dir, config) -> Path:
     header = {"mode": model.mode, "config": {k: config[k] for k in
                                              ("t1_ns", "dt_ns", "rf_amp_ma", "coupling",
                                               "temperature_k", "taper", "lock_slip_cycles",
-                                              "glide", "feature_windows")
+                                              "glide", "feature_windows", "lock_phase")
                                              if k in config}}
     return pn.train.save_checkpoint(Path(out_dir) / "model.eqx", model, header_extra=header)
 

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import physnn as pn
 from physnn import cli
 
 
@@ -417,3 +418,36 @@ def test_window_start_fits_the_input_map_with_the_windows():
     assert acc[True] >= acc[False] > 0.8, acc
     with pytest.raises(ValueError, match="rule_window_fit_map = 'yes'"):
         exp.window_start(x, y, {**exp.FULL, "rule_window_fit_map": "yes"})
+
+
+def test_lock_phase_readout_adds_the_lock_in_phasor_and_keeps_the_rest():
+    """``lock_phase=True``: the 16 observables of the committed readout, bit for bit, then the
+    real and imaginary parts of the lock-in phasor, whose modulus is the locking measure; a
+    locked oscillator's phase lag moves with the formant where its |Z| stays at 1."""
+    from physnn.devices.spintronic import locking_phasor
+    from physnn.tasks import load_romera
+
+    R = cli.load_experiment("romera2018")
+    x = jnp.asarray(load_romera().features.astype(np.float32)[:12])
+    plain = R.initial_model(x, R.QUICK, "linear")
+    phase = R.initial_model(x, {**R.QUICK, "lock_phase": True}, "linear")
+    assert phase.weights.shape == (R.n_features(lock_phase=True), 7) == (32, 7)
+    f_plain, f_phase = R.present_features(plain, x), R.present_features(phase, x)
+    assert f_phase.shape == (12, 32)
+    np.testing.assert_array_equal(f_phase[:, :16], f_plain)
+    z = np.asarray(f_phase[:, 16:24]) + 1j * np.asarray(f_phase[:, 24:])
+    np.testing.assert_allclose(np.abs(z), f_plain[:, 8:], rtol=1e-5, atol=1e-6)
+    traj, _, sto, tones = R._solve(phase, x, None, None)
+    want = locking_phasor(traj, sto, tones, t_start=phase.t1_ns / 2, taper="hann")
+    np.testing.assert_allclose(z, np.asarray(want).reshape(12, 8), rtol=1e-5, atol=1e-6)
+    # tones at -0.3 and +0.3 of one oscillator's locking half-width (in the network, the other
+    # tone far away): locked both times, and the lag moves by Adler's 2 arcsin(0.3)
+    band = np.asarray(phase.sto.free_running_frequency_ghz())[1]
+    half = float(phase.sto.locking_range_ghz(phase.rf_amp_ma)[1])
+    fa = band + np.array([-0.3, 0.3]) * half
+    probe = pn.Tones(jnp.stack([jnp.asarray(fa), jnp.full(2, 0.35)], -1), amps=phase.rf_amp_ma)
+    tr = pn.simulate(phase.sto, probe, t1=phase.t1_ns, dt=phase.dt_ns,
+                     saveat=np.linspace(0.0, phase.t1_ns, 101))
+    zz = np.asarray(locking_phasor(tr, phase.sto, probe, t_start=phase.t1_ns / 2))[:, 1, 0]
+    assert np.all(np.abs(zz) > 0.95)
+    np.testing.assert_allclose(np.angle(zz[1] / zz[0]), -2 * np.arcsin(0.3), rtol=0.1)

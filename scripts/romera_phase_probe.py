@@ -1,0 +1,70 @@
+"""Does readout (b) do better when it also reads the lock-in phase of the oscillators?
+
+Readout (b) of ``romera2018`` reads, for every oscillator, its power, its frequency and how
+coherent it is with each tone (``|Z|``, the magnitude of the lock-in phasor
+``Z = <exp(i(phi_j - theta_a))>``). A locked oscillator runs at the tone's frequency, so its
+frequency and ``|Z|`` (about 1) say nothing about where in the locking band the tone sits; the
+phase lag ``arg Z`` does (Adler: ``sin`` of the lag is the detuning over the half-width;
+``tests/test_sto.py::test_locking_phasor_lag_follows_adler_across_the_band``). With
+``lock_phase=True`` the readout also gets ``Re Z`` and ``Im Z`` (32 observables instead of 16),
+which a lock-in amplifier or IQ mixer referenced to each input tone measures.
+
+Protocol (fixed before the run; that of ``romera_windows_probe.py``). The committed folds; in
+each outer fold every fifth of the training speakers is held out in turn
+(``romera_protocol.select`` with ``--inner`` 0-4: 1036 tokens, every training speaker scored
+once), and readout (b) is trained exactly as in the experiment on the other four fifths with
+
+- ``magnitude``: the committed readout;
+- ``lock_phase``: the same, plus ``Re Z`` and ``Im Z``; nothing else changed.
+
+Rule: the experiment adopts ``lock_phase`` only if it scores at least 20 more of the 1036
+held-out tokens (about 2 points). No test speaker is used.
+
+What it printed on 2026-12-01 (2 cores, AMD EPYC; 13 min), held-out tokens of ``magnitude`` /
+``lock_phase``: inner fold 0: 193 / 191 of 210; 1: 176 / 178; 2: 186 / 178; 3: 175 / 182 of
+210; 4: 170 / 165 of 196; all: **900 / 894 of 1036** (86.9 / 86.3 %). ``magnitude`` reproduces
+``romera_windows_probe.py``'s ``second_half`` token for token. The phase costs 6 tokens: the
+experiment keeps the committed readout, and the test speakers were not run.
+
+Run: ``python scripts/romera_phase_probe.py select`` (50 trainings of (b), about 13 min on 2
+cores); ``python scripts/romera_phase_probe.py lock_phase`` (or ``magnitude``) runs a variant on
+the outer folds.
+"""
+
+import sys
+
+import romera_protocol as P
+from romera_protocol import R
+
+VARIANTS = {"magnitude": False, "lock_phase": True}
+
+
+def train_b(x, y, spk, tr, cfg, n_pad, variant):
+    c = {**cfg, "lock_phase": VARIANTS[variant]}
+    sigma = R.formant_scale_spread(x[tr], y[tr], spk[tr])
+    return R.train_gradient(R.initial_model(x[tr], c, "linear"), x[tr], y[tr], c, n_pad=n_pad,
+                            vtl_sigma=sigma)[0]
+
+
+def main(argv):
+    cfg, x, y, spk, folds, n_pad = P.setup()
+    if argv == ["select"]:
+        total, n = {k: 0 for k in VARIANTS}, 0
+        for inner in range(5):
+            hits, n_val = P.select({k: (lambda idx, k=k: train_b(x, y, spk, idx, cfg, n_pad, k))
+                                    for k in VARIANTS}, x, y, spk, folds, cfg["seed"], inner)
+            for k in VARIANTS:
+                total[k] += hits[k]
+            n += n_val
+        print("all inner folds: " + ", ".join(f"{k} {h} of {n} ({h / n:.3f})" for k, h in total.items()))
+        gain = total["lock_phase"] - total["magnitude"]
+        print(f"lock_phase - magnitude: {gain:+d} tokens; rule: adopt if >= +20 -> "
+              + ("adopt" if gain >= 20 else "keep the committed readout"))
+        return
+    if len(argv) != 1 or argv[0] not in VARIANTS:
+        raise SystemExit("usage: python scripts/romera_phase_probe.py select | " + " | ".join(VARIANTS))
+    P.cross_validate(lambda idx: train_b(x, y, spk, idx, cfg, n_pad, argv[0]), x, y, folds, argv[0])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
