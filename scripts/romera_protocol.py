@@ -2,8 +2,8 @@
 training speakers, the outer-fold scores, and the command line of a probe that compares named
 variants. Imported by ``romera_amplitude_probe.py``, ``romera_augment_probe.py``,
 ``romera_coupling_probe.py``, ``romera_loso_probe.py``, ``romera_map_probe.py``,
-``romera_rule_probe.py``, ``romera_window_init_probe.py`` and ``romera_seed_spread.py`` (not a
-script itself)."""
+``romera_phase_probe.py``, ``romera_rule_probe.py``, ``romera_window_init_probe.py``,
+``romera_windows_probe.py`` and ``romera_seed_spread.py`` (not a script itself)."""
 
 import sys
 import time
