@@ -40,6 +40,8 @@ EXPERIMENTS = {
                          "The vowel network on fabricated chips: readout refit and in-situ training"),
     "romera2018-glide": ("romera2018_glide.py",
                          "The vowel network hears the formants glide: swept tones (beyond the paper)"),
+    "romera2018-thermal": ("romera2018_thermal.py",
+                           "The vowel network with thermal noise: recognition vs linewidth, noisy training"),
     "appeltant2011": ("appeltant2011.py",
                       "Mackey-Glass delay reservoir: NARMA10, Santa Fe, co-design (Appeltant 2011)"),
     "larger2017": ("larger2017.py",
