@@ -99,26 +99,35 @@ def noise_key(config, fold: int, draw: int):
     return jax.random.fold_in(jax.random.key(config["seed"] + 3000), 1000 * fold + draw)
 
 
-def train_models(x, y, spk, tr, config, n_pad, stages, tag, bar):
-    """The fold's three models, trained as ``romera2018`` trains (a) and (b)."""
+def train_model(name, x, y, spk, tr, config, n_pad, checkpoint, bar):
+    """Model ``name`` of :data:`MODELS` on the training tokens ``tr``, trained as ``romera2018``
+    trains (a) and (b)."""
     sigma = R.formant_scale_spread(x[tr], y[tr], spk[tr])
-    start = R.window_start(x[tr], y[tr], config) if config.get("rule_window_init", False) else None
-    m0 = R.initial_model(x[tr], config, "pattern")
-    if start is not None and config.get("rule_window_fit_map", False):
-        m0 = R.with_input_map(m0, start[1], start[2])
-    ma, _ = R.train_pattern_rule(m0, x[tr], y[tr], config, progress=bar, n_pad=n_pad,
-                                 vtl_sigma=sigma if config.get("rule_augment", False) else 0.0,
-                                 init_layouts=None if start is None else start[0],
-                                 checkpoint=stages.path(tag + "_a_loop"))
-    out = {"a": ma}
-    for name, temp in (("b", 0.0), ("b_noisy", config["train_temperature_k"])):
-        cfg = {**config, "temperature_k": temp}
-        mb, _ = R.train_gradient(R.initial_model(x[tr], cfg, "linear"), x[tr], y[tr], cfg,
-                                 progress=bar, n_pad=n_pad,
-                                 vtl_sigma=sigma if config["vtl_augment"] else 0.0,
-                                 checkpoint=stages.path(f"{tag}_{name}_loop"))
-        out[name] = mb
-    return out
+    if name == "a":
+        start = R.window_start(x[tr], y[tr], config) if config.get("rule_window_init", False) else None
+        m0 = R.initial_model(x[tr], config, "pattern")
+        if start is not None and config.get("rule_window_fit_map", False):
+            m0 = R.with_input_map(m0, start[1], start[2])
+        return R.train_pattern_rule(m0, x[tr], y[tr], config, progress=bar, n_pad=n_pad,
+                                    vtl_sigma=sigma if config.get("rule_augment", False) else 0.0,
+                                    init_layouts=None if start is None else start[0],
+                                    checkpoint=checkpoint)[0]
+    cfg = {**config, "temperature_k": config["train_temperature_k"] if name == "b_noisy" else 0.0}
+    return R.train_gradient(R.initial_model(x[tr], cfg, "linear"), x[tr], y[tr], cfg, progress=bar,
+                            n_pad=n_pad, vtl_sigma=sigma if config["vtl_augment"] else 0.0,
+                            checkpoint=checkpoint)[0]
+
+
+def evaluate(model, x, y, te, temps, draws, config, fold):
+    """Test accuracy ``(temperatures, draws)`` of ``model`` on the tokens ``te``: every draw at
+    every temperature a fresh noise realisation (0 K, deterministic, is presented once)."""
+    acc = np.zeros((len(temps), draws))
+    for i, t in enumerate(temps):
+        for d in range(draws if t > 0 else 1):
+            acc[i, d] = np.mean(predict_at(model, x[te], t, noise_key(config, fold, d)) == y[te])
+        if t == 0:
+            acc[i, 1:] = acc[i, 0]
+    return acc
 
 
 def run(config, out_dir) -> dict:
@@ -135,33 +144,27 @@ def run(config, out_dir) -> dict:
                desc="romera2018-thermal: training", leave=False)
     # per_fold[model][fold, t, draw]: test accuracy
     per_fold = {m: np.zeros((len(folds), len(temps), draws)) for m in MODELS}
+    train_acc = {m: [] for m in MODELS}
     lw, lock = [], []
     for f, (tr, te) in enumerate(folds):
-        tag = f"fold{f}"
+        for name in MODELS:
+            tag = f"fold{f}_{name}"
 
-        def fold_stage(tr=tr, te=te, f=f, tag=tag):
-            models = train_models(x, y, spk, tr, config, n_pad, stages, tag, bar)
-            acc = {m: np.zeros((len(temps), draws)) for m in MODELS}
-            for i, t in enumerate(temps):
-                for d in range(draws if t > 0 else 1):  # 0 K is deterministic
-                    key = noise_key(config, f, d)
-                    for m, model in models.items():
-                        acc[m][i, d] = np.mean(predict_at(model, x[te], t, key) == y[te])
-                if t == 0:
-                    for m in MODELS:
-                        acc[m][i, 1:] = acc[m][i, 0]
-            sto = models["b"].sto
-            return {"acc": acc, "train_acc_0K": {m: float(np.mean(R.predict_formants(mm, x[tr]) == y[tr]))
-                                                 for m, mm in models.items()},
-                    "linewidth_mhz": np.stack([1e3 * np.asarray(at_temperature(models["b"], t)
-                                                                .sto.linewidth_ghz()) for t in temps]),
-                    "lock_halfwidth_mhz": 1e3 * np.asarray(sto.locking_range_ghz(config["rf_amp_ma"]))}
+            def stage(name=name, tr=tr, te=te, f=f, tag=tag):
+                model = train_model(name, x, y, spk, tr, config, n_pad, stages.path(tag + "_loop"), bar)
+                return {"acc": evaluate(model, x, y, te, temps, draws, config, f),
+                        "train_acc_0K": float(np.mean(R.predict_formants(model, x[tr]) == y[tr])),
+                        "linewidth_mhz": np.stack([1e3 * np.asarray(at_temperature(model, t)
+                                                                    .sto.linewidth_ghz()) for t in temps]),
+                        "lock_halfwidth_mhz": 1e3 * np.asarray(
+                            model.sto.locking_range_ghz(model.rf_amp_ma * np.exp(model.enc_log_gain[0])))}
 
-        out = stages(tag, fold_stage)
-        for m in MODELS:
-            per_fold[m][f] = np.asarray(out["acc"][m])
-        lw.append(np.asarray(out["linewidth_mhz"]))
-        lock.append(np.asarray(out["lock_halfwidth_mhz"]))
+            out = stages(tag, stage)
+            per_fold[name][f] = np.asarray(out["acc"])
+            train_acc[name].append(out["train_acc_0K"])
+            if name == "b":
+                lw.append(np.asarray(out["linewidth_mhz"]))
+                lock.append(np.asarray(out["lock_halfwidth_mhz"]))
     bar.close()
 
     metrics = {}
@@ -170,6 +173,7 @@ def run(config, out_dir) -> dict:
         for i, t in enumerate(temps):
             metrics[f"test_accuracy_{m}_{t:g}K"] = float(mean_over_folds[i].mean())
             metrics[f"test_accuracy_{m}_{t:g}K_draw_std"] = float(mean_over_folds[i].std())
+        metrics[f"train_accuracy_{m}_0K"] = float(np.mean(train_acc[m]))
     lw = np.stack(lw)  # (folds, temps, 4)
     for i, t in enumerate(temps):
         metrics[f"linewidth_mhz_{t:g}K"] = float(lw[:, i].mean())  # over folds and oscillators
