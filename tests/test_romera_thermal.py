@@ -1,0 +1,98 @@
+"""physnn run romera2018-thermal: the vowel network tested with thermal noise. At 0 K it
+classifies exactly as romera2018 does; at a temperature the noise is repeatable for a key, fresh
+for another, and growing with the temperature as the linewidth does; the quick run trains the four models
+and records recognition and linewidth per temperature; an interrupted run resumes; bad
+configurations are named."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import physnn as pn
+from physnn import cli
+from physnn.tasks import load_romera
+
+EXPERIMENT = "romera2018-thermal"  # for the quick_run fixture (conftest.py)
+
+
+@pytest.fixture(scope="module")
+def small():
+    rt = cli.load_experiment(EXPERIMENT)
+    d = load_romera()
+    return rt, rt.R, d.features.astype(np.float32), d.labels
+
+
+def test_at_zero_kelvin_it_classifies_as_romera2018(small):
+    rt, R, x, y = small
+    for mode in ("linear", "pattern"):
+        m = R.initial_model(x, R.QUICK, mode)
+        # a readout that is not constant, so that the measurement matters
+        if mode == "pattern":
+            m = eqx.tree_at(lambda n: n.table, m, jnp.arange(25, dtype=jnp.int32) % 7)
+        else:
+            m = R.fit_readout(m, x[:40], y[:40], R.QUICK)
+        want = R.predict_formants(m, x[:40])
+        got = rt.predict_at(m, x[:40], 0.0, rt.noise_key(rt.QUICK, 0, 0))
+        np.testing.assert_array_equal(got, want)
+        assert len(np.unique(want)) > 1
+
+
+def test_thermal_noise_is_repeatable_per_key_and_of_the_linewidths_size(small):
+    rt, R, x, y = small
+    m = R.initial_model(x, R.QUICK, "linear")
+    hot = rt.at_temperature(m, 300.0)
+    np.testing.assert_array_equal(np.asarray(hot.sto.temperature_k), 300.0)
+    assert float(m.sto.temperature_k[0]) == 0.0  # the model itself is unchanged
+    # linewidth proportional to T (Kim, Tiberkevich & Slavin: D = Gamma k_B T / E0)
+    lw = [np.asarray(rt.at_temperature(m, t).sto.linewidth_ghz()) for t in (30.0, 300.0)]
+    np.testing.assert_allclose(lw[1], 10 * lw[0], rtol=1e-5)
+    xs = jnp.asarray(x[:8])
+    k0, k1 = rt.noise_key(rt.QUICK, 0, 0), rt.noise_key(rt.QUICK, 0, 1)
+    f0 = R.present_features(hot, xs, key=k0)
+    np.testing.assert_array_equal(f0, R.present_features(hot, xs, key=k0))  # repeatable
+    f1 = R.present_features(hot, xs, key=k1)
+    cold = R.present_features(m, xs)
+    assert not np.allclose(f0, f1, atol=1e-4)  # a fresh realisation
+    # the noise moves the observables by a small amount at 3 K and more at 300 K
+    warm = R.present_features(rt.at_temperature(m, 3.0), xs, key=k0)
+    d3, d300 = np.abs(warm - cold).mean(), np.abs(f0 - cold).mean()
+    assert 0 < d3 < d300
+    # (the linewidth formula itself against simulated phase diffusion: tests/test_sto.py)
+
+
+def test_bad_configurations_are_named(small):
+    rt, _, _, _ = small
+    for key, bad in (("temperatures", []), ("temperatures", [-1.0]), ("temperatures", [np.nan]),
+                     ("draws", 0), ("draws", 1.5), ("train_temperature_k", 0.0)):
+        with pytest.raises(ValueError, match=key):
+            rt.check_config({**rt.QUICK, key: bad})
+
+
+def test_quick_run_records_recognition_and_linewidth_per_temperature(quick_run):
+    out, rec, printed = quick_run
+    m = rec["metrics"]
+    assert (out / "thermal.png").stat().st_size > 10_000
+    for name in ("a", "a_noisy", "b", "b_noisy"):
+        assert m[f"test_accuracy_{name}_0K"] > 0.6  # 7 classes: chance is 0.14
+        assert m[f"test_accuracy_{name}_0K_draw_std"] == 0.0  # deterministic at 0 K
+        assert 0.14 < m[f"test_accuracy_{name}_300K"] < 1.0
+        assert m[f"test_accuracy_{name}_300K_draw_std"] >= 0.0
+        assert len(rec["per_fold"][name]) == rec["config"]["n_folds"]
+    assert m["linewidth_mhz_0K"] == 0.0
+    assert 1.0 < m["linewidth_mhz_300K"] < 20.0  # MHz, with the default mode energy
+    assert 1.0 < m["lock_halfwidth_mhz"] < 20.0
+    assert "test_accuracy_a_300K" in printed and "0.88" in printed
+
+
+def test_an_interrupted_run_resumes_and_ends_as_an_uninterrupted_one(quick_run, interrupted_run_resumes):
+    """Ctrl-C at step 3 of the first gradient training (fold 0, (b) at 0 K); the rerun loads
+    fold 0's rule model, goes on from step 3, and writes the uninterrupted record bit for bit."""
+    interrupted_run_resumes(EXPERIMENT, quick_run[1], stop_at=3, resumed=["fold0_a"],
+                            owner="romera2018 train_gradient")
+
+
+def test_a_rerun_in_the_finished_folder_loads_every_stage(rerun_resumes_every_stage):
+    rerun_resumes_every_stage([f"fold{f}_{m}" for f in (0, 1) for m in ("a", "a_noisy", "b", "b_noisy")],
+                              ("train_model", "evaluate"))
