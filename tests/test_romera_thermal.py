@@ -5,12 +5,10 @@ and records recognition and linewidth per temperature; an interrupted run resume
 configurations are named."""
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import physnn as pn
 from physnn import cli
 from physnn.tasks import load_romera
 
