@@ -218,7 +218,11 @@ def _figure(out_dir, temps, metrics, config):
     ax.axhline(100 / 7, color="k", lw=0.5, ls="--", label="chance")
     ax.set_xscale("log")
     ax.set(xlabel="free-running linewidth (MHz); 0 K at the left edge", ylabel="test accuracy (%)",
-           title="vowel network with thermal noise (%s)" % ", ".join(f"{t:g} K" for t in temps))
+           title="the vowel network with thermal noise (default mode energy)")
+    if pos.any():  # the linewidth is proportional to T: the temperature on the top axis
+        per_k = float(np.mean(lw[pos] / np.asarray(temps)[pos]))
+        top = ax.secondary_xaxis("top", functions=(lambda v: v / per_k, lambda v: v * per_k))
+        top.set_xlabel("temperature (K)")
     ax.legend(fontsize=7)
     fig.savefig(Path(out_dir) / "thermal.png", dpi=120)
     plt.close(fig)

@@ -86,8 +86,8 @@ def test_quick_run_records_recognition_and_linewidth_per_temperature(quick_run):
 
 def test_an_interrupted_run_resumes_and_ends_as_an_uninterrupted_one(quick_run, interrupted_run_resumes):
     """Ctrl-C at step 3 of the first gradient training (fold 0, (b) at 0 K); the rerun loads
-    fold 0's rule model, goes on from step 3, and writes the uninterrupted record bit for bit."""
-    interrupted_run_resumes(EXPERIMENT, quick_run[1], stop_at=3, resumed=["fold0_a"],
+    fold 0's two rule models, goes on from step 3, and writes the uninterrupted record bit for bit."""
+    interrupted_run_resumes(EXPERIMENT, quick_run[1], stop_at=3, resumed=["fold0_a", "fold0_a_noisy"],
                             owner="romera2018 train_gradient")
 
 
