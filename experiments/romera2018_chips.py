@@ -48,7 +48,6 @@ from tqdm.auto import tqdm
 
 import physnn as pn
 from physnn import cli, codesign
-from physnn.tasks import load_romera, speaker_folds
 
 R = cli.load_experiment("romera2018")
 
@@ -244,10 +243,7 @@ def run(config, out_dir) -> dict:
     # an interrupted run resumes: every fold's in-silico model and every chip's results are
     # stages in out_dir/checkpoints, and every training loop checkpoints its steps
     stages = pn.train.Stages.of_run(out_dir, config, "romera2018-chips")
-    data = load_romera()
-    x, y, spk = data.features.astype(np.float32), data.labels, np.asarray(data.speakers)
-    folds = speaker_folds(data.speakers, n_folds=config["n_folds"], seed=config["seed"])
-    n_pad = max(len(tr) for tr, _ in folds)
+    x, y, spk, folds, n_pad = R.load_folds(config)
     levels = [float(v) for v in config["levels"]]
     total = len(folds) * (2 * config["grad_steps"] + 2 * len(levels) * config["chips"] * config["pat_steps"])
     bar = tqdm(total=total, desc="romera2018-chips: training", leave=False)

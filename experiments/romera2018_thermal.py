@@ -45,7 +45,6 @@ from tqdm.auto import tqdm
 
 import physnn as pn
 from physnn import cli
-from physnn.tasks import load_romera, speaker_folds
 
 R = cli.load_experiment("romera2018")
 # the rule of (a) measures its candidates split over the CPU's cores, as in romera2018
@@ -137,10 +136,7 @@ def run(config, out_dir) -> dict:
     check_config(config)
     out_dir = Path(out_dir)
     stages = pn.train.Stages.of_run(out_dir, config, "romera2018-thermal")
-    data = load_romera()
-    x, y, spk = data.features.astype(np.float32), data.labels, np.asarray(data.speakers)
-    folds = speaker_folds(data.speakers, n_folds=config["n_folds"], seed=config["seed"])
-    n_pad = max(len(tr) for tr, _ in folds)
+    x, y, spk, folds, n_pad = R.load_folds(config)
     temps = [float(t) for t in config["temperatures"]]
     draws = int(config["draws"])
     bar = tqdm(total=len(folds) * 2 * (config["rule_iters"] + config["grad_steps"]),

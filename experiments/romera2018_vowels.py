@@ -730,6 +730,17 @@ def fit_readout(model: VowelNetwork, x, y, config, n_pad=None) -> VowelNetwork:
                        (mu, sd, w0, b0))
 
 
+def load_folds(config):
+    """``(x, y, speakers, folds, n_pad)`` of a run: the steady (F1, F2) of :func:`load_romera`
+    (float32, Hz), labels, speaker ids, the speaker-independent folds of ``config`` (``n_folds``,
+    ``seed``) and the largest training set (the padded size that gives every fold one compiled
+    step)."""
+    data = load_romera()
+    folds = speaker_folds(data.speakers, n_folds=config["n_folds"], seed=config["seed"])
+    return (data.features.astype(np.float32), data.labels, np.asarray(data.speakers), folds,
+            max(len(tr) for tr, _ in folds))
+
+
 def formant_scale_spread(formants_hz, labels, speakers) -> float:
     """How much the speakers' formant scale varies: the standard deviation over speakers of
     their mean log-formant offset from the vowel means (log of F1 and F2 averaged). A common

@@ -49,17 +49,9 @@ def train_b(x, y, spk, tr, cfg, n_pad, variant):
 def main(argv):
     cfg, x, y, spk, folds, n_pad = P.setup()
     if argv == ["select"]:
-        total, n = {k: 0 for k in VARIANTS}, 0
-        for inner in range(5):
-            hits, n_val = P.select({k: (lambda idx, k=k: train_b(x, y, spk, idx, cfg, n_pad, k))
-                                    for k in VARIANTS}, x, y, spk, folds, cfg["seed"], inner)
-            for k in VARIANTS:
-                total[k] += hits[k]
-            n += n_val
-        print("all inner folds: " + ", ".join(f"{k} {h} of {n} ({h / n:.3f})" for k, h in total.items()))
-        gain = total["lock_phase"] - total["magnitude"]
-        print(f"lock_phase - magnitude: {gain:+d} tokens; rule: adopt if >= +20 -> "
-              + ("adopt" if gain >= 20 else "keep the committed readout"))
+        P.select_every_inner({k: (lambda idx, k=k: train_b(x, y, spk, idx, cfg, n_pad, k)) for k in VARIANTS},
+                             x, y, spk, folds, cfg["seed"], reference="magnitude", challenger="lock_phase",
+                             margin=20)
         return
     if len(argv) != 1 or argv[0] not in VARIANTS:
         raise SystemExit("usage: python scripts/romera_phase_probe.py select | " + " | ".join(VARIANTS))

@@ -56,6 +56,24 @@ def select(variants, x, y, spk, folds, seed, inner=0):
     return hits, n_val
 
 
+def select_every_inner(variants, x, y, spk, folds, seed, reference, challenger, margin):
+    """:func:`select` on each of the five inner folds in turn (every training speaker held out
+    once), the hits summed; prints the totals and the decision of the rule fixed before the run:
+    adopt ``challenger`` over ``reference`` only with at least ``margin`` more held-out tokens.
+    Returns ``(total hits per variant, number of held-out tokens)``."""
+    total, n = {k: 0 for k in variants}, 0
+    for inner in range(5):
+        hits, n_val = select(variants, x, y, spk, folds, seed, inner)
+        for k in variants:
+            total[k] += hits[k]
+        n += n_val
+    print("all inner folds: " + ", ".join(f"{k} {h} of {n} ({h / n:.3f})" for k, h in total.items()))
+    gain = total[challenger] - total[reference]
+    print(f"{challenger} - {reference}: {gain:+d} tokens; rule: adopt if >= +{margin} -> "
+          + ("adopt" if gain >= margin else "keep the committed readout"), flush=True)
+    return total, n
+
+
 def cross_validate(train, x, y, folds, label, describe=None):
     """Train on each fold's training speakers (``train(token indices) -> model``) and score both
     sides; prints each fold (with ``describe(model)``, if given) and the means. Returns the train
