@@ -34,28 +34,12 @@ the outer folds.
 import sys
 
 import romera_protocol as P
-from romera_protocol import R
 
 VARIANTS = {"magnitude": False, "lock_phase": True}
 
 
-def train_b(x, y, spk, tr, cfg, n_pad, variant):
-    c = {**cfg, "lock_phase": VARIANTS[variant]}
-    sigma = R.formant_scale_spread(x[tr], y[tr], spk[tr])
-    return R.train_gradient(R.initial_model(x[tr], c, "linear"), x[tr], y[tr], c, n_pad=n_pad,
-                            vtl_sigma=sigma)[0]
-
-
 def main(argv):
-    cfg, x, y, spk, folds, n_pad = P.setup()
-    if argv == ["select"]:
-        P.select_every_inner({k: (lambda idx, k=k: train_b(x, y, spk, idx, cfg, n_pad, k)) for k in VARIANTS},
-                             x, y, spk, folds, cfg["seed"], reference="magnitude", challenger="lock_phase",
-                             margin=20)
-        return
-    if len(argv) != 1 or argv[0] not in VARIANTS:
-        raise SystemExit("usage: python scripts/romera_phase_probe.py select | " + " | ".join(VARIANTS))
-    P.cross_validate(lambda idx: train_b(x, y, spk, idx, cfg, n_pad, argv[0]), x, y, folds, argv[0])
+    P.readout_b_probe_main(argv, "romera_phase_probe.py", "lock_phase", VARIANTS)
 
 
 if __name__ == "__main__":

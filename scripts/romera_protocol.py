@@ -74,6 +74,30 @@ def select_every_inner(variants, x, y, spk, folds, seed, reference, challenger, 
     return total, n
 
 
+def readout_b_probe_main(argv, script, key, variants, margin=20):
+    """The command line of a probe that trains readout (b) exactly as the experiment does, with
+    one configuration key set per variant (``variants``: name -> value of ``key``; the first is
+    the committed one, the second the challenger). ``select`` runs :func:`select_every_inner`
+    with the rule: adopt the challenger only with at least ``margin`` more held-out tokens; a
+    variant's name runs it on the outer folds (:func:`cross_validate`)."""
+    cfg, x, y, spk, folds, n_pad = setup()
+
+    def train(idx, name):
+        c = {**cfg, key: variants[name]}
+        sigma = R.formant_scale_spread(x[idx], y[idx], spk[idx])
+        return R.train_gradient(R.initial_model(x[idx], c, "linear"), x[idx], y[idx], c,
+                                n_pad=n_pad, vtl_sigma=sigma)[0]
+
+    reference, challenger = list(variants)[:2]
+    if argv == ["select"]:
+        select_every_inner({k: (lambda idx, k=k: train(idx, k)) for k in variants}, x, y, spk, folds,
+                           cfg["seed"], reference=reference, challenger=challenger, margin=margin)
+        return
+    if len(argv) != 1 or argv[0] not in variants:
+        raise SystemExit(f"usage: python scripts/{script} select | " + " | ".join(variants))
+    cross_validate(lambda idx: train(idx, argv[0]), x, y, folds, argv[0])
+
+
 def cross_validate(train, x, y, folds, label, describe=None):
     """Train on each fold's training speakers (``train(token indices) -> model``) and score both
     sides; prints each fold (with ``describe(model)``, if given) and the means. Returns the train

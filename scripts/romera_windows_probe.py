@@ -37,23 +37,8 @@ from romera_protocol import R
 WINDOWS = {"second_half": R.SECOND_HALF, "both_halves": ((0.0, 0.5), (0.5, 1.0))}
 
 
-def train_b(x, y, spk, tr, cfg, n_pad, variant):
-    c = {**cfg, "feature_windows": WINDOWS[variant]}
-    sigma = R.formant_scale_spread(x[tr], y[tr], spk[tr])
-    return R.train_gradient(R.initial_model(x[tr], c, "linear"), x[tr], y[tr], c, n_pad=n_pad,
-                            vtl_sigma=sigma)[0]
-
-
 def main(argv):
-    cfg, x, y, spk, folds, n_pad = P.setup()
-    if argv == ["select"]:
-        P.select_every_inner({k: (lambda idx, k=k: train_b(x, y, spk, idx, cfg, n_pad, k)) for k in WINDOWS},
-                             x, y, spk, folds, cfg["seed"], reference="second_half", challenger="both_halves",
-                             margin=20)
-        return
-    if len(argv) != 1 or argv[0] not in WINDOWS:
-        raise SystemExit("usage: python scripts/romera_windows_probe.py select | " + " | ".join(WINDOWS))
-    P.cross_validate(lambda idx: train_b(x, y, spk, idx, cfg, n_pad, argv[0]), x, y, folds, argv[0])
+    P.readout_b_probe_main(argv, "romera_windows_probe.py", "feature_windows", WINDOWS)
 
 
 if __name__ == "__main__":
