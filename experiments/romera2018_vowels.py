@@ -122,7 +122,7 @@ class VowelNetwork(eqx.Module):
     averaged; the default is the second half. With ``lock_phase=True`` readout (b) also reads
     the lock-in phasor of every oscillator against each tone (its real and imaginary parts,
     :func:`physnn.devices.spintronic.locking_phasor`): the phase lag of a locked oscillator tells
-    where in its locking band the tone sits (24 observables per window instead of 16).
+    where in its locking band the tone sits (32 observables per window instead of 16).
     """
 
     sto: pn.STONetwork
@@ -242,7 +242,7 @@ def _features(model: VowelNetwork, traj, ts, sto, tones):
 
 
 def _window_features(model, traj, ts, sto, tones, start, end):
-    """The 16 observables (24 with ``lock_phase``) averaged over the part ``[start, end]`` of the
+    """The 16 observables (32 with ``lock_phase``) averaged over the part ``[start, end]`` of the
     presentation."""
     t1 = model.t1_ns
     if end < 1.0:  # cut the trajectory at the window's end (a window to the end needs no cut)

@@ -407,8 +407,9 @@ def locking_phasor(traj, device: STONetwork, tones, t_start=None, taper="none") 
     r"""The complex mean of the relative phase, what a lock-in (IQ mixer) referenced to each tone
     measures:
 
-    $$Z_{ja} = \left\langle e^{i(\phi_j(t) - \theta_a(t))}\right\rangle_t, \qquad
-    |Z_{ja}| = R_{ja}\ (\text{:func:`locking_order`}).$$
+    $$Z_{ja} = \left\langle e^{i(\phi_j(t) - \theta_a(t))}\right\rangle_t,$$
+
+    whose modulus is :func:`locking_order`'s $R_{ja}$ (same window and taper).
 
     Its argument is the phase lag of a locked oscillator behind the tone, which moves across the
     locking band with the detuning $\delta$ as in Adler's equation,
