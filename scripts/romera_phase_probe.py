@@ -24,7 +24,10 @@ What it printed on 2026-12-01 (2 cores, AMD EPYC; 13 min), held-out tokens of ``
 ``lock_phase``: inner fold 0: 193 / 191 of 210; 1: 176 / 178; 2: 186 / 178; 3: 175 / 182 of
 210; 4: 170 / 165 of 196; all: **900 / 894 of 1036** (86.9 / 86.3 %). ``magnitude`` reproduces
 ``romera_windows_probe.py``'s ``second_half`` token for token. The phase costs 6 tokens: the
-experiment keeps the committed readout, and the test speakers were not run.
+experiment keeps the committed readout. After that decision, for the record, ``lock_phase`` on
+the outer folds (62 s) scores 86.1 % on the test speakers (train 90.8 %; folds 80.4, 92.9, 87.8,
+89.8, 79.6 %) against 85.7 % for the committed readout on this host: the same, within a token
+a fold.
 
 Run: ``python scripts/romera_phase_probe.py select`` (50 trainings of (b), about 13 min on 2
 cores); ``python scripts/romera_phase_probe.py lock_phase`` (or ``magnitude``) runs a variant on
