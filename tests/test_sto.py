@@ -191,6 +191,21 @@ def test_linewidth_grows_with_temperature():
     assert 2.0 < widths[1] / widths[0] < 4.5 and 2.0 < widths[2] / widths[1] < 4.5  # ~ linear in T
 
 
+def test_thermal_noise_depends_on_temperature_over_mode_energy_only():
+    """The noise enters only through D = Gamma k_B T / E0: a junction with ten times the mode
+    energy at 300 K is the default one at 30 K, realisation for realisation (what
+    romera2018-thermal's linewidth axis relies on)."""
+    kw = dict(current_ma=jnp.array([6.5, 7.5]), coupling=0.002 * (1 - jnp.eye(2)),
+              rf_coupling=jnp.full((2, 1), 0.002))
+    tones = pn.Tones(jnp.array([0.31]), amps=1.0)
+    ts = np.linspace(0, 300, 61)
+    runs = [pn.simulate(pn.STONetwork(temperature_k=t, mode_energy_j=e, **kw), tones, t1=300.0,
+                        dt=0.5, saveat=ts, key=jax.random.key(4)).ys
+            for t, e in ((300.0, 4e-17), (30.0, 4e-18), (300.0, 4e-18))]
+    np.testing.assert_allclose(runs[0], runs[1], rtol=1e-5, atol=1e-6)
+    assert np.abs(np.asarray(runs[2]) - np.asarray(runs[1])).max() > 1e-3  # the noise matters
+
+
 def test_gradient_of_steady_frequency_wrt_current():
     with jax.enable_x64(True):
         dev = quiet(current_ma=jnp.asarray([7.5]))
