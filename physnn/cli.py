@@ -170,10 +170,57 @@ def format_table(metrics: dict, reference: dict) -> str:
     return "\n".join(lines)
 
 
-def run_experiment(name: str, quick: bool = False, out: str | os.PathLike | None = None) -> dict:
-    """Run an experiment, write ``results.json`` and return the results dictionary."""
+def _kind(v) -> str:
+    if isinstance(v, bool):
+        return "true or false"
+    if isinstance(v, (int, float)):
+        return "a number"
+    if isinstance(v, (list, tuple)):
+        return "a JSON list"
+    if isinstance(v, dict):
+        return "a JSON object"
+    return "a string"
+
+
+def parse_overrides(items, config: dict, name: str) -> dict:
+    """``{key: value}`` from ``KEY=VALUE`` strings (``physnn run NAME --set KEY=VALUE``). VALUE
+    is read as JSON (``300``, ``[0, 300]``, ``true``, ``"hann"``), or else taken as a string. The
+    key must be one of the configuration's, and the value of the same kind as its default (a
+    number for a number, a list for a list, ...); otherwise a ValueError names both."""
+    out = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"physnn: --set {item!r}; expected KEY=VALUE, e.g. temperature_k=300")
+        if key not in config:
+            raise ValueError(f"physnn: --set {key}={text}: {name} has no configuration key {key!r}; "
+                             f"its keys are {', '.join(sorted(config))}")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        default = config[key]
+        if _kind(value) != _kind(default) and not (default is None or value is None):
+            raise ValueError(f"physnn: --set {key}={text}: expected {_kind(default)} like the "
+                             f"default {json.dumps(default, default=float)}")
+        out[key] = value
+    return out
+
+
+def run_experiment(name: str, quick: bool = False, out: str | os.PathLike | None = None,
+                   overrides: dict | None = None) -> dict:
+    """Run an experiment, write ``results.json`` and return the results dictionary.
+    ``overrides`` replaces configuration values (:func:`parse_overrides` checks them); the
+    record's ``config`` holds the values used and ``overrides`` the replaced ones."""
     module = load_experiment(name)
     config = dict(module.QUICK if quick else module.FULL)
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(config))
+    if unknown:
+        raise ValueError(f"physnn: {name} has no configuration key {unknown[0]!r}; its keys are "
+                         f"{', '.join(sorted(config))}")
+    config.update(overrides)
     out_dir = Path(out if out is not None else Path("runs") / (name + ("-quick" if quick else "")))
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -188,6 +235,8 @@ def run_experiment(name: str, quick: bool = False, out: str | os.PathLike | None
         "wall_s": wall,
         "versions": _versions(),
     }
+    if overrides:
+        record["overrides"] = overrides
     for k, v in result.items():
         record.setdefault(k, v)
     tmp = out_dir / "results.json.tmp"
@@ -206,6 +255,9 @@ def main(argv=None) -> int:
     p_run.add_argument("name", choices=sorted(EXPERIMENTS))
     p_run.add_argument("--quick", action="store_true", help="small, fast configuration")
     p_run.add_argument("--out", default=None, help="output folder (default runs/<name>)")
+    p_run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                       help="replace a configuration value (JSON: 300, [0, 300], true, \"hann\"); "
+                            "repeatable; the record's config holds the values used")
     p_run.add_argument("--cpu-devices", type=int, default=None, metavar="K",
                        help="present the CPU as K devices, over which an experiment that splits "
                             "its batches (SPLITS_OVER_DEVICES, e.g. romera2018) measures them; "
@@ -253,8 +305,14 @@ def main(argv=None) -> int:
             print(f"{name:{width}s}  {desc}")
         return 0
     out = args.out or Path("runs") / (args.name + ("-quick" if args.quick else ""))
+    module = load_experiment(args.name)
     try:
-        record = run_experiment(args.name, quick=args.quick, out=args.out)
+        overrides = parse_overrides(args.overrides, module.QUICK if args.quick else module.FULL,
+                                    args.name)
+    except ValueError as e:
+        parser.error(str(e).removeprefix("physnn: "))
+    try:
+        record = run_experiment(args.name, quick=args.quick, out=args.out, overrides=overrides)
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM turned into it by physnn.train
         folder = Path(out) / RUN_CHECKPOINTS
         print(f"\nphysnn: {args.name} interrupted ({e or 'Ctrl-C'}); "

@@ -103,3 +103,29 @@ def test_loading_an_experiment_leaves_the_matplotlib_backend_alone():
             "print(matplotlib.get_backend())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "pdf"
+
+
+def test_set_replaces_configuration_values_and_names_bad_ones(tmp_path, capsys):
+    """``physnn run NAME --set KEY=VALUE``: JSON values of the default's kind; the record holds
+    the values used and the replaced ones; unknown keys, values of another kind and a missing
+    ``=`` are errors that name them."""
+    argv = ["run", "sto-locking", "--quick", "--out", str(tmp_path),
+            "--set", "amplitudes_ma=[0.1, 0.3]", "--set", "n_detunings=25"]
+    assert cli.main(argv) == 0
+    rec = json.loads((tmp_path / "results.json").read_text())
+    assert rec["config"]["amplitudes_ma"] == [0.1, 0.3] and rec["config"]["n_detunings"] == 25
+    assert rec["overrides"] == {"amplitudes_ma": [0.1, 0.3], "n_detunings": 25}
+    assert rec["config"]["span"] == 1.6  # the rest as in QUICK
+    assert sorted(rec["per_amplitude"]) == ["0.1", "0.3"]  # the run used them
+    capsys.readouterr()
+    for bad, words in (("temprature_k=300", ["no configuration key 'temprature_k'", "temperature_k"]),
+                       ("amplitudes_ma=0.2", ["expected a JSON list", "[0.1, 0.2, 0.3, 0.4]"]),
+                       ("n_detunings=many", ["expected a number"]),
+                       ("n_detunings", ["expected KEY=VALUE"])):
+        with pytest.raises(SystemExit):
+            cli.main(["run", "sto-locking", "--quick", "--out", str(tmp_path), "--set", bad])
+        err = capsys.readouterr().err
+        for w in words:
+            assert w in err, (bad, err)
+    with pytest.raises(ValueError, match="no configuration key 'nope'"):
+        cli.run_experiment("sto-locking", quick=True, out=tmp_path, overrides={"nope": 1})
