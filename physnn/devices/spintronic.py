@@ -6,9 +6,15 @@ oscillation power), driven by DC currents $I_j$ and RF tones $A_a e^{-i\omega_a 
 $$\frac{dc_j}{dt} = -i\omega_j(p_j)c_j - \Gamma_j(1 + Q_j p_j)c_j + \sigma_j I_j (1 - p_j) c_j
    + \sum_k W_{jk} e^{i\beta_{jk}} c_k + \sum_a F_{ja} A_a e^{-i\omega_a t} + \xi_j(t),$$
 
-$$\omega_j(p) = \omega_{0,j} + N_j p,\qquad \sigma_j = \Gamma_j / I_{\mathrm{th},j},\qquad
+$$\omega_j(p) = \omega_{0,j} + 2\pi\kappa I_j + N_j p,\qquad \sigma_j = \Gamma_j / I_{\mathrm{th},j},\qquad
   \langle \xi_j(t)\xi_k^*(t')\rangle = 2 D_j \delta_{jk}\delta(t - t'),\quad
   D_j = \Gamma_j k_B T / E_{0,j}.$$
+
+The term $2\pi\kappa I_j$ (``current_shift_ghz_per_ma``, default 0) tunes the linear frequency
+with the DC current, as the current's Oersted field does in vortex oscillators, which are close
+to isochronous (small $N$) and still tune by several MHz/mA (Hamadeh et al., arXiv:1310.4913).
+It does not depend on the power, so it enters neither $\nu$ nor the locking range nor the
+linewidth.
 
 Sources: A. Slavin & V. Tiberkevich, IEEE Trans. Magn. 45, 1875 (2009) (the model, the steady
 state, the relaxation rate and the locking range); J.-V. Kim, V. Tiberkevich & A. Slavin,
@@ -17,7 +23,7 @@ Phys. Rev. Lett. 100, 017207 (2008) (thermal noise and the generation linewidth)
 Closed-form results the tests check (with supercriticality $\zeta = I/I_{\mathrm{th}}$):
 
 - free-running power $p_0 = (\zeta - 1)/(\zeta + Q)$ above threshold, 0 below;
-- frequency $\omega_g = \omega_0 + N p_0$;
+- frequency $\omega_g = \omega_0 + 2\pi\kappa I + N p_0$;
 - power deviations relax as $e^{-2\Gamma_p t}$ with $\Gamma_p = \Gamma(\zeta - 1)$ (Slavin's
   "amplitude relaxation rate"; the factor 2 is because $\delta p$ and $\delta|c|$ both obey
   $\dot{\delta p} = -2\Gamma_p\delta p$); below threshold $p$ decays as $e^{-2\Gamma(1-\zeta)t}$;
@@ -79,6 +85,8 @@ class STONetwork(AbstractDevice):
     - `mode_energy_j`: $E_0$, the oscillator energy at $p = 1$, J. Default 4e-18.
     - `resistance_ohm`: MTJ resistance, for the dissipated DC power. Default 50.
     - `delta_r_ohm`: resistance oscillation amplitude at $p = 1$, for the emitted voltage. Default 3.
+    - `current_shift_ghz_per_ma`: $\kappa$, the linear frequency's shift per mA of DC current
+      (Oersted-field tuning), GHz/mA; one value for the network, not trained. Default 0.
     - `frame`: "rotating" (default) or "lab".
     - `frame_ghz`: frame frequency of the rotating frame, GHz; default the mean free-running
       frequency.
@@ -100,6 +108,7 @@ class STONetwork(AbstractDevice):
     delta_r_ohm: Float[Array, "*e m"]
     frame: str = eqx.field(static=True)
     frame_ghz: float = eqx.field(static=True)
+    current_shift_ghz_per_ma: float = eqx.field(static=True, default=0.0)
 
     time_unit: ClassVar[str] = "ns"
 
@@ -119,11 +128,17 @@ class STONetwork(AbstractDevice):
         resistance_ohm=50.0,
         delta_r_ohm=3.0,
         *,
+        current_shift_ghz_per_ma: float = 0.0,
         frame: str = "rotating",
         frame_ghz: float | None = None,
         n_oscillators: int | None = None,
     ):
         own = "STONetwork"
+        kappa = np.asarray(current_shift_ghz_per_ma, dtype=float)
+        if kappa.ndim != 0 or not np.isfinite(kappa):
+            raise ValueError(f"STONetwork: current_shift_ghz_per_ma={current_shift_ghz_per_ma!r}; "
+                             "expected one finite number (GHz per mA) for the network")
+        self.current_shift_ghz_per_ma = float(kappa)
         per = {
             "f0_ghz": V.positive("f0_ghz", f0_ghz, owner=own),
             "nonlinear_shift_ghz": V.as_float("nonlinear_shift_ghz", nonlinear_shift_ghz, owner=own),
@@ -203,14 +218,25 @@ class STONetwork(AbstractDevice):
         return jnp.maximum(z - 1.0, 0.0) / (z + self.nonlinear_damping)
 
     def free_running_frequency_ghz(self) -> Array:
-        r"""$(\omega_0 + N p_0)/2\pi$, GHz."""
-        return self.f0_ghz + self.nonlinear_shift_ghz * self.free_running_power()
+        r"""$(\omega_0 + N p_0)/2\pi + \kappa I$, GHz."""
+        return self._linear_frequency_ghz() + self.nonlinear_shift_ghz * self.free_running_power()
+
+    def _linear_frequency_ghz(self) -> Array:
+        r"""$\omega_0/2\pi + \kappa I$ (without the Oersted term when kappa is 0, so that
+        the computation is the one without it, op for op)."""
+        if self.current_shift_ghz_per_ma == 0.0:
+            return self.f0_ghz
+        return self.f0_ghz + self.current_shift_ghz_per_ma * self.current_ma
 
     def current_for_frequency_ma(self, f_ghz) -> Array:
         r"""The DC current that puts the free-running frequency at ``f_ghz`` (inverse of
         :meth:`free_running_frequency_ghz`): $p_0 = (f - f_0)/(N/2\pi)$,
         $\zeta = (1 + Q p_0)/(1 - p_0)$, $I = \zeta I_{\mathrm{th}}$. Needs
-        $f_0 < f < f_0 + N/2\pi$ (and $N > 0$)."""
+        $f_0 < f < f_0 + N/2\pi$ (and $N > 0$). With an Oersted shift $\kappa > 0$ (and
+        $N \ge 0$) the frequency rises monotonically with the current above threshold, and the
+        current is found by bisection; it needs $f > f_0 + \kappa I_{\mathrm{th}}$."""
+        if self.current_shift_ghz_per_ma != 0.0:
+            return self._current_by_bisection(f_ghz)
         p0 = (jnp.asarray(f_ghz) - self.f0_ghz) / self.nonlinear_shift_ghz
         bad = V._concrete((p0 <= 0) | (p0 >= 1))
         if bad is not None and np.any(bad):
@@ -221,6 +247,31 @@ class STONetwork(AbstractDevice):
             )
         zeta = (1 + self.nonlinear_damping * p0) / (1 - p0)
         return zeta * self.threshold_ma
+
+    def _current_by_bisection(self, f_ghz) -> Array:
+        kappa = self.current_shift_ghz_per_ma
+        f = jnp.asarray(f_ghz, jnp.result_type(float))
+        shift = V._concrete(self.nonlinear_shift_ghz)
+        if kappa < 0 or (shift is not None and np.any(shift < 0)):
+            raise ValueError(
+                f"STONetwork.current_for_frequency_ma: current_shift_ghz_per_ma={kappa} with "
+                f"nonlinear_shift_ghz={np.asarray(self.nonlinear_shift_ghz)}; the inverse needs "
+                "both >= 0 (a frequency that rises with the current)")
+        f_th = self.f0_ghz + kappa * self.threshold_ma  # at threshold, p0 = 0
+        bad = V._concrete(f <= f_th)
+        if bad is not None and np.any(bad):
+            raise ValueError(
+                f"STONetwork.current_for_frequency_ma: f_ghz={np.asarray(f_ghz)} is at or below "
+                f"the frequency at threshold f0 + kappa I_th = {np.asarray(f_th)} GHz; expected "
+                "a higher frequency")
+        lo = jnp.broadcast_to(self.threshold_ma, jnp.broadcast_shapes(f.shape, f_th.shape))
+        hi = jnp.maximum(lo, (f - self.f0_ghz) / kappa)  # f(I) >= f0 + kappa I there
+        for _ in range(60):  # bisection on a monotone f(I): 2^-60 of the bracket
+            mid = 0.5 * (lo + hi)
+            f_mid = eqx.tree_at(lambda d: d.current_ma, self, mid).free_running_frequency_ghz()
+            below = f_mid < f
+            lo, hi = jnp.where(below, mid, lo), jnp.where(below, hi, mid)
+        return 0.5 * (lo + hi)
 
     def relaxation_rate(self) -> Array:
         r"""$\Gamma_p = \Gamma(\zeta - 1)$, 1/ns: power deviations relax as $e^{-2\Gamma_p t}$."""
@@ -264,7 +315,8 @@ class STONetwork(AbstractDevice):
     def _envelope_rate(self, t, c, u):
         """dc/dt in the simulation frame, complex, without noise."""
         p = jnp.real(c) ** 2 + jnp.imag(c) ** 2
-        omega = TWO_PI * (self.f0_ghz + self.nonlinear_shift_ghz * p - self.frame_ghz)
+        f_lin = self._linear_frequency_ghz()
+        omega = TWO_PI * (f_lin + self.nonlinear_shift_ghz * p - self.frame_ghz)
         gain = self.damping / self.threshold_ma * self.current_ma * (1.0 - p)
         loss = self.damping * (1.0 + self.nonlinear_damping * p)
         dc = (-1j * omega - loss + gain) * c
