@@ -37,7 +37,7 @@ def test_at_zero_kelvin_it_classifies_as_romera2018(small):
         assert len(np.unique(want)) > 1
 
 
-def test_thermal_noise_is_repeatable_per_key_and_of_the_linewidths_size(small):
+def test_thermal_noise_is_repeatable_per_key_and_grows_with_the_temperature(small):
     rt, R, x, y = small
     m = R.initial_model(x, R.QUICK, "linear")
     hot = rt.at_temperature(m, 300.0)
