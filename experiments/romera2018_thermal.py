@@ -34,6 +34,7 @@ physnn's, with the paper's figure beside the 300 K row only for orientation.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import equinox as eqx
@@ -78,10 +79,12 @@ def check_config(config):
 
 
 def at_temperature(model, temperature_k: float):
-    """``model`` with its oscillators at ``temperature_k`` (everything trained kept)."""
+    """``model`` with its oscillators at ``temperature_k`` (everything trained kept; its solves
+    noisy exactly when ``temperature_k > 0``)."""
     sto = eqx.tree_at(lambda d: d.temperature_k, model.sto,
                       jnp.full(R.N_OSC, float(temperature_k), jnp.float32))
-    return eqx.tree_at(lambda m: m.sto, model, sto)
+    return dataclasses.replace(eqx.tree_at(lambda m: m.sto, model, sto),
+                               noisy=bool(temperature_k > 0))
 
 
 def predict_at(model, formants_hz, temperature_k: float, key):

@@ -145,6 +145,10 @@ class VowelNetwork(eqx.Module):
     glide: bool = eqx.field(static=True, default=False)
     feature_windows: tuple = eqx.field(static=True, default=SECOND_HALF)
     lock_phase: bool = eqx.field(static=True, default=False)
+    #: thermal noise in the solves (the device's temperature_k > 0), fixed when the model is built:
+    #: a compiled training step sees the temperature only as a traced array, and a solve that
+    #: might be noisy would take the SDE solver (Heun) where a deterministic one takes Tsit5
+    noisy: bool = eqx.field(static=True, default=False)
 
     def tone_freqs(self, formants_hz):
         """Tone frequencies (GHz) of formants ``(..., 2)`` in Hz: the input map."""
@@ -209,6 +213,7 @@ def initial_model(train_formants, config, mode: str, coupling: float | None = No
         dt_ns=float(config["dt_ns"]), rf_amp_ma=float(config["rf_amp_ma"]),
         taper=config.get("taper", "hann"), lock_slip_cycles=float(config.get("lock_slip_cycles", 1.0)),
         glide=glide, feature_windows=windows, lock_phase=lock_phase,
+        noisy=bool(config["temperature_k"] > 0),
     )
 
 
@@ -216,8 +221,16 @@ def initial_model(train_formants, config, mode: str, coupling: float | None = No
 
 
 def _solve(model: VowelNetwork, formants_hz, key, sto):
+    """One batched solve of the tokens. Thermal noise (drawn from ``key``, default a fixed key)
+    only when ``model.noisy``: the solve is then an SDE (Heun), else an ODE (Tsit5), also inside
+    a compiled step, where the temperature is traced and cannot be seen to be zero."""
     sto = model.sto if sto is None else sto
-    key = jax.random.key(0) if key is None else key
+    temp = pn._validate._concrete(sto.temperature_k)
+    if temp is not None and bool(np.any(temp > 0)) != model.noisy:
+        raise ValueError(f"romera2018: the device's temperature_k={np.asarray(temp)} but the model's "
+                         f"noisy={model.noisy}; expected noisy=True exactly when a temperature is "
+                         "above 0 K (build the model with initial_model, or replace both)")
+    key = (jax.random.key(0) if key is None else key) if model.noisy else None
     tones = model.tones(formants_hz)
     t1 = model.t1_ns
     ts = np.linspace(0.0, t1, int(t1 / 4) + 1)
