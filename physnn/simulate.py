@@ -334,7 +334,10 @@ def simulate(
       A ``diffrax.SaveAt`` is not accepted: physnn needs to know the times to pair them with the
       drive.
     - `key`: a ``jax.random`` key. When given and the device has a diffusion, the thermal noise
-      is simulated as an SDE (the same key gives the same path).
+      is simulated as an SDE (the same key gives the same path). Inside ``jax.jit`` a device's
+      temperature is a traced array, so a device at 0 K cannot be seen to be noise-free: with a
+      key it is solved as an SDE (``Heun``, zero noise), not as an ODE (``Tsit5``), and at the
+      same step its solution is less accurate. Pass ``key=None`` for a deterministic solve.
     - `solver`: a diffrax solver. Default ``Tsit5`` for ODEs and ``Heun`` (Stratonovich) for SDEs.
     - `adjoint`: a diffrax adjoint. Default: recursive checkpointing that stores every fixed step
       when that fits in memory (see BENCHMARKS.md for the gradient/forward ratio).
