@@ -15,6 +15,10 @@ What it printed on 2026-11-29/30, 2 cores (test on the 5 folds; seed 0 is the co
   89.3-91.5 %): mean 87.7 %, standard deviation 1.6 %.
 - ``b 1 2 3 4`` (second host, 2026-11-30, where seed 0 gives 87.7 %): 87.6, 88.0, 90.3, 89.6 %
   (train 88.6-90.6 %): with seed 0, mean 88.6 %, standard deviation 1.2 %.
+- ``b 1 2 3 4`` after the fix of (b)'s training solver (2026-12-01, this host, 5 min 13 s; seed
+  0 is the regenerated record, 86.7 %): 87.9, 87.7, 87.0, 86.6 % (train 90.0-91.1 %): with seed
+  0, mean 87.2 %, standard deviation 0.6 %. The two lines above were made with the solver
+  mismatch (the compiled training step solved the 0 K network as an SDE).
 - ``a 0 1 2 3 4`` (before the rule's speaker copies): 80.9, 81.1, 76.9, 78.6, 77.2 % (train
   87.1-89.0 %): mean 78.9 %, standard deviation 2.0 %.
 - ``a 1 2 3 4`` with the rule's speaker copies (2026-11-30; seed 0 is the record, 80.1 %): 82.3,
