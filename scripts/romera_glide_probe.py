@@ -7,7 +7,8 @@ half only, when the tones are between the 50 % and the 80 % formants. For scale,
 formants at one moment scores 89.2 % (20 %), 78.8 % (80 %) and 87.2 % (at 65 %, the middle of the
 second half, interpolated), and 95.0 % on the 20 % and 80 % pairs together.
 
-What it printed on 2026-12-01 (2 cores, AMD EPYC, 5 min): seeds 0-4 score 84.7, 84.5, 83.9,
+What it printed on 2026-12-01 (2 cores, AMD EPYC, 5 min; before the fix of (b)'s training solver,
+whose compiled step solved the 0 K network as an SDE): seeds 0-4 score 84.7, 84.5, 83.9,
 84.3 and 83.8 % (train 86.8-88.3 %): mean **84.2 %**, standard deviation 0.3 %, against 91.8 %
 with both halves. Read late, the network knows no more than a snapshot of the late formants
 (QDA at 65 %: 87.2 %): its state keeps little of where the glide started, and it is reading it

@@ -20,7 +20,8 @@ once), and readout (b) is trained exactly as in the experiment on the other four
 Rule: the experiment adopts ``lock_phase`` only if it scores at least 20 more of the 1036
 held-out tokens (about 2 points). No test speaker is used.
 
-What it printed on 2026-12-01 (2 cores, AMD EPYC; 13 min), held-out tokens of ``magnitude`` /
+What it printed on 2026-12-01, before the fix of (b)'s training solver (its compiled step solved
+the 0 K network as an SDE; 2 cores, AMD EPYC; 13 min), held-out tokens of ``magnitude`` /
 ``lock_phase``: inner fold 0: 193 / 191 of 210; 1: 176 / 178; 2: 186 / 178; 3: 175 / 182 of
 210; 4: 170 / 165 of 196; all: **900 / 894 of 1036** (86.9 / 86.3 %). ``magnitude`` reproduces
 ``romera_windows_probe.py``'s ``second_half`` token for token. The phase costs 6 tokens: the

@@ -17,7 +17,8 @@ readout (b) is trained, exactly as in the experiment, on the other four fifths w
 Rule: the experiment adopts ``both_halves`` only if it scores at least 20 more of the 1036
 held-out tokens (about 2 points; the earlier probes' margin of 4 tokens of 210, scaled).
 
-What it printed on 2026-12-01 (2 cores, AMD EPYC; 10 min, sharing the cores with other runs for
+What it printed on 2026-12-01, before the fix of (b)'s training solver (its compiled step solved
+the 0 K network as an SDE; 2 cores, AMD EPYC; 10 min, sharing the cores with other runs for
 the first minutes), held-out tokens of ``second_half`` / ``both_halves``: inner fold 0: 193 /
 185 of 210; 1: 176 / 182; 2: 186 / 188; 3: 175 / 173 of 210; 4: 170 / 172 of 196; all: **900 /
 900 of 1036** (86.9 % each). A tie: the experiment keeps the committed readout. The 3.4 points
