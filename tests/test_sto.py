@@ -148,9 +148,11 @@ def test_mutual_synchronisation_of_two_oscillators():
     assert abs(freqs[0.004][1] - freqs[0.004][0]) < 1e-6  # coupled: one common frequency
 
 
-def test_rotating_frame_agrees_with_lab_frame():
+@pytest.mark.parametrize("extra", [{}, {"current_shift_ghz_per_ma": 0.0065, "f0_ghz": 0.25}],
+                         ids=["plain", "oersted"])
+def test_rotating_frame_agrees_with_lab_frame(extra):
     kw = dict(current_ma=jnp.array([7.0, 8.0]), coupling=0.003 * (1 - jnp.eye(2)),
-              coupling_phase=0.3 * (1 - jnp.eye(2)), rf_coupling=jnp.full((2, 1), 0.004))
+              coupling_phase=0.3 * (1 - jnp.eye(2)), rf_coupling=jnp.full((2, 1), 0.004), **extra)
     rot, lab = quiet(**kw), quiet(frame="lab", **kw)
     tones = pn.Tones(jnp.array([0.305]), amps=1.0)
     y0 = lab.init_state() * 0.5

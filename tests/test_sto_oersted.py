@@ -106,16 +106,4 @@ def test_an_isochronous_vortex_has_the_nu_zero_linewidth():
     np.testing.assert_allclose(2 * np.pi * float(dev.linewidth_ghz()[0]), want, rtol=1e-6)
 
 
-def test_rotating_frame_agrees_with_lab_frame_with_the_oersted_shift():
-    kw = dict(current_ma=jnp.array([7.0, 8.0]), coupling=0.003 * (1 - jnp.eye(2)),
-              rf_coupling=jnp.full((2, 1), 0.004), current_shift_ghz_per_ma=KAPPA,
-              f0_ghz=0.25)
-    rot, lab = quiet(**kw), quiet(frame="lab", **kw)
-    tones = pn.Tones(jnp.array([0.305]), amps=1.0)
-    y0 = lab.init_state() * 0.5
-    ts = np.linspace(0, 300, 31)
-    a = pn.simulate(rot, tones, t1=300.0, dt=0.25, y0=y0, saveat=ts)
-    b = pn.simulate(lab, tones, t1=300.0, dt=0.01, y0=y0, saveat=ts)
-    for key in ("power", "frequency_ghz"):
-        np.testing.assert_allclose(a.obs[key], b.obs[key], rtol=2e-3, atol=2e-3 * float(
-            jnp.abs(b.obs[key]).max()))
+# the lab and rotating frames with the Oersted shift: tests/test_sto.py (parametrised)
