@@ -90,12 +90,7 @@ def at_temperature(model, temperature_k: float):
 def predict_at(model, formants_hz, temperature_k: float, key):
     """Class indices of formants ``(n, 2)`` presented at ``temperature_k`` with the noise drawn
     from ``key`` (at 0 K: :func:`romera2018.predict_formants`, exactly)."""
-    m = at_temperature(model, temperature_k)
-    n = len(formants_hz)
-    xp = jnp.asarray(R.pad_tokens(np.asarray(formants_hz, np.float32))[0])
-    if m.mode == "pattern":
-        return np.asarray(m.table[R.present_patterns(m, xp, key=key)])[:n]
-    return np.asarray(jnp.argmax(R.logits(m, R.present_features(m, xp, key=key)), axis=-1))[:n]
+    return R.predict_formants(at_temperature(model, temperature_k), formants_hz, key=key)
 
 
 def noise_key(config, fold: int, draw: int):
@@ -109,14 +104,10 @@ def train_model(name, x, y, spk, tr, config, n_pad, checkpoint, bar):
     sigma = R.formant_scale_spread(x[tr], y[tr], spk[tr])
     noisy = name.endswith("_noisy")
     config = {**config, "temperature_k": config["train_temperature_k"] if noisy else 0.0}
-    if name.startswith("a"):
-        start = R.window_start(x[tr], y[tr], config) if config.get("rule_window_init", False) else None
-        m0 = R.initial_model(x[tr], config, "pattern")
-        if start is not None and config.get("rule_window_fit_map", False):
-            m0 = R.with_input_map(m0, start[1], start[2])
-        return R.train_pattern_rule(m0, x[tr], y[tr], config, progress=bar, n_pad=n_pad,
+    if name.startswith("a"):  # the rule fits its window start and input map itself
+        return R.train_pattern_rule(R.initial_model(x[tr], config, "pattern"), x[tr], y[tr], config,
+                                    progress=bar, n_pad=n_pad,
                                     vtl_sigma=sigma if config.get("rule_augment", False) else 0.0,
-                                    init_layouts=None if start is None else start[0],
                                     checkpoint=checkpoint)[0]
     return R.train_gradient(R.initial_model(x[tr], config, "linear"), x[tr], y[tr], config, progress=bar,
                             n_pad=n_pad, vtl_sigma=sigma if config["vtl_augment"] else 0.0,

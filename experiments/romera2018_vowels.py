@@ -326,14 +326,15 @@ def pattern_table(patterns, labels, n_classes=7):
     return jnp.asarray(table, dtype=jnp.int32)
 
 
-def predict_formants(model: VowelNetwork, formants_hz):
+def predict_formants(model: VowelNetwork, formants_hz, key=None):
     """Class indices for formants (n, 2) in Hz. The tokens are padded to a multiple of 64 so that
-    sets of similar size share one compiled solve."""
+    sets of similar size share one compiled solve. ``key`` draws the thermal noise of a noisy
+    model (default: a fixed key)."""
     n = len(formants_hz)
-    xp, _, _ = pad_tokens(np.asarray(formants_hz, dtype=np.float32))
+    xp = jnp.asarray(pad_tokens(np.asarray(formants_hz, dtype=np.float32))[0])
     if model.mode == "pattern":
-        return np.asarray(model.table[present_patterns(model, jnp.asarray(xp))])[:n]
-    return np.asarray(jnp.argmax(logits(model, present_features(model, jnp.asarray(xp))), axis=-1))[:n]
+        return np.asarray(model.table[present_patterns(model, xp, key=key)])[:n]
+    return np.asarray(jnp.argmax(logits(model, present_features(model, xp, key=key)), axis=-1))[:n]
 
 
 # ----------------------------------------------------------------------------------- padding
