@@ -484,6 +484,36 @@ def _make_step(loss_fn, optimizer: optax.GradientTransformation):
 
 
 @jax.jit
+def _newly_non_finite(old: list, new: list):
+    """Per pair of floating arrays: whether ``new`` holds a NaN or inf where ``old`` held a
+    finite value (anywhere, when the shapes differ). Values that were already non-finite, like a
+    best-so-far initialised to inf, are not counted."""
+    return jnp.stack([jnp.any(~jnp.isfinite(b) & jnp.isfinite(a)) if a.shape == b.shape
+                      else jnp.any(~jnp.isfinite(b)) for a, b in zip(old, new, strict=True)])
+
+
+def poisoned_leaves(old, new) -> list[str]:
+    """The paths (``jax.tree_util.keystr``) of the floating leaves of ``new`` that a training
+    step from ``old`` made non-finite; empty when none. ``fit`` and ``train_loop`` check every
+    step with it, so that a finite loss with a NaN gradient cannot commit (and checkpoint) NaN
+    parameters. A step that changes the tree's structure is checked for any non-finite value."""
+    flat_new, tree = jax.tree_util.tree_flatten_with_path(new)
+    flat_old = jax.tree_util.tree_leaves(old)
+    same = tree == jax.tree_util.tree_structure(old)
+    pairs, names = [], []
+    for k, (path, b) in enumerate(flat_new):
+        if eqx.is_array(b) and jnp.issubdtype(b.dtype, jnp.inexact):
+            a = flat_old[k] if same else None
+            a = a if eqx.is_array(a) and a.dtype == b.dtype else np.zeros((0,), b.dtype)
+            pairs.append((a, b))
+            names.append(jax.tree_util.keystr(path) or "<root>")
+    if not pairs:
+        return []
+    flags = np.asarray(_newly_non_finite([a for a, _ in pairs], [b for _, b in pairs]))
+    return [n for n, f in zip(names, flags, strict=True) if f]
+
+
+@jax.jit
 def _step_keys(key, step):
     return jax.random.split(jax.random.fold_in(key, step))
 
@@ -612,6 +642,14 @@ def fit(
                 if not math.isfinite(loss_value):
                     raise FloatingPointError(
                         f"fit: non-finite loss {loss_value!r} at step {s}; parameters are left as "
+                        f"after step {s - 1} and no checkpoint is written for step {s}"
+                    )
+                bad = poisoned_leaves((params, opt_state), (new_params, new_opt_state))
+                if bad:
+                    raise FloatingPointError(
+                        f"fit: the loss is finite ({loss_value!r}) but step {s} made "
+                        f"{', '.join(bad[:4])}{' ...' if len(bad) > 4 else ''} of (params, "
+                        f"opt_state) non-finite (a NaN or inf gradient?); parameters are left as "
                         f"after step {s - 1} and no checkpoint is written for step {s}"
                     )
                 log = s % log_every == 0 or s == steps - 1
@@ -760,6 +798,12 @@ def train_loop(
             for i in range(done, steps):
                 new_state, record = step(i, state)
                 values = _finite_records(owner, i, record)
+                bad = poisoned_leaves(state, new_state)
+                if bad:
+                    raise FloatingPointError(
+                        f"{owner}: step {i} made {', '.join(bad[:4])}{' ...' if len(bad) > 4 else ''}"
+                        f" of the state non-finite (a NaN or inf gradient?); the state is left as "
+                        f"after step {i - 1} and no checkpoint is written for step {i}")
                 with guard.critical():  # a step is committed as a whole
                     state, done = new_state, i + 1
                     for k, v in values.items():

@@ -384,6 +384,31 @@ def test_non_finite_loss(tmp_path):
     assert bool(jnp.all(jnp.isfinite(params.w)))
 
 
+def test_finite_loss_with_a_nan_gradient_commits_nothing(tmp_path):
+    """A loss whose value is finite but whose gradient is NaN from step 3 on (|d| at d = 0, d
+    having the value 0 and the gradient 1) must not commit or checkpoint NaN parameters: the
+    error names the leaf and the step."""
+
+    def loss(model, batch, key):
+        base, _ = quad_loss(model, batch, key)
+        d = model.w - jax.lax.stop_gradient(model.w) + batch["offset"]
+        return base + jnp.sum(jnp.sqrt(d**2))
+
+    def data(step, key):
+        return {"target": TARGET, "offset": jnp.asarray(0.0 if step >= 3 else 1.0)}
+
+    with pytest.raises(FloatingPointError, match=r"step 3 made .*\.w.* non-finite") as e:
+        fit(quad_model(), loss, data, optax.sgd(0.1), steps=10, key=jax.random.key(0),
+            checkpoint_dir=tmp_path, checkpoint_every=1, progress=False)
+    assert "loss is finite" in str(e.value)
+    (params, _), header = load_checkpoint(
+        tmp_path / CHECKPOINT_NAME,
+        (eqx.filter(quad_model(), eqx.is_inexact_array), optax.sgd(0.1).init(quad_model())),
+    )
+    assert header["step"] == 3
+    assert bool(jnp.all(jnp.isfinite(params.w)))
+
+
 @pytest.mark.parametrize(
     ("kwargs", "name"),
     [

@@ -226,3 +226,24 @@ def test_stages_of_a_run_say_what_they_loaded_and_are_removed(tmp_path):
         Stages.of_run(tmp_path, {"a": 2}, "exp")
     remove_run_checkpoints(tmp_path)
     assert not (tmp_path / "checkpoints").exists() and tmp_path.exists()
+
+
+def test_train_loop_refuses_a_step_that_poisons_the_state(tmp_path):
+    """A step whose record is finite but whose new state holds NaN (a NaN gradient through
+    Adam) is not committed or checkpointed; the error names the leaf."""
+    base = make_step()
+
+    def step(i, state):
+        (w, opt_state), rec = base(i, state)
+        return (w.at[1].set(jnp.nan) if i == 3 else w, opt_state), rec
+
+    ck = tmp_path / "loop.eqx"
+    with pytest.raises(FloatingPointError, match=r"my-loop: step 3 made \[0\] of the state non-finite"):
+        train_loop(step, initial(), 10, checkpoint=ck, every=1, owner="my-loop")
+    from physnn.train import load_checkpoint
+
+    (w, _), header = load_checkpoint(ck, initial())
+    assert header["train_loop"]["step"] == 3 and bool(jnp.all(jnp.isfinite(w)))
+    # a state that was already non-finite (a best-so-far at inf) is not an error
+    state, _ = train_loop(lambda i, s: (s, None), (jnp.full(2, jnp.inf),), 2)
+    assert bool(jnp.all(jnp.isinf(state[0])))
