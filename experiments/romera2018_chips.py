@@ -124,15 +124,20 @@ def _in_situ_step(params, static, state, xs, ys, ws, l2, key, opt, vtl_sigma, ch
     return params, state, ce, acc
 
 
+def in_situ_optimizer(config):
+    """(b)'s optimiser with every learning rate scaled by ``pat_lr_scale``: the currents' and
+    the coupling's rates are multiples of ``grad_lr``, so scaling ``grad_lr`` scales them all."""
+    return R._optimizer(config["pat_lr_scale"] * config["grad_lr"], config["grad_lr_current"],
+                        config["grad_lr_coupling"], config["pat_steps"])
+
+
 def train_in_situ(model, chip, x, y, config, n_pad, vtl_sigma, exact, checkpoint=None, progress=None):
     """``pat_steps`` steps of in-situ training of ``model`` (the nominal network: its chip is only
     measured) on ``chip``; resumable from ``checkpoint`` (``physnn.train.train_loop``)."""
     xp, yp, wp = R.pad_tokens(x, y, n=n_pad)
     xs, ys, ws = jnp.asarray(xp), jnp.asarray(yp), jnp.asarray(wp)
     steps = config["pat_steps"]
-    k = config["pat_lr_scale"]
-    opt = R._optimizer(k * config["grad_lr"], k * config["grad_lr_current"], k * config["grad_lr_coupling"],
-                       steps)
+    opt = in_situ_optimizer(config)
     chip = {n: jnp.asarray(v) for n, v in chip.items()}
     params, static = eqx.partition(model, R._trainable(model))
     l2, sigma = jnp.float32(config["readout_l2"]), jnp.float32(vtl_sigma)

@@ -93,6 +93,12 @@ def predict_at(model, formants_hz, temperature_k: float, key):
     return R.predict_formants(at_temperature(model, temperature_k), formants_hz, key=key)
 
 
+def accuracy_at_0k(model, formants_hz, labels) -> float:
+    """Recognition of ``formants_hz`` by ``model`` with its oscillators at 0 K, also for a model
+    trained through the noise (which keeps its training temperature)."""
+    return float(np.mean(predict_at(model, formants_hz, 0.0, None) == labels))
+
+
 def noise_key(config, fold: int, draw: int):
     """The key of noise realisation ``draw`` on fold ``fold``: the same for every model."""
     return jax.random.fold_in(jax.random.key(config["seed"] + 3000), 1000 * fold + draw)
@@ -146,7 +152,7 @@ def run(config, out_dir) -> dict:
             def stage(name=name, tr=tr, te=te, f=f, tag=tag):
                 model = train_model(name, x, y, spk, tr, config, n_pad, stages.path(tag + "_loop"), bar)
                 return {"acc": evaluate(model, x, y, te, temps, draws, config, f),
-                        "train_acc_0K": float(np.mean(R.predict_formants(model, x[tr]) == y[tr])),
+                        "train_acc_0K": accuracy_at_0k(model, x[tr], y[tr]),
                         "linewidth_mhz": np.stack([1e3 * np.asarray(at_temperature(model, t)
                                                                     .sto.linewidth_ghz()) for t in temps]),
                         "lock_halfwidth_mhz": 1e3 * np.asarray(

@@ -658,7 +658,7 @@ def _trainable(model):
 
 def _param_labels(params):
     """Optimizer group of every trainable leaf: currents (mA) and coupling (1/ns) move at their own
-    rates, everything else at ``grad_lr``."""
+    rates (multiples of ``grad_lr``), everything else at ``grad_lr``."""
     labels = jax.tree_util.tree_map(lambda _: "other", params)
     return eqx.tree_at(lambda m: (m.sto.current_ma, m.sto.coupling), labels,
                        ("current", "coupling"), is_leaf=lambda v: v is None)
@@ -666,8 +666,10 @@ def _param_labels(params):
 
 @functools.lru_cache(maxsize=8)
 def _optimizer(lr, lr_current, lr_coupling, steps):
-    """Adam with per-group rates, cosine decay, clipping. Cached so that every fold reuses one
-    optimizer object and hence one compiled step."""
+    """Adam with per-group rates, cosine decay, clipping: ``lr`` for everything, times
+    ``lr_current`` for the currents and ``lr_coupling`` for the coupling (the configuration's
+    ``grad_lr_current`` and ``grad_lr_coupling`` are such multiples). Cached so that every fold
+    reuses one optimizer object and hence one compiled step."""
     sched = lambda k: optax.cosine_decay_schedule(lr * k, max(steps, 1), alpha=0.1)  # noqa: E731
     return optax.chain(optax.clip_by_global_norm(10.0), optax.multi_transform(
         {"other": optax.adam(sched(1.0)), "current": optax.adam(sched(lr_current)),

@@ -48,6 +48,30 @@ def test_chip_features_measure_the_chip_and_differentiate_the_chosen_network():
     # test_physics_aware.py checks against central differences)
 
 
+def test_in_situ_training_scales_every_learning_rate_by_pat_lr_scale():
+    """One Adam step on a unit gradient moves every group by its learning rate: in situ, the
+    currents, the coupling and the input map each move by pat_lr_scale times (b)'s step (the
+    currents' and coupling's rates are multiples of grad_lr, so they are scaled once, not twice)."""
+    rc = cli.load_experiment(EXPERIMENT)
+    R = rc.R
+    model = R.initial_model(load_romera().features.astype(np.float32)[:8], rc.QUICK, "linear")
+    params = eqx.filter(model, R._trainable(model))
+    ones = jax.tree_util.tree_map(jnp.ones_like, params)
+
+    def first_step(opt):
+        upd, _ = opt.update(ones, opt.init(params), params)
+        return upd
+
+    cfg = dict(rc.QUICK)
+    b = first_step(R._optimizer(cfg["grad_lr"], cfg["grad_lr_current"], cfg["grad_lr_coupling"],
+                                cfg["pat_steps"]))
+    situ = first_step(rc.in_situ_optimizer(cfg))
+    k = cfg["pat_lr_scale"]
+    for get in (lambda m: m.sto.current_ma, lambda m: m.sto.coupling, lambda m: m.enc_scale):
+        np.testing.assert_allclose(np.asarray(get(situ)), k * np.asarray(get(b)), rtol=1e-4)
+        assert float(jnp.max(jnp.abs(get(b)))) > 0
+
+
 def test_quick_run_spread_costs_accuracy_and_a_refit_wins_it_back(quick_run):
     out, rec, printed = quick_run
     m, lv = rec["metrics"], rec["levels"]["x1"]

@@ -37,6 +37,18 @@ def test_at_zero_kelvin_it_classifies_as_romera2018(small):
         assert len(np.unique(want)) > 1
 
 
+def test_the_0k_train_accuracy_of_a_model_trained_through_the_noise_is_taken_at_0k(small):
+    """A model trained at 300 K keeps its temperature; its recorded "0 K" train accuracy must be
+    measured with the oscillators at 0 K, not with one noise draw at 300 K."""
+    rt, R, x, y = small
+    m = R.fit_readout(R.initial_model(x, R.QUICK, "linear"), x[:40], y[:40], R.QUICK)
+    hot = rt.at_temperature(m, 300.0)
+    want = float(np.mean(R.predict_formants(m, x[:40]) == y[:40]))
+    assert rt.accuracy_at_0k(hot, x[:40], y[:40]) == want
+    # the noise at 300 K does change the predictions, so the check above can tell them apart
+    assert not np.array_equal(R.predict_formants(hot, x[:40]), R.predict_formants(m, x[:40]))
+
+
 def test_thermal_noise_is_repeatable_per_key_and_grows_with_the_temperature(small):
     rt, R, x, y = small
     m = R.initial_model(x, R.QUICK, "linear")
