@@ -4,9 +4,10 @@ r"""The vowel network of ``romera2018`` at finite temperature: what thermal nois
 ``romera2018`` trains and tests its network without noise (``temperature_k = 0``), while the
 paper's oscillators ran at room temperature. Thermal noise gives a free-running oscillator a
 generation linewidth (Kim, Tiberkevich & Slavin, PRL 100, 017207 (2008)),
-$\Delta f = (1+\nu^2) D / (2\pi p_0)$ with $D = \Gamma k_B T / E_0$
-(:meth:`physnn.STONetwork.linewidth_ghz`), and the noise makes a locked oscillator's phase
-diffuse and slip. The linewidth scales as $T / E_0$; the mode energy $E_0$ of a real vortex
+$\Delta f = (1+\nu^2) D(p_0) / (2\pi p_0)$ with $D(p_0) = \Gamma(1 + Q p_0) k_B T / E_0$
+(:meth:`physnn.STONetwork.linewidth_ghz`; the noise follows the positive damping at the
+oscillator's power, as the fluctuation-dissipation theorem asks), and the noise makes a locked
+oscillator's phase diffuse and slip. The linewidth scales as $T / E_0$; the mode energy $E_0$ of a real vortex
 oscillator is not known here, so the experiment sweeps the temperature with physnn's default
 $E_0$ (4e-18 J) and reports the linewidth each temperature gives: a device whose $E_0$ is ten
 times larger has at 300 K the linewidth of the 30 K row. Vortex oscillators like the paper's

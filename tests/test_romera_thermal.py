@@ -55,7 +55,7 @@ def test_thermal_noise_is_repeatable_per_key_and_grows_with_the_temperature(smal
     hot = rt.at_temperature(m, 300.0)
     np.testing.assert_array_equal(np.asarray(hot.sto.temperature_k), 300.0)
     assert float(m.sto.temperature_k[0]) == 0.0  # the model itself is unchanged
-    # linewidth proportional to T (Kim, Tiberkevich & Slavin: D = Gamma k_B T / E0)
+    # linewidth proportional to T (Kim, Tiberkevich & Slavin: D = Gamma (1 + Q p0) k_B T / E0)
     lw = [np.asarray(rt.at_temperature(m, t).sto.linewidth_ghz()) for t in (30.0, 300.0)]
     np.testing.assert_allclose(lw[1], 10 * lw[0], rtol=1e-5)
     xs = jnp.asarray(x[:8])

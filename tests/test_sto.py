@@ -180,6 +180,26 @@ def test_linewidth_matches_kim_tiberkevich_slavin(temperature):
     np.testing.assert_allclose(slope, 2 * np.pi * float(dev.linewidth_ghz()[0]), rtol=0.1)
 
 
+@pytest.mark.parametrize("q", [0.0, 1.5])
+def test_a_passive_oscillator_thermalises_to_the_boltzmann_distribution(q):
+    """Fluctuation-dissipation: with no current, the power of an oscillator in contact with a
+    bath at T is Boltzmann-distributed, P(p) ~ exp(-E0 p / k_B T), so <p> = theta and
+    <p^2> = 2 theta^2 with theta = k_B T / E0, whatever the nonlinear damping Q (the noise
+    follows the damping Gamma (1 + Q p)). theta = 0.1 makes Q p matter."""
+    from physnn.devices.spintronic import K_B
+
+    theta = 0.1
+    dev = pn.STONetwork(current_ma=0.0, nonlinear_damping=q, temperature_k=300.0,
+                        mode_energy_j=K_B * 300.0 / theta)
+    np.testing.assert_allclose(float(dev.thermal_ratio()[0]), theta, rtol=1e-6)
+    y0 = jnp.broadcast_to(jnp.asarray([[theta ** 0.5], [0.0]]), (4096, 2, 1))
+    ts = np.arange(200.0, 2000.1, 10.0)  # after 8 relaxation times 1/(2 Gamma) = 25 ns
+    tr = pn.simulate(dev, None, t1=2000.0, dt=0.5, y0=y0, saveat=ts, key=jax.random.key(2))
+    p = np.asarray(tr.obs["power"])
+    np.testing.assert_allclose(p.mean() / theta, 1.0, atol=0.02)
+    np.testing.assert_allclose((p ** 2).mean() / (2 * theta ** 2), 1.0, atol=0.04)
+
+
 def test_linewidth_grows_with_temperature():
     widths = []
     for temperature in (50.0, 150.0, 450.0):
@@ -194,9 +214,9 @@ def test_linewidth_grows_with_temperature():
 
 
 def test_thermal_noise_depends_on_temperature_over_mode_energy_only():
-    """The noise enters only through D = Gamma k_B T / E0: a junction with ten times the mode
-    energy at 300 K is the default one at 30 K, realisation for realisation (what
-    romera2018-thermal's linewidth axis relies on)."""
+    """The noise enters only through theta = k_B T / E0 (D = Gamma (1 + Q p) theta): a junction
+    with ten times the mode energy at 300 K is the default one at 30 K, realisation for
+    realisation (what romera2018-thermal's linewidth axis relies on)."""
     kw = dict(current_ma=jnp.array([6.5, 7.5]), coupling=0.002 * (1 - jnp.eye(2)),
               rf_coupling=jnp.full((2, 1), 0.002))
     tones = pn.Tones(jnp.array([0.31]), amps=1.0)

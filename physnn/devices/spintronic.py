@@ -4,11 +4,22 @@ For $M$ oscillators with complex amplitudes $c_j$ (dimensionless, $p_j = |c_j|^2
 oscillation power), driven by DC currents $I_j$ and RF tones $A_a e^{-i\omega_a t}$:
 
 $$\frac{dc_j}{dt} = -i\omega_j(p_j)c_j - \Gamma_j(1 + Q_j p_j)c_j + \sigma_j I_j (1 - p_j) c_j
-   + \sum_k W_{jk} e^{i\beta_{jk}} c_k + \sum_a F_{ja} A_a e^{-i\omega_a t} + \xi_j(t),$$
+   + \sum_k W_{jk} e^{i\beta_{jk}} c_k + \sum_a F_{ja} A_a e^{-i\omega_a t}
+   + \tfrac12 \Gamma_j Q_j \theta_j c_j + \xi_j(t),$$
 
 $$\omega_j(p) = \omega_{0,j} + 2\pi\kappa I_j + N_j p,\qquad \sigma_j = \Gamma_j / I_{\mathrm{th},j},\qquad
-  \langle \xi_j(t)\xi_k^*(t')\rangle = 2 D_j \delta_{jk}\delta(t - t'),\quad
-  D_j = \Gamma_j k_B T / E_{0,j}.$$
+  \langle \xi_j(t)\xi_k^*(t')\rangle = 2 D_j(p_j) \delta_{jk}\delta(t - t'),\quad
+  D_j(p) = \Gamma_{+,j}(p)\,\theta_j,\quad \Gamma_{+,j}(p) = \Gamma_j(1 + Q_j p),\quad
+  \theta_j = k_B T / E_{0,j}.$$
+
+The thermal noise is set by the *positive* damping at the oscillator's power, $\Gamma_+(p)$, as
+the fluctuation–dissipation theorem asks (Kim, Tiberkevich & Slavin 2008; Slavin & Tiberkevich
+2009, Sec. VI). Noise of a power-dependent strength is multiplicative: physnn integrates it as a
+Stratonovich SDE (``Heun``, the default solver for noisy solves; pass a Stratonovich solver if
+you choose one), and the noise-induced term $\tfrac12\Gamma Q\theta c$ makes a passive oscillator
+($I = 0$) relax to the Boltzmann distribution $\propto e^{-E_0 p/k_B T}$ exactly, with
+$\langle E_0 p\rangle = k_B T$ (tested). That term is of relative size $Q\theta \approx 10^{-3}$ at
+the defaults and 300 K, and is left out at 0 K.
 
 The term $2\pi\kappa I_j$ (``current_shift_ghz_per_ma``, default 0) tunes the linear frequency
 with the DC current, as the current's Oersted field does in vortex oscillators, which are close
@@ -29,7 +40,8 @@ Closed-form results the tests check (with supercriticality $\zeta = I/I_{\mathrm
   $\dot{\delta p} = -2\Gamma_p\delta p$); below threshold $p$ decays as $e^{-2\Gamma(1-\zeta)t}$;
 - injection-locking half-range $\Delta\omega = (F A/\sqrt{p_0})\sqrt{1 + \nu^2}$ with the
   amplitude–phase coupling $\nu = N p_0 / \Gamma_p$ (weak forcing);
-- linewidth (FWHM, rad/ns) $\Delta\omega_{\mathrm{gen}} = (1 + \nu^2) D / p_0$.
+- linewidth (FWHM, rad/ns) $\Delta\omega_{\mathrm{gen}} = (1 + \nu^2) D(p_0) / p_0
+  = \Gamma_+(p_0)(k_B T / E_0 p_0)(1 + \nu^2)$ (Kim, Tiberkevich & Slavin 2008).
 
 Units: time in ns, frequencies in GHz (cycles per ns), rates in 1/ns, currents in mA,
 resistances in ohm, temperature in K, energies in J.
@@ -215,7 +227,9 @@ class STONetwork(AbstractDevice):
     def free_running_power(self) -> Array:
         r"""$p_0 = (\zeta - 1)/(\zeta + Q)$ above threshold, 0 below."""
         z = self.supercriticality()
-        return jnp.maximum(z - 1.0, 0.0) / (z + self.nonlinear_damping)
+        excess = jnp.maximum(z - 1.0, 0.0)
+        above = excess > 0  # (also at I = 0 with Q = 0, where the ratio would be 0/0)
+        return jnp.where(above, excess / jnp.where(above, z + self.nonlinear_damping, 1.0), 0.0)
 
     def free_running_frequency_ghz(self) -> Array:
         r"""$(\omega_0 + N p_0)/2\pi + \kappa I$, GHz."""
@@ -289,12 +303,19 @@ class STONetwork(AbstractDevice):
         force = self.rf_coupling[..., 0] * amplitude_ma
         return force * jnp.sqrt(1 + nu**2) / (TWO_PI * jnp.sqrt(self.free_running_power()))
 
-    def noise_intensity(self) -> Array:
-        r"""$D = \Gamma k_B T / E_0$, 1/ns."""
-        return self.damping * K_B * self.temperature_k / self.mode_energy_j
+    def thermal_ratio(self) -> Array:
+        r"""$\theta = k_B T / E_0$, the thermal energy over the mode energy at $p = 1$."""
+        return K_B * self.temperature_k / self.mode_energy_j
+
+    def noise_intensity(self, p=None) -> Array:
+        r"""$D(p) = \Gamma(1 + Q p)\,k_B T / E_0$, 1/ns: the noise intensity at power ``p``,
+        by default at the free-running power $p_0$."""
+        p = self.free_running_power() if p is None else p
+        return self.damping * (1.0 + self.nonlinear_damping * p) * self.thermal_ratio()
 
     def linewidth_ghz(self) -> Array:
-        r"""Generation linewidth (FWHM), GHz: $(1+\nu^2) D / (2\pi p_0)$ (Kim et al. 2008)."""
+        r"""Generation linewidth (FWHM), GHz: $(1+\nu^2) D(p_0) / (2\pi p_0)$, with
+        $D(p_0) = \Gamma_+(p_0) k_B T / E_0$ (Kim, Tiberkevich & Slavin 2008)."""
         nu = self.amplitude_phase_coupling()
         return (1 + nu**2) * self.noise_intensity() / (TWO_PI * self.free_running_power())
 
@@ -319,6 +340,8 @@ class STONetwork(AbstractDevice):
         omega = TWO_PI * (f_lin + self.nonlinear_shift_ghz * p - self.frame_ghz)
         gain = self.damping / self.threshold_ma * self.current_ma * (1.0 - p)
         loss = self.damping * (1.0 + self.nonlinear_damping * p)
+        if self._may_be_noisy():  # the noise-induced drift of the Stratonovich form
+            loss = loss - 0.5 * self.damping * self.nonlinear_damping * self.thermal_ratio()
         dc = (-1j * omega - loss + gain) * c
         k = self.coupling * (1.0 - jnp.eye(self.n_oscillators))
         wc = k * jnp.exp(1j * self.coupling_phase)
@@ -335,11 +358,15 @@ class STONetwork(AbstractDevice):
         dc = self._envelope_rate(t, self._complex(y), u)
         return jnp.stack([jnp.real(dc), jnp.imag(dc)], axis=-2).astype(y.dtype)
 
-    def diffusion(self, t, y, u):
+    def _may_be_noisy(self) -> bool:
         temp = V._concrete(self.temperature_k)
-        if temp is not None and not np.any(temp > 0):
+        return temp is None or bool(np.any(temp > 0))
+
+    def diffusion(self, t, y, u):
+        if not self._may_be_noisy():
             return None  # deterministic device
-        g = jnp.sqrt(self.noise_intensity())[..., None, :]
+        p = y[..., 0, :] ** 2 + y[..., 1, :] ** 2
+        g = jnp.sqrt(self.noise_intensity(p))[..., None, :]  # each of Re c, Im c: intensity D(p)
         return jnp.broadcast_to(g, y.shape).astype(y.dtype)
 
     def observe(self, t, y, u):
