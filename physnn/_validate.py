@@ -80,3 +80,27 @@ def shape_is(name: str, value, shape: tuple, *, owner: str = "") -> jax.Array:
             "(any leading axes are ensemble axes)"
         )
     return x
+
+
+def symmetric_matrix(name: str, value, elements: str, *, owner: str) -> None:
+    """A coupling matrix of reciprocal ``elements`` must be symmetric (relative tolerance 1e-6 of
+    the largest off-diagonal entry of each matrix; the diagonal is ignored). Checked when the
+    value is concrete; traced values (under ``jax.jit``/``jax.grad``) pass."""
+    a = _concrete(value)
+    if a is None or a.ndim < 2:
+        return
+    a = a.astype(np.float64) * (1.0 - np.eye(a.shape[-1]))
+    asym = np.abs(a - np.swapaxes(a, -1, -2)).max(axis=(-2, -1))
+    scale = np.abs(a).max(axis=(-2, -1))
+    bad = asym > 1e-6 * scale
+    if np.any(bad):
+        worst = np.unravel_index(np.argmax(np.where(bad, asym / np.where(bad, scale, 1.0), 0.0)),
+                                 bad.shape)
+        m = a[worst]
+        i, j = np.unravel_index(np.argmax(np.abs(m - m.T)), m.shape)
+        at = f" (ensemble index {tuple(int(k) for k in worst)})" if worst else ""
+        raise ValueError(
+            f"{owner}: {name} is not symmetric{at}: {name}[{i}, {j}] = {m[i, j]:.6g} but "
+            f"{name}[{j}, {i}] = {m[j, i]:.6g}, an asymmetry of {abs(m[i, j] - m[j, i]):.3g} "
+            f"against a largest entry of {np.abs(m).max():.3g}; expected a symmetric matrix "
+            f"({elements} are reciprocal)")

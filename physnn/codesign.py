@@ -23,7 +23,8 @@ $$p^{(c)} = p\,(1 + \sigma\,\xi^{(c)})\quad\text{("normal")}\qquad\text{or}\qqua
 p^{(c)} = p\,e^{\sigma\xi^{(c)} - \sigma^2/2}\quad\text{("lognormal")},$$
 
 with $\xi^{(c)}$ standard normal, independent for every chip $c$ and every element of the
-parameter (each oscillator of a network, each entry of a coupling matrix). The chips are a leading
+parameter (each oscillator of a network, each entry of a coupling matrix; each link, shared by
+$(i, j)$ and $(j, i)$, of a reciprocal one: resistors, capacitors, springs). The chips are a leading
 ensemble axis of the device, so one :func:`physnn.simulate` runs them all, and the result is
 differentiable in the nominal parameters: averaging a loss over the chips and following its
 gradient co-designs a device that works across the spread, not only at its nominal point.
@@ -312,15 +313,20 @@ def fabricate(device: AbstractDevice, key, spread: Mapping[str, float], n: int, 
     - `batch_ndim`: the number of singleton axes put after the chips axis, so that the chips
       broadcast against a batch of inputs: with ``batch_ndim=1`` and a drive of batch ``(B,)``,
       a simulation has batch shape ``(n, B)``, every chip seeing every input.
-    - `symmetric`: names of matrix parameters (coupling matrices) made symmetric again after the
-      draw, $(W + W^\top)/2$, for couplings that are reciprocal by construction.
+    - `symmetric`: names of matrix parameters (coupling matrices) that stay symmetric, for
+      couplings that are reciprocal by construction: one factor is drawn per link and shared by
+      entries $(i, j)$ and $(j, i)$ (so each link scatters by $\sigma$), and the result is made
+      symmetric, $(W + W^\top)/2$ (a no-op for a symmetric nominal matrix). The matrices that
+      a device declares reciprocal (its ``reciprocal`` class attribute: the coupling matrices of
+      :class:`~physnn.MottNetwork` and the springs of :class:`~physnn.DuffingNetwork`, which
+      their constructors require to be symmetric) are always treated so; name others here.
 
     **Returns:** the device with batch shape ``(n,) + (1,) * batch_ndim + device.batch_shape``.
 
     A chip draws one factor per element of a parameter's own axes (per oscillator, per entry
-    of a matrix). When the nominal device already has ensemble axes (a sweep of drive
-    amplitudes, say), every point of the sweep sees the same chips, and the draws do not depend
-    on ``batch_ndim`` or on the sweep: the same key gives the same chips.
+    of a matrix, per link of a symmetric one). When the nominal device already has ensemble
+    axes (a sweep of drive amplitudes, say), every point of the sweep sees the same chips, and
+    the draws do not depend on ``batch_ndim`` or on the sweep: the same key gives the same chips.
     """
     own = "fabricate"
     if not isinstance(device, AbstractDevice):
@@ -339,6 +345,11 @@ def fabricate(device: AbstractDevice, key, spread: Mapping[str, float], n: int, 
     names = parameter_names(device)
     own_axes = parameter_axes(device)
     _check_spread(own, device, spread, names)
+    if isinstance(symmetric, str):
+        raise ValueError(f"{own}: symmetric={symmetric!r} must be a tuple of parameter names, "
+                         f"e.g. ({symmetric!r},)")
+    reciprocal = tuple(getattr(type(device), "reciprocal", ()))
+    symmetric = tuple(symmetric) + tuple(m for m in reciprocal if m not in symmetric)
     for name in symmetric:
         if name not in names or own_axes[name] != 2:
             mats = [m for m in names if own_axes[m] == 2]
@@ -356,7 +367,10 @@ def fabricate(device: AbstractDevice, key, spread: Mapping[str, float], n: int, 
     for (name, sigma), k in zip(spread.items(), keys, strict=True):
         v = getattr(device, name)
         core = v.shape[v.ndim - own_axes[name]:]
-        xi = jax.random.normal(k, (n,) + core, dtype=v.dtype).reshape((n,) + pad + core)
+        xi = jax.random.normal(k, (n,) + core, dtype=v.dtype)
+        if name in symmetric:  # one draw per link, shared by (i, j) and (j, i)
+            xi = jnp.where(np.triu(np.ones(core, dtype=bool)), xi, jnp.swapaxes(xi, -1, -2))
+        xi = xi.reshape((n,) + pad + core)
         sigma = jnp.asarray(sigma, dtype=v.dtype)
         if distribution == "normal":
             factor = 1.0 + sigma * xi

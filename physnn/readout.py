@@ -692,15 +692,29 @@ def nmse(pred, target):
 
     A Python float, computed in float64 (or a JAX scalar when called on tracers, e.g. inside a
     ``jax.grad`` loss).
+
+    On concrete inputs, non-finite entries (NaN or inf, e.g. from a diverged simulation) in
+    ``pred`` or ``target`` and a constant ``target`` (variance zero up to rounding) raise
+    ``ValueError``; on tracers (inside ``jax.jit``) they give NaN or inf.
     """
     xp, p, t, traced = _metric_inputs("pred", pred, "target", target, "nmse")
     if not traced:
         p = p.astype(np.float64)
         t = t.astype(np.float64)
+        for name, a in (("pred", p), ("target", t)):
+            bad = ~np.isfinite(a)
+            if bad.any():
+                raise ValueError(
+                    f"nmse: {name} has {int(bad.sum())} non-finite entries (NaN or inf) of "
+                    f"{a.size}, the first at index {tuple(int(i) for i in np.argwhere(bad)[0])}; "
+                    "NMSE needs finite values"
+                )
     var = xp.var(t)
-    if not traced and not var > 0:
+    # a constant target has variance 0 up to rounding (~1e-32 of its square): treat that as 0
+    if not traced and not np.sqrt(var) > 100 * np.finfo(np.float64).eps * np.max(np.abs(t)):
         raise ValueError(
-            f"nmse: target has variance {float(var)!r}; NMSE is undefined for a constant target"
+            f"nmse: target has variance {float(var)!r} (zero variance up to rounding); NMSE is "
+            "undefined for a constant target"
         )
     out = xp.mean((p - t) ** 2) / var
     return out if traced else float(out)

@@ -61,6 +61,38 @@ def test_same_key_same_chips_and_zero_stays_zero():
     assert not np.allclose(k[0], k[1])
 
 
+def test_reciprocal_coupling_matrices_stay_symmetric_with_the_spread_per_link():
+    """Springs, resistors, capacitors and thermal links are reciprocal (the devices' constructors
+    refuse asymmetric matrices), so fabricate keeps them symmetric without being asked: one
+    factor per link, shared by (i, j) and (j, i), so each link scatters by sigma; the diagonal
+    and missing links stay zero; naming them in symmetric= as well gives the same chips."""
+    n, sigma = 4000, 0.1
+    key = jax.random.key(5)
+    duff = pn.DuffingNetwork(n_resonators=4, temperature_k=0.0)  # ring
+    mott = pn.MottNetwork(coupling_conductance_s=2e-4 * pn.devices.mechanical.coupling_matrix(4, 1.0),
+                          thermal_coupling_w_per_k=1e-6 * (1 - np.eye(4)))
+    assert duff.reciprocal == ("coupling_n_per_m",) and len(mott.reciprocal) == 3
+    for dev, name in ((duff, "coupling_n_per_m"), (mott, "coupling_conductance_s"),
+                      (mott, "thermal_coupling_w_per_k")):
+        for dist in ("normal", "lognormal"):
+            chips = codesign.fabricate(dev, key, {name: sigma}, n, distribution=dist)
+            k, k0 = np.asarray(getattr(chips, name)), np.asarray(getattr(dev, name))
+            np.testing.assert_array_equal(k, np.swapaxes(k, -1, -2))
+            assert np.all(k[:, k0 == 0] == 0)
+            iu = np.triu_indices(4, 1)
+            r = (k / np.where(k0 == 0, 1.0, k0))[:, iu[0], iu[1]][:, k0[iu] != 0]  # one per link
+            r = np.log(r) + sigma**2 / 2 if dist == "lognormal" else r - 1
+            assert abs(r.std() - sigma) < 5 * sigma / np.sqrt(2 * r.size)
+            assert abs(np.corrcoef(r[:, 0], r[:, 1])[0, 1]) < 5 / np.sqrt(n)  # links independent
+            again = codesign.fabricate(dev, key, {name: sigma}, n, distribution=dist, symmetric=(name,))
+            np.testing.assert_array_equal(np.asarray(getattr(again, name)), k)
+    with pytest.raises(ValueError, match=r"symmetric='coupling_n_per_m' must be a tuple"):
+        codesign.fabricate(duff, key, {"f0_mhz": 0.01}, 2, symmetric="coupling_n_per_m")
+    # a device built from a fabricated chip's matrices passes the constructor's symmetry check
+    chips = codesign.fabricate(duff, key, {"coupling_n_per_m": sigma}, 3)
+    pn.DuffingNetwork(coupling_n_per_m=chips.coupling_n_per_m, topology=None, temperature_k=0.0)
+
+
 def test_a_sweep_of_operating_points_sees_the_same_chips():
     """Chips are drawn per element of a parameter's own axes: every point of a sweep that the
     nominal device already carries (here three drive forces) and every input of a batch sees

@@ -230,9 +230,52 @@ def test_topologies():
     ring = coupling_matrix(4, 1.0, "ring")
     assert ring[0, 3] == ring[3, 0] == 1 and ring.sum() == 8
     k = np.arange(9.0).reshape(3, 3)
-    dev = DuffingNetwork(coupling_n_per_m=k, topology=None)
+    dev = DuffingNetwork(coupling_n_per_m=k + k.T, topology=None)
     np.testing.assert_array_equal(np.diag(np.asarray(dev.coupling_n_per_m)), 0)
     assert dev.n_resonators == 3 and dev.input_gain.shape == (3, 1)
+
+
+def test_an_asymmetric_spring_matrix_is_an_error_unless_traced():
+    """Springs are reciprocal: k_ij != k_ji (beyond 1e-6 relative) is refused, naming the worst
+    pair; the diagonal (ignored) may be anything; traced values (under jit) pass unchecked."""
+    k = coupling_matrix(3, 2e-4, "chain")
+    bad = k.copy()
+    bad[0, 1] *= 1.5
+    with pytest.raises(ValueError, match=r"coupling_n_per_m is not symmetric: coupling_n_per_m\[0, 1\] "
+                       r"= 0.0003 but coupling_n_per_m\[1, 0\] = 0.0002, an asymmetry of 0.0001.*"
+                       r"expected a symmetric matrix \(springs are reciprocal\)"):
+        DuffingNetwork(coupling_n_per_m=bad, topology=None)
+    with pytest.raises(ValueError, match=r"not symmetric \(ensemble index \(1,\)\)"):
+        DuffingNetwork(coupling_n_per_m=np.stack([k, bad]), topology=None)
+    # rounding-level asymmetry and an asymmetric diagonal are fine
+    DuffingNetwork(coupling_n_per_m=k * (1 + 1e-9 * np.triu(np.ones((3, 3)))) + np.diag([1.0, 2, 3]),
+                   topology=None)
+    out = jax.jit(lambda m: DuffingNetwork(coupling_n_per_m=m, topology=None).coupling_n_per_m)(bad)
+    np.testing.assert_allclose(out, bad, rtol=1e-6)
+
+
+def test_bistable_band_that_reaches_the_search_grid_end_is_an_error():
+    """At 32 pN the hardening band runs past f0 + 200 linewidths and the softening one below
+    f0 - 200 linewidths: both name span_linewidths instead of indexing off the grid; a wider
+    span finds the hardening band, and a span that would reach 0 Hz is refused."""
+    hard = _single(drive_force_pn=32.0)
+    with pytest.raises(ValueError, match=r"reaches the upper end of the search grid, 2.31 MHz = f0 \+ "
+                       r"span_linewidths=200.0 .*pass a larger span_linewidths"):
+        hard.bistable_band_mhz()
+    lo, hi = hard.bistable_band_mhz(span_linewidths=1000.0)
+    assert F0 < lo < hi < F0 + 1000 * F0 / 4000
+    hb = hard.harmonic_balance_amplitudes(np.array([lo - 1e-6, lo + 1e-6, hi - 1e-6, hi + 1e-6]))
+    np.testing.assert_array_equal(np.isnan(hb[:, 2]), [True, False, False, True])
+    soft = _single(drive_force_pn=32.0, k3_n_per_m3=-3e11)
+    with pytest.raises(ValueError, match=r"reaches the lower end of the search grid, 2.09 MHz = f0 - "
+                       r"span_linewidths=200.0 .*pass a larger span_linewidths"):
+        soft.bistable_band_mhz()
+    # far below f0 the softening band's upper branch lies past the top of the barrier
+    with pytest.raises(ValueError, match=r"lower end.*beyond the escape amplitude"):
+        soft.bistable_band_mhz(span_linewidths=3990.0)
+    with pytest.raises(ValueError, match=r"span_linewidths=4000.0 reaches 0 MHz.*span_linewidths < Q"):
+        soft.bistable_band_mhz(span_linewidths=4000.0)
+    assert _single(drive_force_pn=0.1).bistable_band_mhz() is None  # below the critical drive
 
 
 def test_blow_up_names_the_resonator_and_the_time():

@@ -149,6 +149,26 @@ def test_bad_parameters_raise_clear_errors():
         pn.MottNetwork("GaAs")
 
 
+@pytest.mark.parametrize("name, elements", [("coupling_conductance_s", "resistors"),
+                                            ("coupling_capacitance_f", "capacitors"),
+                                            ("thermal_coupling_w_per_k", "thermal links")])
+def test_asymmetric_coupling_matrices_are_errors_unless_traced(name, elements):
+    """Resistors, capacitors and thermal links are reciprocal: G_jk != G_kj (beyond 1e-6
+    relative) is refused, naming the worst pair; traced values (under jit) pass unchecked."""
+    g = 1e-4 * (1.0 - np.eye(3))
+    bad = g.copy()
+    bad[2, 0] = 3e-4
+    with pytest.raises(ValueError, match=rf"{name} is not symmetric: {name}\[0, 2\] = 0.0001 but "
+                       rf"{name}\[2, 0\] = 0.0003, an asymmetry of 0.0002.*expected a symmetric "
+                       rf"matrix \({elements} are reciprocal\)"):
+        pn.MottNetwork(**{name: bad})
+    with pytest.raises(ValueError, match=r"not symmetric \(ensemble index \(0, 1\)\)"):
+        pn.MottNetwork(**{name: np.stack([g, bad])[None]})
+    pn.MottNetwork(**{name: g * (1 + 1e-9 * np.triu(np.ones((3, 3))))})  # rounding is fine
+    out = jax.jit(lambda m: getattr(pn.MottNetwork(**{name: m}), name))(bad)
+    np.testing.assert_allclose(out, bad, rtol=1e-6)
+
+
 def test_resistive_coupling_locks_in_phase_and_capacitive_in_anti_phase():
     # two oscillators detuned by 2 % in C, started out of phase; batch: uncoupled / 0.2 mS / 20 pF
     off = 1.0 - jnp.eye(2)

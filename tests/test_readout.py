@@ -296,6 +296,24 @@ def test_metrics():
         accuracy(np.zeros((4, 3)), np.zeros(4))
 
 
+def test_nmse_rejects_non_finite_inputs_and_constant_targets_outside_jit():
+    t = np.linspace(-1.0, 1.0, 20)
+    p = t.copy()
+    p[7] = np.nan
+    with pytest.raises(ValueError, match=r"nmse: pred has 1 non-finite entries.*index \(7,\)"):
+        nmse(p, t)
+    with pytest.raises(ValueError, match=r"nmse: target has 1 non-finite"):
+        nmse(t, np.where(np.arange(20) == 3, np.inf, t))
+    # a constant target: exactly 0, or ~1e-34 from rounding the mean of 0.1s, is zero variance
+    for const in (np.zeros(5), np.full(7, 0.1)):
+        with pytest.raises(ValueError, match="zero variance"):
+            nmse(np.linspace(0, 1, const.size), const)
+    # a small but real variance is fine
+    assert nmse(t, 1e-3 * t + 5.0) > 0
+    # under jit the same inputs give NaN instead of raising
+    assert np.isnan(jax.jit(nmse)(jnp.asarray(p), jnp.asarray(t)))
+
+
 # ----------------------------------------------------------------------------------------------
 # Input validation
 # ----------------------------------------------------------------------------------------------

@@ -103,7 +103,8 @@ class DuffingNetwork(AbstractDevice):
     - `mass_kg`: effective mass $m$, kg, > 0. Default 1e-15.
     - `k3_n_per_m3`: cubic stiffness $k_3$, N/m$^3$ (> 0 hardening, < 0 softening). Default 3e11.
     - `coupling_n_per_m`: a scalar spring $k_c$ (N/m) placed by ``topology``, or an $(N, N)$
-      matrix $k_{ij}$ (diagonal ignored; then ``topology`` must be None). Default 2e-4.
+      matrix $k_{ij}$ (symmetric: a spring is reciprocal; diagonal ignored; then ``topology``
+      must be None). Default 2e-4.
     - `topology`: ``"ring"`` (default), ``"chain"`` or ``"none"`` for a scalar coupling.
     - `drive_force_pn`: $F_0$, pN, >= 0. Default 1.
     - `drive_mhz`: $\omega_d/2\pi$, MHz, > 0, common to all resonators (shape ``(*e,)`` for an
@@ -127,6 +128,9 @@ class DuffingNetwork(AbstractDevice):
     frame: str = eqx.field(static=True)
 
     time_unit: ClassVar[str] = "us"
+    #: matrix parameters of reciprocal elements (springs: $k_{ij} = k_{ji}$), kept symmetric by
+    #: the constructor's check and by :func:`physnn.codesign.fabricate`
+    reciprocal: ClassVar[tuple[str, ...]] = ("coupling_n_per_m",)
 
     def __init__(
         self,
@@ -190,6 +194,7 @@ class DuffingNetwork(AbstractDevice):
                 "topology=None with a matrix, or a scalar spring with a topology"
             )
         kmat = V.shape_is("coupling_n_per_m", kmat, (n, n), owner=own)
+        V.symmetric_matrix("coupling_n_per_m", kmat, "springs", owner=own)
         self.coupling_n_per_m = kmat * (1.0 - jnp.eye(n, dtype=kmat.dtype))
         gain = jnp.ones((n, 1)) if input_gain is None else V.as_float("input_gain", input_gain,
                                                                       owner=own)
@@ -300,13 +305,39 @@ class DuffingNetwork(AbstractDevice):
 
     def bistable_band_mhz(self, resonator: int = 0, span_linewidths: float = 200.0):
         r"""The drive-frequency band (lo, hi), MHz, where the harmonic balance of one resonator has
-        three branches (the saddle-node frequencies that bound the hysteresis), or None."""
+        three branches (the saddle-node frequencies that bound the hysteresis), or None.
+
+        The band is searched on a grid of 8001 frequencies over $f_0 \pm$ ``span_linewidths``
+        linewidths $f_0/Q$ (fewer than $Q$, so that the grid stays above 0 Hz); a band that
+        reaches an end of the grid raises ``ValueError`` (pass a larger ``span_linewidths``)."""
+        own = "DuffingNetwork.bistable_band_mhz"
         f0 = float(np.asarray(self.f0_mhz)[resonator])
-        lw = f0 / float(np.asarray(self.q)[resonator])
-        grid = f0 + lw * np.linspace(-span_linewidths, span_linewidths, 8001)
-        three = ~np.isnan(self.harmonic_balance_amplitudes(grid, resonator)[:, 2])
+        q = float(np.asarray(self.q)[resonator])
+        lw = f0 / q
+        span = float(V.positive("span_linewidths", span_linewidths, owner=own))
+        if span >= q:
+            raise ValueError(
+                f"{own}: span_linewidths={span_linewidths!r} reaches 0 MHz (f0 - span * f0/Q <= 0 "
+                f"with Q = {q:g}); expected span_linewidths < Q")
+        grid = f0 + lw * np.linspace(-span, span, 8001)
+        hb = self.harmonic_balance_amplitudes(grid, resonator)
+        three = ~np.isnan(hb[:, 2])
         if not three.any():
             return None
+        if three[0] or three[-1]:
+            end = 0 if three[0] else -1
+            note = ""
+            escape = float(np.asarray(self.escape_amplitude_nm())[resonator])
+            if hb[end, 2] > escape:
+                note = (f"; there the upper branch ({hb[end, 2]:.4g} nm) lies beyond the escape "
+                        f"amplitude {escape:.4g} nm of this softening spring, where the model no "
+                        "longer holds, so the band may have no edge below f0")
+            raise ValueError(
+                f"{own}: the bistable band of resonator {resonator} reaches the "
+                f"{'lower' if end == 0 else 'upper'} end of the search grid, {grid[end]:.6g} MHz "
+                f"= f0 {'-' if end == 0 else '+'} span_linewidths={span_linewidths!r} linewidths "
+                f"({lw:.4g} MHz each), so its edge is not found; pass a larger span_linewidths "
+                f"(fewer than Q = {q:g}){note}")
         i = np.flatnonzero(three)
 
         def edge(a, b):  # three branches at a, one at b: bisect

@@ -127,6 +127,8 @@ _PER = ("capacitance_f", "load_resistance_ohm", "source_voltage_v", "thermal_res
         "on_resistance_ohm", "transition_k", "transition_width_k", "thickness_m", "permittivity_r",
         "noise", "switching_time_ns")
 _MATS = ("coupling_conductance_s", "coupling_capacitance_f", "thermal_coupling_w_per_k")
+_ELEMENTS = dict(coupling_conductance_s="resistors", coupling_capacitance_f="capacitors",
+                 thermal_coupling_w_per_k="thermal links")
 
 
 class MottNetwork(AbstractDevice):
@@ -147,7 +149,8 @@ class MottNetwork(AbstractDevice):
     - `thickness_m`: $d$, m; `permittivity_r`: $\varepsilon_r$ (Frenkel–Poole $\beta$).
     - `noise`: temperature noise amplitude, K/sqrt(ns) (0 = deterministic, ``diffusion`` is None).
     - `coupling_conductance_s`, `coupling_capacitance_f`, `thermal_coupling_w_per_k`: $(M, M)$
-      matrices (S, F, W/K), >= 0, diagonal ignored; default 0.
+      matrices (S, F, W/K), >= 0, symmetric (resistors, capacitors and thermal links are
+      reciprocal), diagonal ignored; default 0.
     - `hysteresis_k`: width $h$ of the IMT hysteresis loop, K. Used only with
       ``hysteretic=True``; otherwise recorded for reference.
     - `hysteretic`: give every switch a metallic-fraction state $\phi$ with the hysteresis loop
@@ -183,6 +186,9 @@ class MottNetwork(AbstractDevice):
     hysteretic: bool = eqx.field(static=True, default=False)
 
     time_unit: ClassVar[str] = "ns"
+    #: matrix parameters of reciprocal elements (resistors, capacitors, thermal links: $G_{jk} =
+    #: G_{kj}$), kept symmetric by the constructor's check and by :func:`physnn.codesign.fabricate`
+    reciprocal: ClassVar[tuple[str, ...]] = _MATS
 
     def __init__(
         self,
@@ -254,6 +260,7 @@ class MottNetwork(AbstractDevice):
         for name, mat in mats.items():
             mat = jnp.zeros((m, m)) if mat is None else mat
             mat = V.shape_is(name, V.positive(name, mat, owner=own, allow_zero=True), (m, m), owner=own)
+            V.symmetric_matrix(name, mat, _ELEMENTS[name], owner=own)
             setattr(self, name, mat * (1.0 - jnp.eye(m, dtype=mat.dtype)))
         h = float(d["hysteresis_k"] if hysteresis_k is None else hysteresis_k)
         if not np.isfinite(h) or h < 0:
