@@ -10,6 +10,9 @@ Protocol (the paper's numerics where the paper states them):
 - States: the exact-in-theta map (``physnn.delay_map``) for the scans, and the continuous delay
   integrator (``physnn.simulate``, RK4 with a history buffer) at the chosen operating point, to show
   the effect of the continuous-time coupling between virtual nodes.
+- Pole: with p = 1 the node is singular at X(t - tau) + gamma J = -1; past it its states are NaN
+  (``physnn.MackeyGlassNode``), and a scan point whose node crosses it is marked diverged (NaN on
+  the maps) and never chosen.
 - Readout: ridge regression in float64 (``physnn.readout.ridge_fit``, alpha by 5-fold CV) on the
   400 node states. (eta, gamma) are chosen on a validation block at the end of the training data,
   never on the test data; the readout is then refitted on all training data.
@@ -83,13 +86,17 @@ def node_features(node, u, mask, theta, *, continuous=False, dt=None):
     """(n_samples, n_nodes) node states for the input sequence ``u`` (float64)."""
     drive = pn.Masked(jnp.asarray(u), jnp.asarray(mask), theta)
     if continuous:
-        x = pn.simulate(node, drive, dt=theta if dt is None else dt, observe=False).ys
+        try:
+            x = pn.simulate(node, drive, dt=theta if dt is None else dt, observe=False).ys
+        except pn.SimulationError as e:  # one exception for a diverged node, whichever the solver
+            raise FloatingPointError(f"appeltant2011: {e}") from e
     else:
         x = pn.delay_map(node, drive)
     x = pn.node_states(x, node.n_nodes)
     if not bool(jnp.all(jnp.isfinite(x))):
-        raise FloatingPointError("appeltant2011: non-finite node states (the p = 1 node has a pole "
-                                 "at X + gamma J = -1; lower gamma)")
+        # the node returns NaN past its pole at X(t - tau) + gamma J = -1 (p = 1)
+        raise FloatingPointError("appeltant2011: non-finite node states (the p = 1 node crossed its "
+                                 "pole at X(t - tau) + gamma J = -1)")
     return np.asarray(x, dtype=np.float64)
 
 
@@ -227,6 +234,34 @@ def _fresh_narma(config, step, n_samples):
             seed += 100_003
 
 
+def _skip_diverged(loss_fn, diverged_loss=1.0):
+    """``loss_fn(model, batch) -> (loss, ok)`` as ``(loss, diverged)`` that skips a diverged
+    series: where ``ok`` is false (the node crossed its pole on this series, and its states are
+    NaN) the loss is ``diverged_loss`` (1: the NRMSE of predicting the mean), ``diverged`` is 1
+    and the gradient is zero, so the optimiser step does not take NaN from it. Elsewhere the
+    loss and its gradient are those of ``loss_fn``."""
+
+    @jax.custom_vjp
+    def guarded(model, batch):
+        loss, ok = loss_fn(model, batch)
+        return jnp.where(ok, loss, diverged_loss), jnp.where(ok, 0.0, 1.0)
+
+    def fwd(model, batch):
+        loss, vjp, ok = jax.vjp(loss_fn, model, batch, has_aux=True)
+        return (jnp.where(ok, loss, diverged_loss), jnp.where(ok, 0.0, 1.0)), (vjp, ok)
+
+    def bwd(res, g):
+        vjp, ok = res
+        grads = vjp(jnp.where(ok, g[0], 0.0))
+        # where, not a product with 0: the backward pass of NaN states is NaN
+        return jax.tree_util.tree_map(
+            lambda t: t if t.dtype == jax.dtypes.float0 else jnp.where(ok, t, jnp.zeros_like(t)),
+            grads)
+
+    guarded.defvjp(fwd, bwd)
+    return guarded
+
+
 def _trainable(model, names):
     spec = jax.tree_util.tree_map(lambda _: False, model)
     return eqx.tree_at(lambda m: tuple(getattr(m[0], k) for k in names) + (m[1],), spec,
@@ -244,7 +279,12 @@ def _fit_select(model, loss_fn, data, optimizer, steps, every, key, ckpt_dir, sc
     ``score`` (the fixed validation split) among the start and the end of every chunk. The loss
     on fresh series is noisy, and a rare series near the node's pole can throw the parameters
     off; selection on validation data keeps the best state seen. Resumable: the training state,
-    the scores so far and the best model are all checkpointed in ``ckpt_dir``."""
+    the scores so far and the best model are all checkpointed in ``ckpt_dir``.
+
+    A step whose node diverges (crosses its pole: non-finite states, which the loss does not
+    skip by itself, as through the integrator) ends the training at the last completed chunk:
+    the best state seen until then is kept, and ``stopped`` (the last item of the result,
+    otherwise ``None``) records where and why."""
     ckpt_dir = Path(ckpt_dir)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     record, best_file = ckpt_dir / "selection.json", ckpt_dir / "best.eqx"
@@ -254,10 +294,25 @@ def _fit_select(model, loss_fn, data, optimizer, steps, every, key, ckpt_dir, sc
         pn.train.save_checkpoint(best_file, model)
     done = {e for e, _ in sel["scores"]}
     hist = {"loss": []}
+
+    def train_to(end):
+        return pn.train.fit(model, loss_fn, data, optimizer, steps=end, key=key,
+                            checkpoint_dir=ckpt_dir, checkpoint_every=every, progress=progress,
+                            filter_spec=filter_spec)
+
     for end in list(range(every, steps, every)) + [steps]:
-        trained, hist = pn.train.fit(model, loss_fn, data, optimizer, steps=end, key=key,
-                                     checkpoint_dir=ckpt_dir, checkpoint_every=every,
-                                     progress=progress, filter_spec=filter_spec)
+        if sel.get("stopped") is not None:
+            break
+        try:
+            trained, hist = train_to(end)
+        except (FloatingPointError, RuntimeError) as e:  # RuntimeError: simulate's error_if, traced
+            if "non-finite" not in str(e):
+                raise
+            last = max(e_ for e_, _ in sel["scores"])  # fit's checkpoint is at this step
+            why = next(line for line in str(e).splitlines() if "non-finite" in line).strip()
+            sel["stopped"] = {"after_step": last, "error": why[:300]}
+            record.write_text(json.dumps(sel))
+            break
         if end in done:
             continue
         sc = score(trained)
@@ -266,8 +321,11 @@ def _fit_select(model, loss_fn, data, optimizer, steps, every, key, ckpt_dir, sc
             sel["best_step"] = end
         sel["scores"].append([end, sc])
         record.write_text(json.dumps(sel))
+    stopped = sel.get("stopped")
+    if stopped is not None:  # the history up to the last completed chunk (from its checkpoint)
+        hist = train_to(stopped["after_step"])[1] if stopped["after_step"] > 0 else {"loss": []}
     best, _ = pn.train.load_checkpoint(best_file, model)
-    return best, hist, sel["scores"], sel["best_step"]
+    return best, hist, sel["scores"], sel["best_step"], stopped
 
 
 def codesign(config, start, out_dir=None, progress=True):
@@ -298,12 +356,19 @@ def codesign(config, start, out_dir=None, progress=True):
             return jnp.asarray(uu), jnp.asarray(yy[w:w + n_fit_]), jnp.asarray(yy[w + n_fit_:])
         return sample
 
-    def loss_map(model, b, key):
+    def map_loss(model, b):
         nd, mask = model
         nd = eqx.tree_at(lambda m: m.delay, nd, big_d * theta0)  # concrete: the map needs it
         uu, y_fit, y_val = b
         x = pn.node_states(pn.delay_map(nd, pn.Masked(uu, mask, theta0)), n)
-        return _readout_loss(x[w:w + n_fit], y_fit, x[w + n_fit:], y_val)
+        loss = _readout_loss(x[w:w + n_fit], y_fit, x[w + n_fit:], y_val)
+        return loss, jnp.all(jnp.isfinite(x)) & jnp.isfinite(loss)
+
+    guarded_map_loss = _skip_diverged(map_loss)
+
+    def loss_map(model, b, key):
+        loss, diverged = guarded_map_loss(model, b)
+        return loss, {"diverged": diverged}
 
     mask0 = jnp.asarray(_mask(config))
 
@@ -313,7 +378,7 @@ def codesign(config, start, out_dir=None, progress=True):
                          float(nd.theta))
 
     val_start = score_map((node, mask0))
-    (node, mask), hist, scores, best_step = _fit_select(
+    (node, mask), hist, scores, best_step, stopped = _fit_select(
         (node, mask0), loss_map, batch(n_fit, config["narma_val"]),
         optax.adam(config["codesign_lr"]), config["codesign_steps"], config["codesign_every"],
         jax.random.key(0), ckpt / "map", score_map, progress,
@@ -367,16 +432,17 @@ def codesign(config, start, out_dir=None, progress=True):
         return _fit_eval(xs, y, fit, val)[0]
 
     grads = [dloss_dtau((node, mask))]
-    (node2, mask2), hist2, scores2, best_step2 = _fit_select(
+    (node2, mask2), hist2, scores2, best_step2, stopped2 = _fit_select(
         (node, mask), loss_ode, sample2, opt2, config["tau_steps"], config["tau_every"],
         jax.random.key(1), ckpt / "tau", score_ode, progress, spec2)
     grads.append(dloss_dtau((node2, mask2)))
     x2 = np.asarray(states_ode(node2, mask2, jnp.asarray(u)))
     test_ode = _fit_eval(x2, y, train, test)[0]
-    return {"curve": hist["loss"], "curve_tau": hist2["loss"], "taus": [tau0] + hist2["tau"],
+    return {"curve": hist["loss"], "curve_tau": hist2["loss"], "taus": [tau0] + hist2.get("tau", []),
             "dloss_dtau": grads, "val_start": val_start, "val_map": val_map,
             "val_scores_map": scores, "best_step_map": best_step, "val_scores_tau": scores2,
-            "best_step_tau": best_step2,
+            "best_step_tau": best_step2, "skipped_map": int(sum(hist.get("diverged", []))),
+            "stopped_map": stopped, "stopped_tau": stopped2,
             "eta": float(node2.eta), "gamma": float(node2.gamma), "theta": theta,
             "tau": float(node2.delay), "tau_over_theta": float(node2.delay) / theta,
             "test_map": test_map, "test_continuous": test_ode}
@@ -448,6 +514,14 @@ def _run(config, out_dir) -> dict:
         f"Santa Fe at theta = 0.2, desynchronised: eta={sf['eta']}, gamma={sf['gamma']}, continuous "
         "integrator",
     ]
+    if cd["skipped_map"]:
+        notes.append(f"co-design: on {cd['skipped_map']} of the fresh series the node crossed its pole "
+                     "(NaN states); those steps were skipped (zero gradient, loss recorded as 1)")
+    for phase, stop in (("map", cd["stopped_map"]), ("tau", cd["stopped_tau"])):
+        if stop is not None:
+            notes.append(f"co-design ({phase} phase): the node diverged after step "
+                         f"{stop['after_step']}; training stopped there, the best state until then "
+                         f"kept ({stop['error']})")
     notes += stages.notes()
     return {"metrics": metrics, "reference": reference, "notes": notes, "timings_s": t,
             "resumed": stages.resumed,

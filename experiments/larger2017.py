@@ -11,9 +11,12 @@ Protocol:
 
 - **Front end.** 13 MFCCs per 25 ms frame every 10 ms (``fsdd_features``), each utterance
   resampled to ``n_frames`` frames (``fixed_frames``), then standardised per coefficient with
-  the mean and standard deviation over the official training set (26 label-free constants, shared
-  by all splits; per-utterance mean normalisation is not used because it would zero the
-  time-averaged front-end features that the winner-take-all readout of the front end sees).
+  the mean and standard deviation over the training set of each split (26 label-free constants
+  per split): repetitions 5-49 of all speakers for the official split, all utterances of the five
+  training speakers for each leave-one-speaker-out fold, so that the held-out speaker never
+  shapes the preprocessing (each fold therefore has its own reservoir states). Per-utterance mean
+  normalisation is not used because it would zero the time-averaged front-end features that the
+  winner-take-all readout of the front end sees.
 - **Time multiplexing.** Each frame (a vector of 13 coefficients) is one input sample, held for
   one delay period and spread over the N virtual nodes by a random (N, 13) mask, uniform in
   [-1, 1] / sqrt(13) (``physnn.Masked``). All utterances are one batch: one ``delay_map`` call per
@@ -94,17 +97,42 @@ N_CLASSES = 10
 # --------------------------------------------------------------------------------------------
 
 
-def load_inputs(config):
-    """Normalised MFCC frames ``(n_utt, n_frames, n_mfcc)`` (float32) of the utterances used,
-    with their digits, speaker indices and repetition numbers."""
+def load_frames(config):
+    """MFCC frames ``(n_utt, n_frames, n_mfcc)`` (float64, not standardised) of the utterances
+    used, with their digits, speaker indices, repetition numbers and indices in FSDD."""
     data = load_fsdd()
     keep = np.flatnonzero(np.asarray(data.indices) < config["max_rep"])
     x = fsdd_features("mfcc", n_frames=config["n_frames"], n_mfcc=config["n_mfcc"])[keep]
     reps = np.asarray(data.indices)[keep]
-    train = reps >= 5  # the official training set fixes the 2 x n_mfcc normalisation constants
-    x = (x - x[train].mean((0, 1))) / x[train].std((0, 1))
     speakers = np.searchsorted(np.asarray(FSDD_SPEAKERS), np.asarray(data.speakers)[keep])
-    return x.astype(np.float32), np.asarray(data.digits)[keep], speakers, reps, keep
+    return x, np.asarray(data.digits)[keep], speakers, reps, keep
+
+
+def standardise(frames, train):
+    """``frames`` standardised per coefficient (float32) with the mean and standard deviation
+    over the frames of the utterances ``train`` only (2 x n_mfcc constants)."""
+    return ((frames - frames[train].mean((0, 1))) / frames[train].std((0, 1))).astype(np.float32)
+
+
+def load_inputs(config):
+    """Frames standardised for the official split (statistics of its training set, repetitions
+    5-49), with digits, speaker indices, repetition numbers and indices (as :func:`load_frames`)."""
+    frames, digits, speakers, reps, keep = load_frames(config)
+    return standardise(frames, reps >= 5), digits, speakers, reps, keep
+
+
+def split_inputs(frames, problems):
+    """The input frames of every selection problem, standardised with the statistics of that
+    problem's training set (``problems[name][2]``; the official split: repetitions 5-49; a
+    speaker fold: the five other speakers), so that no test utterance shapes its preprocessing.
+    Problems with the same training set share one array."""
+    out, seen = {}, {}
+    for name, (_, _, train, _) in problems.items():
+        key = np.asarray(train, bool).tobytes()
+        if key not in seen:
+            seen[key] = standardise(frames, train)
+        out[name] = seen[key]
+    return out
 
 
 def splits(speakers, reps):
@@ -268,12 +296,21 @@ def choose(grid_results, problem):
 # --------------------------------------------------------------------------------------------
 
 
-def _scan(name, points, make_feats, labels, groups, n_groups, problems, config):
+def _scan(name, points, make_feats, inputs, labels, groups, n_groups, problems, config):
+    """Validation and test WERs of every point for every problem; ``make_feats(point, x)`` gives
+    the features of all utterances from the inputs ``x``, which are ``inputs[problem]`` (each
+    problem's own standardisation: the states are computed once per distinct input array)."""
+    by_inputs = {}  # id of an input array -> (the array, the problems standardised with it)
+    for prob in problems:
+        by_inputs.setdefault(id(inputs[prob]), (inputs[prob], {}))[1][prob] = problems[prob]
     results = []
     for pt in tqdm(points, desc=f"larger2017: {name} grid", leave=False):
-        feats = make_feats(pt)
-        with blas_threads(1):
-            results.append(evaluate(feats, labels, groups, n_groups, problems, config["rel_alphas"]))
+        res = {}
+        for x, probs in by_inputs.values():
+            feats = make_feats(pt, x)
+            with blas_threads(1):
+                res.update(evaluate(feats, labels, groups, n_groups, probs, config["rel_alphas"]))
+        results.append(res)
     summary = {}
     for prob in problems:
         gi, ai = choose(results, prob)
@@ -289,12 +326,15 @@ def _speaker_mean(summary):
 def run(config, out_dir) -> dict:
     out_dir = Path(out_dir)
     t_start = time.perf_counter()
-    x, digits, speakers, reps, _ = load_inputs(config)
-    n_utt, n_frames, n_ch = x.shape
+    frames, digits, speakers, reps, _ = load_frames(config)
+    n_utt, n_frames, n_ch = frames.shape
     rep_block = np.where(reps < 5, 0, np.where(reps < 10, 1, 2))
     groups = speakers * 3 + rep_block  # the unit every split is made of
     n_groups = 3 * len(FSDD_SPEAKERS)
     problems = splits(speakers, reps)
+    # each problem standardised with its own training set's statistics
+    inputs = split_inputs(frames, problems)
+    x = inputs["official"]  # the official split's inputs: the figure and the continuous check
     mask = make_mask(config, n_ch)
     timings = {}
     # an interrupted run resumes: each scan below is a stage kept in out_dir/checkpoints
@@ -303,10 +343,10 @@ def run(config, out_dir) -> dict:
     # front end alone: per-frame WTA, and ridge on the whole resampled sequence
     t = time.perf_counter()
     fe_frames = stages("front_end", lambda: _scan(
-        "front end", [{}], lambda _: x, digits, groups, n_groups, problems, config)[0])
+        "front end", [{}], lambda _, xs: xs, inputs, digits, groups, n_groups, problems, config)[0])
     fe_flat = stages("front_end_sequence", lambda: _scan(
-        "front end (sequence)", [{}], lambda _: x.reshape(n_utt, 1, -1), digits, groups, n_groups,
-        problems, config)[0])
+        "front end (sequence)", [{}], lambda _, xs: xs.reshape(n_utt, 1, -1), inputs, digits, groups,
+        n_groups, problems, config)[0])
     timings["front_end_s"] = time.perf_counter() - t
 
     # Ikeda reservoir
@@ -314,8 +354,8 @@ def run(config, out_dir) -> dict:
         config["ikeda_theta_over_tau_r"], config["ikeda_betas"], config["ikeda_rhos"], config["ikeda_phi0s"])]
     t = time.perf_counter()
     ik_sum = stages("ikeda", lambda: _scan(
-        "Ikeda", ik_points, lambda pt: reservoir_states(ikeda_node(config, **pt), x, mask), digits,
-        groups, n_groups, problems, config)[0])
+        "Ikeda", ik_points, lambda pt, xs: reservoir_states(ikeda_node(config, **pt), xs, mask),
+        inputs, digits, groups, n_groups, problems, config)[0])
     timings["ikeda_grid_s"] = time.perf_counter() - t
     timings["ikeda_per_point_s"] = timings["ikeda_grid_s"] / len(ik_points)
 
@@ -323,8 +363,8 @@ def run(config, out_dir) -> dict:
     mg_points = [dict(eta=e, gamma=g) for e, g in itertools.product(config["mg_etas"], config["mg_gammas"])]
     t = time.perf_counter()
     mg_sum = stages("mackey_glass", lambda: _scan(
-        "Mackey-Glass", mg_points, lambda pt: reservoir_states(mg_node(config, **pt), x, mask),
-        digits, groups, n_groups, problems, config)[0])
+        "Mackey-Glass", mg_points, lambda pt, xs: reservoir_states(mg_node(config, **pt), xs, mask),
+        inputs, digits, groups, n_groups, problems, config)[0])
     timings["mg_grid_s"] = time.perf_counter() - t
 
     # the chosen Ikeda point (official split): states for the figure and the physical figures
@@ -370,6 +410,8 @@ def run(config, out_dir) -> dict:
         "time-averaged outputs (winner-take-all); operating point and alpha chosen on validation "
         "data inside the training data (official: reps 10-49 -> 5-9; speaker: next speaker)",
         f"wer_speaker_*: mean over the {len(FSDD_SPEAKERS)} leave-one-speaker-out folds",
+        "MFCC standardisation (per coefficient) from each split's training set only: official, "
+        "repetitions 5-49; each speaker fold, the five training speakers (not the held-out one)",
         "front_end: same WTA classifier on the MFCC frames; front_end_sequence: ridge on the whole "
         f"resampled MFCC sequence ({n_frames} x {n_ch} features), a stronger linear baseline",
         f"Ikeda chosen (official): {best}, N={config['n_nodes']}, tau_D={tau_d:.4g} ns, "

@@ -94,3 +94,122 @@ def test_a_rerun_in_the_same_folder_loads_the_scans_and_the_codesign(quick, monk
     for k in ("narma_grid_paper_theta", "narma_grids_theta", "best", "best_paper_theta"):
         assert again[k] == record[k], k
     assert again["metrics"] == record["metrics"] and again["codesign"] == record["codesign"]
+
+
+# --------------------------------------------------------------------------------------------
+# The node's pole: a scan point that crosses it is diverged, never chosen; the co-design skips
+# or stops (small set-ups, without the quick run)
+# --------------------------------------------------------------------------------------------
+
+_SMALL = {"n_nodes": 20, "theta": 0.2, "p": 1.0, "mask_amp": 0.1, "seed": 0}
+
+
+class _Bar:
+    def update(self):
+        pass
+
+
+def test_a_scan_point_across_the_pole_is_diverged_and_not_chosen():
+    """gamma = 30 drives z = X + gamma J past -1 (the old formula went through the pole and
+    scored the point); the grid marks it NaN and nanargmin picks the valid point."""
+    import jax
+
+    from physnn.tasks import narma10
+
+    exp = load_experiment("appeltant2011")
+    u, y = narma10(400, seed=0, washout=200)
+    fit, val = slice(50, 300), slice(300, 400)
+    with jax.enable_x64(True):
+        grid = exp._grid(_SMALL, u, y, fit, val, 0.2, [0.5], [0.1, 30.0], 1, _Bar())
+        assert np.isfinite(grid[0, 0]) and np.isnan(grid[0, 1])
+        assert np.unravel_index(np.nanargmin(grid), grid.shape) == (0, 0)
+        node = exp._node(_SMALL, 0.5, 30.0, 1)
+        for continuous in (False, True):  # the continuous solve's SimulationError, the same way
+            with pytest.raises(FloatingPointError, match="non-finite"):
+                exp.node_features(node, u, exp._mask(_SMALL), 0.2, continuous=continuous)
+
+
+def test_the_santafe_scan_skips_a_point_across_the_pole():
+    import jax
+
+    exp = load_experiment("appeltant2011")
+    cfg = dict(_SMALL, santafe_train=300, santafe_test=100, santafe_etas=[0.5],
+               santafe_gammas=[0.3, 30.0])
+    with jax.enable_x64(True):
+        sf = exp.santafe(cfg, progress=False)
+    assert (sf["eta"], sf["gamma"]) == (0.5, 0.3) and np.isfinite(sf["test_nmse"])
+
+
+def _small_codesign_problem():
+    """A 20-node map reservoir on a 60-sample series, and its readout loss with a finite flag."""
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+
+    import physnn as pn
+
+    exp = load_experiment("appeltant2011")
+    rng = np.random.default_rng(0)
+    u, y = jnp.asarray(rng.uniform(0, 0.5, 60)), jnp.asarray(rng.normal(size=60))
+    mask = jnp.asarray(np.where(rng.random(20) > 0.5, 0.5, -0.5))
+
+    def node(eta, gamma):
+        return pn.MackeyGlassNode(eta=eta, gamma=gamma, n_nodes=20, theta=0.5, desync=1)
+
+    def loss(model, b):
+        nd, mk = model
+        nd = eqx.tree_at(lambda m: m.delay, nd, 21 * 0.5)  # concrete, for the map
+        x = pn.node_states(pn.delay_map(nd, pn.Masked(b[0], mk, 0.5)), 20)
+        val = exp._readout_loss(x[10:40], b[1][10:40], x[40:], b[1][40:])
+        return val, jnp.all(jnp.isfinite(x)) & jnp.isfinite(val)
+
+    return exp, jax, jnp, pn, u, y, mask, node, loss
+
+
+def test_the_codesign_loss_skips_a_series_across_the_pole():
+    """On a valid series the guarded loss and its gradient are the loss's own, bit for bit; on a
+    series whose node crosses the pole the loss is 1, flagged, with a zero (not NaN) gradient."""
+    import equinox as eqx
+
+    exp, jax, jnp, pn, u, y, mask, node, loss = _small_codesign_problem()
+    guarded = exp._skip_diverged(loss)
+    with jax.enable_x64(True):
+        valid = (node(0.5, 0.3), mask)
+        plain = eqx.filter_value_and_grad(lambda m: loss(m, (u, y))[0])(valid)
+        mine = eqx.filter_value_and_grad(lambda m: guarded(m, (u, y))[0])(valid)
+        for a, b in zip(jax.tree_util.tree_leaves(plain), jax.tree_util.tree_leaves(mine), strict=True):
+            np.testing.assert_array_equal(a, b)
+        assert float(guarded(valid, (u, y))[1]) == 0.0
+        crossing = (node(0.9, 4.0), mask)
+        assert not np.isfinite(float(loss(crossing, (u, y))[0]))
+        value, grads = eqx.filter_value_and_grad(lambda m: guarded(m, (u, y))[0])(crossing)
+        assert float(value) == 1.0 and float(guarded(crossing, (u, y))[1]) == 1.0
+        assert all(np.all(np.asarray(g) == 0.0) for g in jax.tree_util.tree_leaves(grads))
+
+
+def test_codesign_training_stops_where_the_integrator_diverges(tmp_path):
+    """A step whose continuous solve crosses the pole (simulate's error inside fit) ends the
+    training at the last completed chunk; the best state so far is returned, with the history up
+    to there, and a second call (resume) gives the same."""
+    import optax
+
+    exp, jax, jnp, pn, u, y, mask, node, _ = _small_codesign_problem()
+
+    def loss_ode(model, b, key):
+        nd, mk = model
+        x = pn.simulate(nd, pn.Masked(b, mk, 0.5), dt=0.25, observe=False).ys
+        return jnp.mean(x ** 2)
+
+    def data(step, key):  # from step 3 on, inputs that drive the node across the pole
+        return u * (1.0 if step < 3 else 30.0)
+
+    model = (node(0.5, 1.0), mask)
+    spec = exp._trainable(model, ("eta", "gamma"))
+    with jax.enable_x64(True):
+        args = (model, loss_ode, data, optax.adam(1e-3), 6, 2, jax.random.key(0), tmp_path / "c",
+                lambda m: float(m[0].eta), False, spec)
+        best, hist, scores, best_step, stopped = exp._fit_select(*args)
+        assert stopped["after_step"] == 2 and "non-finite" in stopped["error"]
+        assert [s for s, _ in scores] == [0, 2] and len(hist["loss"]) == 2
+        again = exp._fit_select(*args)
+        assert again[4] == stopped and again[1]["loss"] == hist["loss"] and again[2] == scores

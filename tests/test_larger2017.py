@@ -82,3 +82,60 @@ def test_a_rerun_in_the_same_folder_resumes_every_stage(rerun_resumes_every_stag
     reservoir state and writes the same record bit for bit."""
     rerun_resumes_every_stage(["front_end", "front_end_sequence", "ikeda", "mackey_glass",
                                "continuous_check"], ["_scan", "continuous_check"])
+
+
+def _synthetic_fsdd(seed=0):
+    """Frames, digits, speakers and repetitions shaped like FSDD's (6 speakers, reps 0-14)."""
+    rng = np.random.default_rng(seed)
+    speakers, reps = np.meshgrid(np.arange(6), np.arange(15), indexing="ij")
+    speakers, reps = speakers.ravel(), reps.ravel()
+    frames = rng.normal(2.0, 3.0, (speakers.size, 4, 3)) + speakers[:, None, None]
+    return frames, rng.integers(0, 10, speakers.size), speakers, reps
+
+
+def test_speaker_folds_are_standardised_without_the_held_out_speaker():
+    """The standardisation of a leave-one-speaker-out fold comes from its training speakers only:
+    changing the held-out speaker's frames changes none of the fold's other inputs (so neither
+    its mean nor its standard deviation), while the folds that train on that speaker do change.
+    The official split keeps its training-set statistics (repetitions 5-49)."""
+    mod = load_experiment("larger2017")
+    frames, _, speakers, reps = _synthetic_fsdd()
+    problems = mod.splits(speakers, reps)
+    inputs = mod.split_inputs(frames, problems)
+    np.testing.assert_array_equal(inputs["official"], mod.standardise(frames, reps >= 5))
+    assert len({id(v) for v in inputs.values()}) == 7  # official + one per held-out speaker
+    for k, name in enumerate(mod.FSDD_SPEAKERS):
+        train = speakers != k
+        x = inputs[f"speaker_{name}"]
+        m, s = frames[train].mean((0, 1)), frames[train].std((0, 1))
+        np.testing.assert_allclose(x, (frames - m) / s, rtol=1e-6, atol=1e-6)
+        changed = frames.copy()
+        changed[~train] = 10.0 * changed[~train] - 7.0  # the held-out speaker's data
+        other = mod.split_inputs(changed, problems)
+        np.testing.assert_array_equal(other[f"speaker_{name}"][train], x[train])
+        np.testing.assert_allclose(other[f"speaker_{name}"][~train], (changed[~train] - m) / s,
+                                   rtol=1e-6, atol=1e-5)
+        v = mod.FSDD_SPEAKERS[(k + 1) % 6]  # a fold that trains on speaker k
+        assert not np.array_equal(other[f"speaker_{v}"][speakers != k], inputs[f"speaker_{v}"][speakers != k])
+
+
+def test_scan_evaluates_every_fold_on_its_own_inputs():
+    """_scan computes features once per distinct standardisation and evaluates each problem with
+    its own: the result equals evaluate() on that problem's inputs alone."""
+    mod = load_experiment("larger2017")
+    frames, digits, speakers, reps = _synthetic_fsdd(1)
+    problems = mod.splits(speakers, reps)
+    inputs = mod.split_inputs(frames, problems)
+    groups = speakers * 3 + np.where(reps < 5, 0, np.where(reps < 10, 1, 2))
+    cfg = {"rel_alphas": [1e-3, 1.0]}
+    seen = []
+
+    def feats(pt, x):
+        seen.append(id(x))
+        return x
+
+    summary, results = mod._scan("test", [{}], feats, inputs, digits, groups, 18, problems, cfg)
+    assert sorted(seen) == sorted({id(v) for v in inputs.values()})
+    for name, prob in problems.items():
+        alone = mod.evaluate(inputs[name], digits, groups, 18, {name: prob}, cfg["rel_alphas"])
+        assert results[0][name] == alone[name], name

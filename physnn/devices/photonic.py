@@ -75,8 +75,12 @@ class MackeyGlassNode(AbstractDelayDevice):
 
     For $z = X(t-\tau) + \gamma J < 0$ the power $z^p$ is taken as the odd power
     $-|z|^p$ when $p$ is an odd integer (so $p = 1$ gives exactly $\eta z/(1+z)$, as in the
-    paper) and as $|z|^p$ otherwise (where $z^p$ would not be real). With $p = 1$ the node is
-    singular at $z = -1$; the simulation then stops with an error.
+    paper) and as $|z|^p$ otherwise (where $z^p$ would not be real). With odd $p$ (the paper's
+    $p = 1$) the node is singular at $z = -1$: where $1 + z^p \le 0$ the nonlinearity is NaN
+    rather than the finite value the formula gives past the pole ($\eta z/(1+z) = 3\eta$ at
+    $z = -1.5$), so a node driven across the pole stops :func:`physnn.simulate` with a
+    :class:`~physnn.SimulationError` and makes the states of :func:`physnn.delay.delay_map` NaN
+    from there on. With even or non-integer $p$, $1 + z^p \ge 1$ and there is no pole.
     """
 
     eta: Array
@@ -106,7 +110,13 @@ class MackeyGlassNode(AbstractDelayDevice):
         # and as |z|^p otherwise
         odd = jnp.mod(self.p, 2.0) == 1.0
         zp = jnp.abs(z) ** self.p * jnp.where(odd & (z < 0), -1.0, 1.0)
-        return self.eta * z / (1.0 + zp)
+        # at and past the pole of odd p (1 + z^p <= 0, or a NaN input) the node is undefined: NaN,
+        # which simulate and the callers' finite checks catch. The NaN sits in the numerator and
+        # the denominator there is a safe 1, so no NaN reaches the gradients of valid points
+        # (and valid points compute eta z / (1 + z^p) exactly as before, bit for bit)
+        den = 1.0 + zp
+        ok = den > 0
+        return jnp.where(ok, self.eta * z, jnp.nan) / jnp.where(ok, den, 1.0)
 
     def map_form(self):
         """``(T, F)`` with ``T x' = -x + F(x_delayed, J)`` (see :func:`physnn.delay.delay_map`)."""
