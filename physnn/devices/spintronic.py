@@ -292,13 +292,15 @@ class STONetwork(AbstractDevice):
         return self.damping * (self.supercriticality() - 1.0)
 
     def amplitude_phase_coupling(self) -> Array:
-        r"""$\nu = N p_0 / \Gamma_p$ (dimensionless), above threshold."""
+        r"""$\nu = N p_0 / \Gamma_p$ (dimensionless). Defined above threshold only ($\zeta > 1$):
+        at threshold it is 0/0 (NaN)."""
         return TWO_PI * self.nonlinear_shift_ghz * self.free_running_power() / self.relaxation_rate()
 
     def locking_range_ghz(self, amplitude_ma) -> Array:
         r"""Half-width of the injection-locking band, GHz, for a tone of amplitude ``amplitude_ma``
         reaching each oscillator through ``rf_coupling[:, 0]``:
-        $\Delta f = F A \sqrt{1+\nu^2} / (2\pi\sqrt{p_0})$ (weak forcing)."""
+        $\Delta f = F A \sqrt{1+\nu^2} / (2\pi\sqrt{p_0})$ (weak forcing). Above threshold only
+        ($\zeta > 1$): NaN at threshold, inf below it, where there is no auto-oscillation to lock."""
         nu = self.amplitude_phase_coupling()
         force = self.rf_coupling[..., 0] * amplitude_ma
         return force * jnp.sqrt(1 + nu**2) / (TWO_PI * jnp.sqrt(self.free_running_power()))
@@ -315,7 +317,9 @@ class STONetwork(AbstractDevice):
 
     def linewidth_ghz(self) -> Array:
         r"""Generation linewidth (FWHM), GHz: $(1+\nu^2) D(p_0) / (2\pi p_0)$, with
-        $D(p_0) = \Gamma_+(p_0) k_B T / E_0$ (Kim, Tiberkevich & Slavin 2008)."""
+        $D(p_0) = \Gamma_+(p_0) k_B T / E_0$ (Kim, Tiberkevich & Slavin 2008). Above threshold
+        only ($\zeta > 1$): NaN at threshold and inf below it (where the line is that of a damped
+        resonator, which this formula does not describe)."""
         nu = self.amplitude_phase_coupling()
         return (1 + nu**2) * self.noise_intensity() / (TWO_PI * self.free_running_power())
 
