@@ -46,7 +46,7 @@ from tqdm import tqdm
 
 __all__ = ["CheckpointError", "fit", "save_checkpoint", "load_checkpoint", "CHECKPOINT_NAME",
            "InterruptGuard", "bind_checkpoint_dir", "train_loop", "Stages", "RUN_CHECKPOINTS",
-           "remove_run_checkpoints"]
+           "remove_run_checkpoints", "poisoned_leaves"]
 
 CHECKPOINT_NAME = "checkpoint.eqx"
 """File name of the checkpoint that [`fit`][] keeps (only the latest) in `checkpoint_dir`."""
