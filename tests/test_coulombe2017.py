@@ -119,3 +119,20 @@ def test_a_rerun_in_the_same_folder_resumes_every_stage(rerun_resumes_every_stag
     rerun_resumes_every_stage(["parity_maps", "controls", "robustness", "spoken_digits"],
                               ["parity_maps", "controls", "robustness", "spoken_digits",
                                "run_stream"])
+
+
+def test_the_robustness_spread_draws_one_factor_per_spring():
+    """A spring is one element: its two entries k_ij = k_ji get one factor, so each link scatters
+    by the full sigma (averaging two draws would give sigma / sqrt 2), and the matrix stays
+    symmetric, as DuffingNetwork requires."""
+    import jax
+
+    sigma = 0.1
+    dev = exp.reservoir(SMALL, [10.0], spread=sigma, n_trials=2000, key=jax.random.key(5))
+    k = np.asarray(dev.coupling_n_per_m)[:, 0]  # (trials, N, N)
+    np.testing.assert_array_equal(k, np.swapaxes(k, -1, -2))
+    k0 = np.asarray(exp.reservoir(SMALL, [10.0]).coupling_n_per_m)
+    link = k0 != 0
+    np.fill_diagonal(link, False)
+    rel = (k[:, link] / k0[link] - 1).ravel()
+    assert abs(rel.std() / sigma - 1) < 0.05
