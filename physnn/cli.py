@@ -182,11 +182,25 @@ def _kind(v) -> str:
     return "a string"
 
 
+class _NonFinite(Exception):
+    pass
+
+
+def _no_constant(name):
+    raise _NonFinite(name)
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def parse_overrides(items, config: dict, name: str) -> dict:
     """``{key: value}`` from ``KEY=VALUE`` strings (``physnn run NAME --set KEY=VALUE``). VALUE
     is read as JSON (``300``, ``[0, 300]``, ``true``, ``"hann"``), or else taken as a string. The
     key must be one of the configuration's, and the value of the same kind as its default (a
-    number for a number, a list for a list, ...); otherwise a ValueError names both."""
+    number for a number, a whole number for a whole number, a list for a list, ...; NaN,
+    infinities, and null where the default is not null, are refused); otherwise a ValueError
+    names both."""
     out = {}
     for item in items:
         key, sep, text = item.partition("=")
@@ -197,13 +211,23 @@ def parse_overrides(items, config: dict, name: str) -> dict:
             raise ValueError(f"physnn: --set {key}={text}: {name} has no configuration key {key!r}; "
                              f"its keys are {', '.join(sorted(config))}")
         try:
-            value = json.loads(text)
+            value = json.loads(text, parse_constant=_no_constant)
+        except _NonFinite:
+            raise ValueError(f"physnn: --set {key}={text}: NaN and infinities are not accepted; "
+                             "expected a finite number") from None
         except ValueError:
             value = text
         default = config[key]
-        if _kind(value) != _kind(default) and not (default is None or value is None):
+        if value is None and default is not None:
+            raise ValueError(f"physnn: --set {key}={text}: null is accepted only for a key whose "
+                             f"default is null; expected {_kind(default)} like the default "
+                             f"{json.dumps(default, default=float)}")
+        if _kind(value) != _kind(default) and default is not None:
             raise ValueError(f"physnn: --set {key}={text}: expected {_kind(default)} like the "
                              f"default {json.dumps(default, default=float)}")
+        if _is_int(default) and not _is_int(value):
+            raise ValueError(f"physnn: --set {key}={text}: expected a whole number like the "
+                             f"default {default}")
         out[key] = value
     return out
 

@@ -41,7 +41,8 @@ import jax.tree_util as jtu
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from .devices._base import AbstractDevice, parameter_axes
+from .devices._base import AbstractDevice, leading_axes_fields
+from .drives import AbstractDrive
 
 __all__ = ["mesh", "shard", "pad", "sum_over_shards", "use_host_cores", "usable_cores", "n_devices"]
 
@@ -65,6 +66,39 @@ def _is_array(x) -> bool:
 def _batched(x, n, own_axes=0) -> bool:
     """Whether ``x`` is an array with a leading batch axis of size ``n`` before ``own_axes``."""
     return _is_array(x) and x.ndim > own_axes and x.shape[0] == n
+
+
+_SPLIT, _WHOLE, _KEEP = "split", "whole", "keep"
+
+
+def _batch_spec(tree, n):
+    """For every leaf of ``tree``: ``"split"`` where it carries the batch axis of size ``n``,
+    ``"whole"`` where it does not, ``"keep"`` for a device's other fields (left as they are).
+
+    Inside a device only ensemble axes count (``Float[Array, "*e ..."]``: a parameter's own axes,
+    such as the oscillators of a network, never do), and inside a drive only its batch axes
+    (``"*batch ..."``: a mask of virtual nodes never does); other leaves count when their
+    leading axis has size ``n``."""
+    def spec(node):
+        if isinstance(node, AbstractDevice | AbstractDrive):
+            star = "e" if isinstance(node, AbstractDevice) else "batch"
+            axes = leading_axes_fields(node, star)
+            rest = _KEEP if isinstance(node, AbstractDevice) else _WHOLE
+            out = jtu.tree_map(lambda _: rest, node)
+            names = [k for k in axes if getattr(node, k) is not None]
+            return eqx.tree_at(lambda d: [getattr(d, k) for k in names], out,
+                               [_SPLIT if _batched(getattr(node, k), n, axes[k]) else _WHOLE
+                                for k in names])
+        return _SPLIT if _batched(node, n) else _WHOLE
+
+    return jtu.tree_map(spec, tree, is_leaf=lambda x: isinstance(x, AbstractDevice | AbstractDrive))
+
+
+def _map_with_spec(fn, tree, n):
+    """``fn(leaf, spec)`` on every leaf of ``tree`` (see :func:`_batch_spec`)."""
+    leaves, treedef = jtu.tree_flatten(tree)
+    specs = jtu.tree_leaves(_batch_spec(tree, n))
+    return jtu.tree_unflatten(treedef, [fn(x, sp) for x, sp in zip(leaves, specs, strict=True)])
 
 
 def _split_mesh(n, devices, own) -> Mesh:
@@ -101,42 +135,39 @@ def shard(tree, n: int, *, devices=None):
     m = _split_mesh(n, devices, "shard")
     split, whole = NamedSharding(m, PartitionSpec(AXIS)), NamedSharding(m, PartitionSpec())
 
-    def place(x, own_axes=0):
-        if not _is_array(x):
+    def place(x, spec):
+        if not _is_array(x) or spec == _KEEP:
             return x
-        return jax.device_put(x, split if _batched(x, n, own_axes) else whole)
+        return jax.device_put(x, split if spec == _SPLIT else whole)
 
-    if isinstance(tree, AbstractDevice):
-        # a device's parameters have their own axes (per oscillator, a coupling matrix) after
-        # any ensemble axes: only an ensemble axis of size n is split, never an oscillator axis
-        axes = parameter_axes(tree)
-        return eqx.tree_at(lambda d: [getattr(d, name) for name in axes], tree,
-                           [place(getattr(tree, name), k) for name, k in axes.items()])
-    return jtu.tree_map(place, tree)
+    return _map_with_spec(place, tree, n)
 
 
 def pad(tree, n: int, multiple: int):
-    """Pad every array leaf whose leading axis has size ``n`` to the next multiple of ``multiple``
-    by repeating its last entry (so that padded samples are valid inputs); drop the padding from
-    the results with ``[:n]``. Returns the padded tree."""
+    """Pad every array leaf whose leading axis is the batch axis of size ``n`` to the next
+    multiple of ``multiple`` by repeating its last entry (so that padded samples are valid
+    inputs); drop the padding from the results with ``[:n]``. Returns the padded tree. As in
+    :func:`shard`, only a device's ensemble axes and a drive's batch axes are batch axes (not the
+    oscillators of a network nor the virtual nodes of a mask, whatever their number)."""
     _check_n(n, "pad")
     _positive_int("multiple", multiple, "pad")
     extra = -(-n // multiple) * multiple - n
 
-    def grow(x):
-        if not _batched(x, n) or extra == 0:
+    def grow(x, spec):
+        if spec != _SPLIT or extra == 0:
             return x
         return jnp.concatenate([x, jnp.repeat(x[-1:], extra, axis=0)])
 
-    return jtu.tree_map(grow, tree)
+    return _map_with_spec(grow, tree, n)
 
 
 def sum_over_shards(fn, batch, n: int, *, devices=None):
     r"""$\sum_s$ ``fn(part_s)`` over the $k$ equal parts of ``batch`` (one per device), each
     part evaluated on its own device as a separate problem, and the results summed once.
 
-    ``batch`` is a PyTree whose array leaves with leading axis ``n`` are split into parts (a
-    drive, a data set); other leaves go whole to every part. ``fn`` maps a part to a PyTree of
+    ``batch`` is a PyTree whose array leaves with the batch axis ``n`` leading are split into
+    parts (a drive, a data set; in a drive or a device only its batch or ensemble axes count, as
+    in :func:`shard`); other leaves go whole to every part. ``fn`` maps a part to a PyTree of
     arrays: typically ``lambda part: jax.grad(loss)(device, part)`` with ``loss`` a *sum* over
     the samples, so that the result equals ``jax.grad(loss)(device, batch)``. Use it inside
     ``jax.jit``. ``n`` must be a multiple of the number of devices; padding would add the padded
@@ -145,7 +176,7 @@ def sum_over_shards(fn, batch, n: int, *, devices=None):
     m = _split_mesh(n, devices, "sum_over_shards")
     k, split = m.devices.size, NamedSharding(m, PartitionSpec(AXIS))
     leaves, treedef = jtu.tree_flatten(batch)
-    axes = tuple(0 if _batched(x, n) else None for x in leaves)
+    axes = tuple(0 if sp == _SPLIT else None for sp in jtu.tree_leaves(_batch_spec(batch, n)))
     if 0 not in axes:
         raise ValueError(f"sum_over_shards: no array in batch has a leading axis of size n={n}")
     parts = [x if a is None else jax.lax.with_sharding_constraint(

@@ -121,7 +121,11 @@ def test_set_replaces_configuration_values_and_names_bad_ones(tmp_path, capsys):
     for bad, words in (("temprature_k=300", ["no configuration key 'temprature_k'", "temperature_k"]),
                        ("amplitudes_ma=0.2", ["expected a JSON list", "[0.1, 0.2, 0.3, 0.4]"]),
                        ("n_detunings=many", ["expected a number"]),
-                       ("n_detunings", ["expected KEY=VALUE"])):
+                       ("n_detunings", ["expected KEY=VALUE"]),
+                       ("temperature_k=NaN", ["NaN and infinities are not accepted"]),
+                       ("span=Infinity", ["NaN and infinities are not accepted"]),
+                       ("n_detunings=49.5", ["expected a whole number", "default 49"]),
+                       ("span=null", ["null is accepted only"])):
         with pytest.raises(SystemExit):
             cli.main(["run", "sto-locking", "--quick", "--out", str(tmp_path), "--set", bad])
         err = capsys.readouterr().err

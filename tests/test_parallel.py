@@ -111,6 +111,31 @@ def test_pad_repeats_the_last_entry_and_shard_on_one_device():
     np.testing.assert_array_equal(np.asarray(a[0, 3]), np.asarray(a[0, 2]))
 
 
+def test_only_batch_and_ensemble_axes_are_padded_or_split_whatever_their_size():
+    """A network of 4 oscillators, 4 chips of it, a batch of 4 tones and a mask of 5 virtual nodes
+    for 5 sequences: pad and sum_over_shards touch the chips' ensemble axis and the drives' batch
+    axis, never the oscillators of the network or the nodes of the mask."""
+    from physnn import codesign
+
+    sto = pn.STONetwork(n_oscillators=4, temperature_k=0.0)
+    tones = pn.Tones(jnp.linspace(0.29, 0.32, 4)[:, None], amps=0.5)
+    dev, drv = parallel.pad((sto, tones), 4, 3)
+    assert dev.f0_ghz.shape == (4,) and dev.coupling.shape == (4, 4)  # the nominal device: as it is
+    assert drv.freqs.shape == (6, 1)
+    chips = codesign.fabricate(sto, jax.random.key(0), {"f0_ghz": 0.01}, 4)
+    padded = parallel.pad(chips, 4, 3)
+    assert padded.f0_ghz.shape == (6, 4) and padded.coupling.shape == (4, 4)  # no chip axis: shared
+    np.testing.assert_array_equal(padded.f0_ghz[5], chips.f0_ghz[3])
+    masked = pn.Masked(jnp.ones((5, 7)), jnp.linspace(-1, 1, 5), 0.1)
+    pm = parallel.pad(masked, 5, 2)
+    assert pm.inputs.shape == (6, 7, 1) and pm.mask.shape == (5, 1)
+    # sum_over_shards splits the sequences and hands every part the whole mask
+    seen = parallel.sum_over_shards(lambda part: {"mask": jnp.sum(part.mask),
+                                                  "inputs": jnp.asarray(part.inputs.shape[0], float)},
+                                    masked, 5)
+    assert float(seen["mask"]) == float(jnp.sum(masked.mask)) and float(seen["inputs"]) == 5.0
+
+
 def test_sum_over_shards_on_one_device_is_the_plain_sum():
     x = jnp.arange(12.0).reshape(6, 2)
     got = parallel.sum_over_shards(lambda part: {"s": jnp.sum(part[0] ** 2), "n": part[1]},

@@ -32,3 +32,10 @@ def test_parity_bad_input(kwargs, word):
         parity_task(**kwargs)
     with pytest.raises(ValueError, match="0 or 1"):
         parity_targets([0, 2], 1)
+
+
+def test_bit_error_rate_refuses_non_finite_scores():
+    """NaN > 0.5 is False: a diverged reservoir's NaN scores must not count as answers of 0."""
+    with pytest.raises(ValueError, match=r"pred has 1 non-finite scores .* index \(2,\)"):
+        bit_error_rate(np.array([0.9, 0.1, np.nan]), np.array([1, 0, 0]))
+    assert bit_error_rate(np.array([0.9, 0.1, 0.2]), np.array([1, 0, 0])) == 0.0

@@ -78,13 +78,20 @@ def not_a_device(own: str, obj) -> str:
 def parameter_axes(device: AbstractDevice) -> dict[str, int]:
     """``{name: number of the parameter's own axes}`` for every array parameter of ``device``
     declared ``Float[Array, "*e m m"]`` (any leading axes are ensemble axes; here 2 own axes)."""
+    return leading_axes_fields(device, "e")
+
+
+def leading_axes_fields(module: eqx.Module, star: str) -> dict[str, int]:
+    """``{name: number of trailing own axes}`` for every field of ``module`` annotated
+    ``Float[Array, "*<star> ..."]``: those fields carry the leading axes named ``*<star>`` (``e``,
+    a device's ensemble axes; ``batch``, a drive's batch axes), and fields without them do not."""
     axes = {}
-    for f in dataclasses.fields(device):
+    for f in dataclasses.fields(module):
         if f.metadata.get("static", False):
             continue
-        ann = next((str(k.__annotations__[f.name]) for k in type(device).__mro__
+        ann = next((str(k.__annotations__[f.name]) for k in type(module).__mro__
                     if f.name in getattr(k, "__annotations__", {})), "")
-        found = re.search(r"['\"]\*e((?:\s+\w+)*)\s*['\"]", ann)
+        found = re.search(r"['\"]\*" + re.escape(star) + r"((?:\s+\w+)*)\s*['\"]", ann)
         if found is not None:
             axes[f.name] = len(found.group(1).split())
     return axes

@@ -72,5 +72,10 @@ def bit_error_rate(pred, target) -> float:
         raise ValueError(f"bit_error_rate: pred shape {p.shape} and target shape {t.shape} must be "
                          "equal and non-empty")
     if np.issubdtype(p.dtype, np.floating):
+        bad = ~np.isfinite(p)
+        if bad.any():  # NaN > 0.5 is False: a diverged reservoir would score as if it said 0
+            raise ValueError(f"bit_error_rate: pred has {int(bad.sum())} non-finite scores (NaN or "
+                             f"inf) of {p.size}, the first at index "
+                             f"{tuple(int(i) for i in np.argwhere(bad)[0])}; expected finite scores")
         p = p > 0.5
     return float(np.mean(p.astype(np.int8) != t.astype(np.int8)))
