@@ -12,7 +12,8 @@ oscillator is not known here, so the experiment sweeps the temperature with phys
 $E_0$ (4e-18 J) and reports the linewidth each temperature gives: a device whose $E_0$ is ten
 times larger has at 300 K the linewidth of the 30 K row. Vortex oscillators like the paper's
 show linewidths of 40 kHz to 1 MHz (Hamadeh et al., arXiv:1310.4913); with our device model
-300 K gives 4-9 MHz, about the locking half-width of the 2 mA tones.
+300 K gives about 5 MHz (5.4 MHz for the trained networks of the record), about the locking
+half-width of the 2 mA tones.
 
 Protocol, fixed before any run. Data, speakers, folds and the training of both readouts are
 those of ``physnn run romera2018`` (its configuration; the coupled network):
