@@ -100,8 +100,8 @@ def reservoir(config, drive_pn, n_inputs=1, gain=None, k3=3e11, temperature_k=No
         keys = jax.random.split(key, len(params))
         for (name, v), k in zip(list(params.items()), keys, strict=True):
             xi = np.asarray(jax.random.normal(k, (n_trials,) + v.shape))
-            if name == "coupling":  # a spring is one element: one draw per link, (i, j) = (j, i)
-                xi = np.where(np.triu(np.ones(v.shape, bool)), xi, np.swapaxes(xi, -1, -2))
+            if name == "coupling":  # a spring is one element: one draw per link
+                xi = pn.codesign.per_link(xi)
             params[name] = (v * (1 + spread * xi))[:, None]  # (trials, 1 drive, ...)
     t = cfg["temperature_k"] if temperature_k is None else temperature_k
     return pn.DuffingNetwork(

@@ -57,7 +57,7 @@ from . import _validate as V
 from .devices._base import AbstractDelayDevice, AbstractDevice, not_a_device, parameter_axes
 
 __all__ = ["constrain", "Design", "fabricate", "sensitivity", "spread_std", "physics_aware", "energy",
-           "parameter_names", "SECONDS_PER_UNIT"]
+           "parameter_names", "per_link", "SECONDS_PER_UNIT"]
 
 #: seconds per unit of a device's ``time_unit``; "tau" (normalised time) has none.
 SECONDS_PER_UNIT = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
@@ -291,6 +291,16 @@ def constrain(device: AbstractDevice, bounds: Mapping[str, object], *,
     return Design(device, raw, active, tuple(spec))
 
 
+def per_link(draws):
+    r"""Random draws ``(..., N, N)`` for a reciprocal coupling matrix: one per link, the upper
+    triangle's draw shared by entries $(i, j)$ and $(j, i)$, so that each link scatters by the
+    full spread and the matrix stays symmetric (averaging two draws would give $\sigma/\sqrt 2$).
+    NumPy in, NumPy out; JAX in, JAX out."""
+    xp = np if isinstance(draws, np.ndarray) else jnp
+    n = draws.shape[-1]
+    return xp.where(np.triu(np.ones((n, n), dtype=bool)), draws, xp.swapaxes(draws, -1, -2))
+
+
 def fabricate(device: AbstractDevice, key, spread: Mapping[str, float], n: int, *,
               distribution: str = "normal", batch_ndim: int = 0,
               symmetric: tuple[str, ...] = ()) -> AbstractDevice:
@@ -368,8 +378,8 @@ def fabricate(device: AbstractDevice, key, spread: Mapping[str, float], n: int, 
         v = getattr(device, name)
         core = v.shape[v.ndim - own_axes[name]:]
         xi = jax.random.normal(k, (n,) + core, dtype=v.dtype)
-        if name in symmetric:  # one draw per link, shared by (i, j) and (j, i)
-            xi = jnp.where(np.triu(np.ones(core, dtype=bool)), xi, jnp.swapaxes(xi, -1, -2))
+        if name in symmetric:
+            xi = per_link(xi)
         xi = xi.reshape((n,) + pad + core)
         sigma = jnp.asarray(sigma, dtype=v.dtype)
         if distribution == "normal":
