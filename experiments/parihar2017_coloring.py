@@ -61,7 +61,7 @@ Protocol:
   step; ``run`` does not use it, because from the robust design such steps raised the mean
   colours on the training chips (README).
 
-Findings (``physnn run parihar2017 --out docs/parihar2017``, 770 s on 2 cores): cycles C4-C11,
+Findings (``physnn run parihar2017 --out records/parihar2017``, 770 s on 2 cores): cycles C4-C11,
 the Petersen graph and wheels W4-W9 are all coloured with chi colours (best of 4 restarts) after
 co-design. On the 40 held-out planted 3-colourable graphs (10-30 nodes, 150 us runs):
 

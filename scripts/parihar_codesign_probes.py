@@ -1,6 +1,6 @@
 """Four exploratory variants of the parihar2017 gradient co-design, and what they gave; none is kept.
 
-Each starts from the committed record (``docs/parihar2017/results.json``, FULL configuration) and
+Each starts from the committed record (``records/parihar2017/results.json``, FULL configuration) and
 measures designs on the 24 training graphs (``training_score``, the experiment's selection
 criterion) and on the held-out graphs.
 

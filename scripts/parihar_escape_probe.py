@@ -1,12 +1,12 @@
 """Can a physical knob free the parihar2017 networks from their wrong phase states? A probe; no.
 
-After co-design (``docs/parihar2017``) a network 3-colours about 64 % of runs, but best of 4
+After co-design (``records/parihar2017``) a network 3-colours about 64 % of runs, but best of 4
 restarts reaches only 80 %, because the failures sit on the same graphs: on the 24 training
 graphs, 3 are never 3-coloured in 8 restarts, and every design we checked near the onset (4 V /
 3 pF co-designed, 3.8 V / 10 pF, 3.7 V / 30 pF, 4.5 V / 3 pF, 3.9 V / 3 pF) leaves the same two
 at 0 of 8. Random initial voltages lead to the same kind of wrong state: two colour classes in two
 tight phase clusters, the third spread between them. This probe runs the co-designed design
-(``design_after`` of ``docs/parihar2017/results.json``) on the training graphs, 8 restarts of
+(``design_after`` of ``records/parihar2017/results.json``) on the training graphs, 8 restarts of
 150 us, with one of three additions meant to break that:
 
 - ``shil AMP FREQ``: a global sub-harmonic injection, ``AMP sin(2 pi FREQ t)`` V added to every
@@ -97,7 +97,7 @@ def main():
     train = P.random_graphs(config, "train")
     adjs = [a for _, a in train]
     chi = np.array([G.chromatic_number(a) for a in adjs])
-    design = json.load(open("docs/parihar2017/results.json"))["design_after"]
+    design = json.load(open("records/parihar2017/results.json"))["design_after"]
     restarts = 8
     adj = np.repeat(P.pad(adjs)[0], restarts, 0)
     sigma = par[0] if kind == "anneal" else 0.0

@@ -1,6 +1,6 @@
 """Does a second oscillator run on what is left colour the graphs the first run misses? A probe.
 
-After co-design (``docs/parihar2017``) the failing runs sit near two-colourings: one colour class
+After co-design (``records/parihar2017``) the failing runs sit near two-colourings: one colour class
 forms a tight phase cluster, the other two overlap about 180 degrees away, so no three arcs of the
 phase circle separate them. This probe reads such a state in two physical stages, in the spirit
 of the recursive colouring of oscillator Ising machines (Mallick et al., 2020-21):
@@ -14,7 +14,7 @@ of the recursive colouring of oscillator Ising machines (Mallick et al., 2020-21
    random voltages, on the subgraph induced by the other nodes; read its colours with the same
    readout. The colouring is S plus these, always proper.
 
-The design is ``design_after`` of ``docs/parihar2017/results.json``; the graphs are the 24
+The design is ``design_after`` of ``records/parihar2017/results.json``; the graphs are the 24
 training graphs of the FULL config (``random_graphs(FULL, "train")``), the initial conditions
 those of ``training_score`` (key ``seed + 1``).
 
@@ -117,7 +117,7 @@ co-designed 0.667; 0.875, 0.781. Grid points in the search's order: 4 V 3 pF ful
 of 4 (not per restart), and the two-stage readout reorders the grid, so the experiment now
 re-ranks the search's 3 best points with it and judges the gradient steps by it (``rerank``).
 
-With the re-run record's design (``docs/parihar2017``, after the adoption; before the re-rank):
+With the re-run record's design (``records/parihar2017``, after the adoption; before the re-rank):
 ``heldout`` printed
 best of 4 0.750 and best of 8 0.825 (per restart 0.656) for the one-run readout, against 0.875 for
 the experiment's two-stage readout (at most 8 solves per graph).

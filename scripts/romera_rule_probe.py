@@ -4,7 +4,7 @@ Readout (a) (``train_pattern_rule``) fits its training speakers about as well as
 windows do (89.0 % against 89.8 %), but on unseen speakers it scores 173 of 210 tokens of
 held-out training speakers where the ideal windows score 192 (``romera_window_bound.py
 augment``). The device's synchronisation map has a speckled edge where an oscillator is close to
-locking (``docs/romera2018/sync_map.png``): whether it slips one cycle in the 250 ns window
+locking (``records/romera2018/sync_map.png``): whether it slips one cycle in the 250 ns window
 depends on the phase the window starts at. A rule that maximises the training recognition can
 use that speckle, which no new speaker reproduces. Three variants make the rule's objective
 insensitive to it:
