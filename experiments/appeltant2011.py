@@ -270,7 +270,7 @@ def _trainable(model, names):
 
 def _check_resume(ckpt_dir, setup):
     """Checkpoints in ``ckpt_dir`` resume only the same set-up (config and starting point)."""
-    pn.train.bind_checkpoint_dir(ckpt_dir, setup, "appeltant2011 co-design")
+    pn.checkpoint.bind_checkpoint_dir(ckpt_dir, setup, "appeltant2011 co-design")
 
 
 def _fit_select(model, loss_fn, data, optimizer, steps, every, key, ckpt_dir, score, progress,
@@ -291,7 +291,7 @@ def _fit_select(model, loss_fn, data, optimizer, steps, every, key, ckpt_dir, sc
     sel = json.loads(record.read_text()) if record.exists() else {"scores": [[0, score(model)]],
                                                                    "best_step": 0}
     if not best_file.exists():
-        pn.train.save_checkpoint(best_file, model)
+        pn.checkpoint.save_checkpoint(best_file, model)
     done = {e for e, _ in sel["scores"]}
     hist = {"loss": []}
 
@@ -317,14 +317,14 @@ def _fit_select(model, loss_fn, data, optimizer, steps, every, key, ckpt_dir, sc
             continue
         sc = score(trained)
         if sc < min(v for _, v in sel["scores"]):
-            pn.train.save_checkpoint(best_file, trained)
+            pn.checkpoint.save_checkpoint(best_file, trained)
             sel["best_step"] = end
         sel["scores"].append([end, sc])
         record.write_text(json.dumps(sel))
     stopped = sel.get("stopped")
     if stopped is not None:  # the history up to the last completed chunk (from its checkpoint)
         hist = train_to(stopped["after_step"])[1] if stopped["after_step"] > 0 else {"loss": []}
-    best, _ = pn.train.load_checkpoint(best_file, model)
+    best, _ = pn.checkpoint.load_checkpoint(best_file, model)
     return best, hist, sel["scores"], sel["best_step"], stopped
 
 
@@ -460,7 +460,7 @@ def _run(config, out_dir) -> dict:
     out_dir = Path(out_dir)
     t = {}
     # an interrupted run resumes: the two scans are stages, the co-design checkpoints its steps
-    stages = pn.train.Stages(out_dir / pn.train.RUN_CHECKPOINTS / "stages", {"config": config},
+    stages = pn.checkpoint.Stages(out_dir / pn.checkpoint.RUN_CHECKPOINTS / "stages", {"config": config},
                               "appeltant2011")
     t0 = time.perf_counter()
     scan = stages("narma_scan", narma_scan, config)

@@ -38,7 +38,7 @@ Protocol (Coulombe, York & Sylvestre, PLoS ONE 12, e0178663 (2017)), on physical
   that time.
 - **Resume.** An interrupted run (Ctrl-C, SIGTERM, a killed job) resumes when the same command is
   run again with the same ``--out``: the maps, controls, robustness trials and spoken digits are
-  stages kept in ``DIR/checkpoints`` (``physnn.train.Stages``), removed once ``results.json`` is
+  stages kept in ``DIR/checkpoints`` (``physnn.checkpoint.Stages``), removed once ``results.json`` is
   written.
 """
 
@@ -271,7 +271,7 @@ def run(config, out_dir) -> dict:
     # an interrupted run resumes: each phase below is a stage kept in out_dir/checkpoints. The
     # set-up names how the operating point is chosen: the checkpoints of a run that chose it on
     # test bits (before this entry) hold other stages, and are refused, not reused
-    stages = pn.train.Stages(out_dir / pn.train.RUN_CHECKPOINTS,
+    stages = pn.checkpoint.Stages(out_dir / pn.checkpoint.RUN_CHECKPOINTS,
                              {"config": config, "operating_point": "validation"}, "coulombe2017")
 
     def maps():  # the features of the chosen point only: the others are not needed again
@@ -358,7 +358,7 @@ def _at(spreads, values, s, order):
 
 
 #: ``physnn run`` calls it once ``results.json`` is written: a new run in the folder starts afresh.
-finished = pn.train.remove_run_checkpoints
+finished = pn.checkpoint.remove_run_checkpoints
 
 
 def _figures(out_dir, periods_tau, drives, probs, chosen, spreads, pre, post):

@@ -35,7 +35,7 @@ an electronic delay loop, and reports bit error rates below 0.1 % on the parity 
   are reported.
 - **Resume.** An interrupted run (Ctrl-C, SIGTERM, a killed job) resumes when the same command is
   run again with the same ``--out``: the maps, the spoken digits and the scores around the
-  co-design are stages kept in ``DIR/checkpoints`` (``physnn.train.Stages``), and the co-design
+  co-design are stages kept in ``DIR/checkpoints`` (``physnn.checkpoint.Stages``), and the co-design
   checkpoints its parameters every 5 steps and on Ctrl-C or SIGTERM (``physnn.train.train_loop``).
   The folder is removed once ``results.json`` is written.
 """
@@ -408,7 +408,7 @@ def run(config, out_dir) -> dict:
 
     # operating-point map and the chosen point
     # an interrupted run resumes: each phase below is a stage kept in out_dir/checkpoints
-    stages = pn.train.Stages.of_run(out_dir, config, "dion2018")
+    stages = pn.checkpoint.Stages.of_run(out_dir, config, "dion2018")
     grid, scores, amp_map, power = stages("operating_map", operating_map, config, mask, bits_tr,
                                           bits_te)
     best = _choose(scores)
@@ -539,7 +539,7 @@ def run(config, out_dir) -> dict:
 
 
 #: ``physnn run`` calls it once ``results.json`` is written: a new run in the folder starts afresh.
-finished = pn.train.remove_run_checkpoints
+finished = pn.checkpoint.remove_run_checkpoints
 
 
 def _figures(out_dir, config, grid, scores, theta_rows, curve, m):

@@ -45,7 +45,7 @@ points. If none appears, the experiment says so (``positive_band_found: false``)
 
 An interrupted run (Ctrl-C, SIGTERM, a killed job) resumes when the same command is run again
 with the same ``--out``: the Lorenz check, each bias sweep, the two-trajectory check and the onset
-zooms are stages kept in ``DIR/checkpoints`` (``physnn.train.Stages``), removed once
+zooms are stages kept in ``DIR/checkpoints`` (``physnn.checkpoint.Stages``), removed once
 ``results.json`` is written.
 """
 
@@ -547,7 +547,7 @@ def run(config, out_dir) -> dict:
         check_config(dict(config, **var, variants=[]))
     out_dir = Path(out_dir)
     # an interrupted run resumes: each sweep below is a stage kept in out_dir/checkpoints
-    stages = pn.train.Stages.of_run(out_dir, config, OWNER)
+    stages = pn.checkpoint.Stages.of_run(out_dir, config, OWNER)
     lor_t, lor_2, lor_se = stages("lorenz", lorenz_exponent, n_blocks=config["lorenz_blocks"])
     scales = np.asarray(config["noise_scales"], float)
     vins = np.linspace(config["bias_v"][0], config["bias_v"][1], int(config["bias_v"][2]))
@@ -713,7 +713,7 @@ def run(config, out_dir) -> dict:
 
 
 #: ``physnn run`` calls it once ``results.json`` is written: a new run in the folder starts afresh.
-finished = pn.train.remove_run_checkpoints
+finished = pn.checkpoint.remove_run_checkpoints
 
 
 def _figures(out_dir, vins, scales, main, variants, cb, lam_two):

@@ -45,7 +45,7 @@ Protocol:
   ``power()`` (laser power into the modulator) x duration.
 - **Resume.** An interrupted run (Ctrl-C, SIGTERM, a killed job) resumes when the same command is
   run again with the same ``--out``: each scan and the continuous-integrator check are stages
-  kept in ``DIR/checkpoints`` (``physnn.train.Stages``), removed once ``results.json`` is written.
+  kept in ``DIR/checkpoints`` (``physnn.checkpoint.Stages``), removed once ``results.json`` is written.
 """
 
 from __future__ import annotations
@@ -338,7 +338,7 @@ def run(config, out_dir) -> dict:
     mask = make_mask(config, n_ch)
     timings = {}
     # an interrupted run resumes: each scan below is a stage kept in out_dir/checkpoints
-    stages = pn.train.Stages.of_run(out_dir, config, "larger2017")
+    stages = pn.checkpoint.Stages.of_run(out_dir, config, "larger2017")
 
     # front end alone: per-frame WTA, and ridge on the whole resampled sequence
     t = time.perf_counter()
@@ -442,7 +442,7 @@ def run(config, out_dir) -> dict:
 
 
 #: ``physnn run`` calls it once ``results.json`` is written: a new run in the folder starts afresh.
-finished = pn.train.remove_run_checkpoints
+finished = pn.checkpoint.remove_run_checkpoints
 
 
 def continuous_check(config, x, digits, groups, n_groups, problems, mask, point):

@@ -47,7 +47,7 @@ Protocol:
 
 Resume: an interrupted run (Ctrl-C, SIGTERM, a killed job) resumes when the same command is run
 again with the same ``--out``. Every simulation of the run is a stage kept in ``DIR/checkpoints``
-(:class:`physnn.train.Stages`) and the training checkpoints its weights every 5 steps and on Ctrl-C
+(:class:`physnn.checkpoint.Stages`) and the training checkpoints its weights every 5 steps and on Ctrl-C
 or SIGTERM (:func:`physnn.train.train_loop`); the figures and record are the same, bit for bit, as
 an uninterrupted run's. The folder is removed once ``results.json`` is written.
 
@@ -396,7 +396,7 @@ def run(config, out_dir) -> dict:
     bar = tqdm(total=steps + 5 + len(config["capacity_letters"]), desc="mott-memory", leave=False)
 
     # an interrupted run resumes: every simulation below is a stage kept in out_dir/checkpoints
-    stages = pn.train.Stages.of_run(out_dir, config, "mott-memory")
+    stages = pn.checkpoint.Stages.of_run(out_dir, config, "mott-memory")
     # examples for the figures: the first cue of every pattern at the largest corruption
     keep = [int(np.nonzero((flips == max(config["flips"])) & (idx == p))[0][0])
             for p in range(len(xi))]
@@ -504,7 +504,7 @@ def run(config, out_dir) -> dict:
 
 
 #: ``physnn run`` calls it once ``results.json`` is written: a new run in the folder starts afresh.
-finished = pn.train.remove_run_checkpoints
+finished = pn.checkpoint.remove_run_checkpoints
 
 
 # ------------------------------------------------------------------------------------ figures

@@ -91,7 +91,7 @@ provides; an exploratory probe with hysteretic cells at 16 V found no locking (R
 
 Resume: an interrupted run (Ctrl-C, SIGTERM, a killed job) resumes when the same command is run
 again with the same ``--out``. Every measurement of the run (baselines, grid searches,
-evaluations, two-stage readouts) is a stage kept in ``DIR/checkpoints`` (``physnn.train.Stages``),
+evaluations, two-stage readouts) is a stage kept in ``DIR/checkpoints`` (``physnn.checkpoint.Stages``),
 and the gradient steps checkpoint their state every 5 steps and on Ctrl-C or SIGTERM
 (``physnn.train.train_loop``). The folder is removed once ``results.json`` is written.
 """
@@ -642,7 +642,7 @@ def run(config, out_dir) -> dict:
     owner = np.concatenate([[f] * len(gs) for f, gs in families.items()])
     # an interrupted run resumes: each measurement below is a stage kept in out_dir/checkpoints,
     # and the gradient steps checkpoint their state
-    stages = pn.train.Stages.of_run(out_dir, config, "parihar2017")
+    stages = pn.checkpoint.Stages.of_run(out_dir, config, "parihar2017")
     base = stages("baselines", baselines, everything, config["restarts"], config["seed"],
                   config.get("cluster_candidates", 1))
     design0 = dict(config["design"])
@@ -853,7 +853,7 @@ def run(config, out_dir) -> dict:
 
 
 #: ``physnn run`` calls it once ``results.json`` is written: a new run in the folder starts afresh.
-finished = pn.train.remove_run_checkpoints
+finished = pn.checkpoint.remove_run_checkpoints
 
 
 # ------------------------------------------------------------------------------------ figures

@@ -247,7 +247,7 @@ def run(config, out_dir) -> dict:
     out_dir = Path(out_dir)
     # an interrupted run resumes: every fold's in-silico model and every chip's results are
     # stages in out_dir/checkpoints, and every training loop checkpoints its steps
-    stages = pn.train.Stages.of_run(out_dir, config, "romera2018-chips")
+    stages = pn.checkpoint.Stages.of_run(out_dir, config, "romera2018-chips")
     x, y, spk, folds, n_pad = R.load_folds(config)
     levels = [float(v) for v in config["levels"]]
     total = len(folds) * (2 * config["grad_steps"] + 2 * len(levels) * config["chips"] * config["pat_steps"])
@@ -353,4 +353,4 @@ def _figure(out_dir, rows, summary, metrics, levels):
     plt.close(fig)
 
 
-finished = pn.train.remove_run_checkpoints
+finished = pn.checkpoint.remove_run_checkpoints

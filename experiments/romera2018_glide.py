@@ -89,7 +89,7 @@ def variant_config(config, variant: str, seed: int | None = None) -> dict:
 
 def run(config, out_dir) -> dict:
     out_dir = Path(out_dir)
-    stages = pn.train.Stages.of_run(out_dir, config, "romera2018-glide")
+    stages = pn.checkpoint.Stages.of_run(out_dir, config, "romera2018-glide")
     x_glide, x_steady, y, spk = load_tokens(config)
     inputs = {"glide": x_glide, "steady": x_steady}
     folds = speaker_folds(spk, n_folds=config["n_folds"], seed=config["seed"])
@@ -210,4 +210,4 @@ def _figure(out_dir, x, y, curves, confusion, metrics):
 
 
 #: ``physnn run`` calls it once ``results.json`` is written: a new run in the folder starts afresh.
-finished = pn.train.remove_run_checkpoints
+finished = pn.checkpoint.remove_run_checkpoints

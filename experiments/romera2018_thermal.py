@@ -137,7 +137,7 @@ def evaluate(model, x, y, te, temps, draws, config, fold):
 def run(config, out_dir) -> dict:
     check_config(config)
     out_dir = Path(out_dir)
-    stages = pn.train.Stages.of_run(out_dir, config, "romera2018-thermal")
+    stages = pn.checkpoint.Stages.of_run(out_dir, config, "romera2018-thermal")
     x, y, spk, folds, n_pad = R.load_folds(config)
     temps = [float(t) for t in config["temperatures"]]
     draws = int(config["draws"])
@@ -227,4 +227,4 @@ def _figure(out_dir, temps, metrics, config):
 
 
 #: ``physnn run`` calls it once ``results.json`` is written: a new run in the folder starts afresh.
-finished = pn.train.remove_run_checkpoints
+finished = pn.checkpoint.remove_run_checkpoints

@@ -623,7 +623,7 @@ def _save_rule_state(path, it, best, best_acc, table, currents, step, history, r
     """The rule's state after iteration ``it``, as JSON (floats round-trip exactly)."""
     if path is None:
         return
-    pn.train.save_checkpoint(path, jnp.asarray(table), header_extra={"romera2018_rule": {
+    pn.checkpoint.save_checkpoint(path, jnp.asarray(table), header_extra={"romera2018_rule": {
         "iteration": it, "best": [float(v) for v in best], "best_acc": float(best_acc),
         "currents": [float(v) for v in currents], "step": float(step),
         "history": [float(v) for v in history], "rng": rng.bit_generator.state}})
@@ -632,10 +632,10 @@ def _save_rule_state(path, it, best, best_acc, table, currents, step, history, r
 def _load_rule_state(path):
     if path is None or not Path(path).exists():
         return None
-    table, header = pn.train.load_checkpoint(path, jnp.zeros(25, jnp.int32))
+    table, header = pn.checkpoint.load_checkpoint(path, jnp.zeros(25, jnp.int32))
     r = header.get("romera2018_rule")
     if r is None:
-        raise pn.train.CheckpointError(f"romera2018: {path} is not a checkpoint of the current rule")
+        raise pn.checkpoint.CheckpointError(f"romera2018: {path} is not a checkpoint of the current rule")
     state = (r["iteration"], tuple(r["best"]), r["best_acc"], table,
              np.asarray(r["currents"], np.float64), r["step"], list(r["history"]))
     return {"state": state, "rng": r["rng"]}
@@ -978,12 +978,12 @@ def run(config, out_dir) -> dict:
 
 
 #: ``physnn run`` calls it once ``results.json`` is written: a new run in the folder starts afresh.
-finished = pn.train.remove_run_checkpoints
+finished = pn.checkpoint.remove_run_checkpoints
 
 
 # ----------------------------------------------------------------------------------- checkpoints
 
-CHECKPOINT_DIR = pn.train.RUN_CHECKPOINTS
+CHECKPOINT_DIR = pn.checkpoint.RUN_CHECKPOINTS
 
 
 class RunCheckpoints:
@@ -1007,7 +1007,7 @@ class RunCheckpoints:
         h = hashlib.sha256()
         for a in (x, y, speakers, *(i for fold in folds for i in fold)):
             h.update(np.ascontiguousarray(a).tobytes())
-        self.dir = pn.train.bind_checkpoint_dir(directory, {"config": config, "data": h.hexdigest()},
+        self.dir = pn.checkpoint.bind_checkpoint_dir(directory, {"config": config, "data": h.hexdigest()},
                                                 "romera2018")
         self.resumed = []
 
@@ -1019,14 +1019,14 @@ class RunCheckpoints:
         p = self.path(name)
         if not p.exists():
             return None
-        tree, header = pn.train.load_checkpoint(p, like)
+        tree, header = pn.checkpoint.load_checkpoint(p, like)
         if "romera2018_unit" not in header:
-            raise pn.train.CheckpointError(f"romera2018: {p} is not a checkpoint of a finished fold")
+            raise pn.checkpoint.CheckpointError(f"romera2018: {p} is not a checkpoint of a finished fold")
         self.resumed.append(name)
         return tree, header["romera2018_unit"]
 
     def save(self, name, tree, record):
-        pn.train.save_checkpoint(self.path(name), tree, header_extra={"romera2018_unit": record})
+        pn.checkpoint.save_checkpoint(self.path(name), tree, header_extra={"romera2018_unit": record})
         for part in ("_a_progress", "_b_progress"):  # superseded by the finished unit
             self.path(name + part).unlink(missing_ok=True)
 
@@ -1040,7 +1040,7 @@ def save_model(model: VowelNetwork, out_dir, config) -> Path:
                                               "temperature_k", "taper", "lock_slip_cycles",
                                               "glide", "feature_windows", "lock_phase")
                                              if k in config}}
-    return pn.train.save_checkpoint(Path(out_dir) / "model.eqx", model, header_extra=header)
+    return pn.checkpoint.save_checkpoint(Path(out_dir) / "model.eqx", model, header_extra=header)
 
 
 def load_model(out_dir) -> VowelNetwork:
@@ -1053,10 +1053,10 @@ def load_model(out_dir) -> VowelNetwork:
         try:
             header = json.loads(fh.readline())
         except ValueError as e:
-            raise pn.train.CheckpointError(f"romera2018: {path} has no readable header: {e}") from e
+            raise pn.checkpoint.CheckpointError(f"romera2018: {path} has no readable header: {e}") from e
     cfg = {**FULL, **header["config"]}
     like = initial_model(np.array([[300.0, 1000.0], [900.0, 3000.0]]), cfg, header["mode"])
-    model, _ = pn.train.load_checkpoint(path, like)
+    model, _ = pn.checkpoint.load_checkpoint(path, like)
     return model
 
 

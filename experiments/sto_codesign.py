@@ -170,7 +170,7 @@ def run(config, out_dir) -> dict:
     out_dir = Path(out_dir)
     # an interrupted run resumes: the optima and each training are stages in out_dir/checkpoints,
     # and each training loop checkpoints its steps
-    stages = pn.train.Stages.of_run(out_dir, config, "sto-codesign")
+    stages = pn.checkpoint.Stages.of_run(out_dir, config, "sto-codesign")
     optima = stages("closed_form", lambda: [closed_form_optimum(w, config) for w in config["weights"]])
     start = codesign.constrain(device(), BOUNDS)
     rows = []
@@ -247,4 +247,4 @@ def _figure(out_dir, rows, config):
     plt.close(fig)
 
 
-finished = pn.train.remove_run_checkpoints
+finished = pn.checkpoint.remove_run_checkpoints

@@ -5,7 +5,7 @@ The public API is re-exported here; see DESIGN.md for the architecture.
 
 __version__ = "0.1.0"
 
-from . import codesign, delay, drives, parallel, readout, tasks, train
+from . import checkpoint, codesign, delay, drives, parallel, readout, tasks, train
 from .delay import delay_map, node_states
 from .devices import (
     AbstractDelayDevice,
@@ -29,6 +29,7 @@ __all__ = [
     "DuffingDelayNode",
     "MackeyGlassNode",
     "IkedaNode",
+    "checkpoint",
     "codesign",
     "delay",
     "delay_map",

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .train import RUN_CHECKPOINTS
+from .checkpoint import RUN_CHECKPOINTS
 
 # name -> (file in experiments/, one-line description)
 EXPERIMENTS = {

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from physnn import cli
-from physnn.train import CheckpointError
+from physnn.checkpoint import CheckpointError
 
 
 @pytest.fixture(scope="module")

@@ -11,14 +11,14 @@ import numpy as np
 import optax
 import pytest
 
-from physnn.train import (
+from physnn.checkpoint import (
     CHECKPOINT_NAME,
     CheckpointError,
     bind_checkpoint_dir,
-    fit,
     load_checkpoint,
     save_checkpoint,
 )
+from physnn.train import fit
 
 
 class Quad(eqx.Module):

@@ -7,7 +7,8 @@ import numpy as np
 import optax
 import pytest
 
-from physnn.train import CheckpointError, Stages, remove_run_checkpoints, train_loop
+from physnn.checkpoint import CheckpointError, Stages, remove_run_checkpoints
+from physnn.train import train_loop
 
 TARGET = jnp.array([1.0, -2.0, 3.0])
 OPT = optax.adam(0.1)
@@ -98,7 +99,7 @@ def test_train_loop_non_finite_record(tmp_path):
     ck = tmp_path / "loop.eqx"
     with pytest.raises(FloatingPointError, match=r"my-loop: non-finite loss = nan at step 3"):
         train_loop(step, initial(), 10, checkpoint=ck, every=2, owner="my-loop")
-    from physnn.train import load_checkpoint
+    from physnn.checkpoint import load_checkpoint
 
     _, header = load_checkpoint(ck, initial())
     assert header["train_loop"]["step"] == 2  # nothing written for step 3
@@ -240,7 +241,7 @@ def test_train_loop_refuses_a_step_that_poisons_the_state(tmp_path):
     ck = tmp_path / "loop.eqx"
     with pytest.raises(FloatingPointError, match=r"my-loop: step 3 made \[0\] of the state non-finite"):
         train_loop(step, initial(), 10, checkpoint=ck, every=1, owner="my-loop")
-    from physnn.train import load_checkpoint
+    from physnn.checkpoint import load_checkpoint
 
     (w, _), header = load_checkpoint(ck, initial())
     assert header["train_loop"]["step"] == 3 and bool(jnp.all(jnp.isfinite(w)))
