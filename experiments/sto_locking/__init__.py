@@ -13,6 +13,7 @@ show the widening by amplitude-phase coupling.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import jax
@@ -22,16 +23,35 @@ from tqdm.auto import tqdm
 
 import physnn as pn
 from physnn.devices.spintronic import is_locked, locking_order, mean_frequency_ghz
+from physnn.experiment import save_figure
 
-QUICK = {"amplitudes_ma": [0.1, 0.2, 0.3, 0.4], "n_detunings": 49, "span": 1.6,
-         "t1_ns": 8000.0, "dt_ns": 1.0, "temperature_k": 0.0, "weak_forcing_ma": 0.3}
-FULL = {"amplitudes_ma": [0.1, 0.15, 0.2, 0.3, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0],
-        "n_detunings": 161, "span": 1.6, "t1_ns": 32000.0, "dt_ns": 1.0, "temperature_k": 0.0,
-        "weak_forcing_ma": 0.3}
+NAME = "sto-locking"
+DESCRIPTION = "Arnold tongue of one spin-torque oscillator under an RF tone"
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """amplitudes_ma: RF current amplitudes (mA), one row of the map each; n_detunings: points of
+    the detuning grid, spanning +-span times the largest theoretical half-width; t1_ns, dt_ns:
+    duration and step of the solve (ns); temperature_k: thermal noise (0: deterministic);
+    weak_forcing_ma: amplitudes up to this one are compared with the weak-forcing theory."""
+
+    amplitudes_ma: tuple[float, ...]
+    n_detunings: int
+    span: float = 1.6
+    t1_ns: float = 32000.0
+    dt_ns: float = 1.0
+    temperature_k: float = 0.0
+    weak_forcing_ma: float = 0.3
+
+
+QUICK = Config(amplitudes_ma=(0.1, 0.2, 0.3, 0.4), n_detunings=49, t1_ns=8000.0)
+FULL = Config(amplitudes_ma=(0.1, 0.15, 0.2, 0.3, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0),
+              n_detunings=161)
 
 
 def device(config) -> pn.STONetwork:
-    return pn.STONetwork(temperature_k=config["temperature_k"])
+    return pn.STONetwork(temperature_k=config.temperature_k)
 
 
 def tongue_map(dev, amplitudes, detunings_ghz, config):
@@ -41,10 +61,10 @@ def tongue_map(dev, amplitudes, detunings_ghz, config):
     freqs = fg + detunings_ghz[:, :, None]
     amps = amplitudes[:, None, None] + 0 * freqs
     tones = pn.Tones(freqs, amps=amps)
-    t1 = config["t1_ns"]
+    t1 = config.t1_ns
     ts = np.linspace(0.0, t1, int(t1 / 4) + 1)  # 4 ns apart: the rotating-frame phase is slow
-    key = jax.random.key(0) if config["temperature_k"] > 0 else None
-    traj = pn.simulate(dev, tones, t1=t1, dt=config["dt_ns"], saveat=ts, key=key)
+    key = jax.random.key(0) if config.temperature_k > 0 else None
+    traj = pn.simulate(dev, tones, t1=t1, dt=config.dt_ns, saveat=ts, key=key)
     half = t1 / 2
     locked = np.asarray(is_locked(traj, dev, tones, t_start=half))[..., 0, 0]
     order = np.asarray(locking_order(traj, dev, tones, t_start=half))[..., 0, 0]
@@ -84,15 +104,16 @@ def measured_half_widths(dev, amplitudes, detunings, locked, config, n_fine=17):
     return 0.5 * (right - left), (detunings[1] - detunings[0]) / (n_fine - 1)
 
 
-def run(config, out_dir) -> dict:
+def run(config: Config, out_dir) -> dict:
+    """The protocol: the map, the band edges, the comparison with theory, the figure."""
     out_dir = Path(out_dir)
     dev = device(config)
-    amplitudes = np.asarray(config["amplitudes_ma"], dtype=float)
+    amplitudes = np.asarray(config.amplitudes_ma, dtype=float)
     theory = np.asarray(dev.locking_range_ghz(amplitudes[:, None]))[:, 0]  # half-widths, GHz
     nu = float(dev.amplitude_phase_coupling()[0])
     adler = theory / np.sqrt(1 + nu**2)
-    span = config["span"] * theory.max()
-    detunings = np.linspace(-span, span, config["n_detunings"])
+    span = config.span * theory.max()
+    detunings = np.linspace(-span, span, config.n_detunings)
 
     results = []
     for a in tqdm(amplitudes, desc="sto-locking: amplitudes", leave=False):
@@ -101,14 +122,14 @@ def run(config, out_dir) -> dict:
     order = np.concatenate([r[1] for r in results])
     measured, resolution = measured_half_widths(dev, amplitudes, detunings, locked, config)
 
-    weak = amplitudes <= config["weak_forcing_ma"]
+    weak = amplitudes <= config.weak_forcing_ma
     ratio = measured[weak] / theory[weak]
     slope_meas = float(np.sum(measured[weak] * amplitudes[weak]) / np.sum(amplitudes[weak] ** 2))
     slope_theory = float(theory[0] / amplitudes[0])
     resolution_mhz = 1e3 * resolution
     # Just outside the band the phase slips once per beat period 1/sqrt(df^2 - Delta^2); a band
     # edge is therefore overestimated by at most (1/W)^2 / (2 Delta) for a window W = t1/2.
-    window = config["t1_ns"] / 2
+    window = config.t1_ns / 2
     weak_min = theory[weak].min()
     window_bias_rel = (1 / window) ** 2 / (2 * weak_min) / weak_min
 
@@ -160,5 +181,4 @@ def _figure(out_dir, detunings, amplitudes, order, locked, theory, adler):
     ax.set_title("Arnold tongue of a spin-torque oscillator")
     ax.set_xlim(d_mhz[0], d_mhz[-1])
     ax.legend(loc="upper right", fontsize=8, framealpha=0.6)
-    fig.savefig(Path(out_dir) / "arnold_tongue.png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, out_dir, "arnold_tongue.png")
