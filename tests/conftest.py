@@ -123,13 +123,13 @@ def quick_run(request, tmp_path_factory):
     import io
     import json
 
-    from physnn import cli
+    from physnn import cli, experiment
 
     name = request.module.EXPERIMENT
     out = tmp_path_factory.mktemp(name)
     printed = io.StringIO()
     with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(printed):
-        mp.setattr(cli.load_experiment(name), "finished", lambda out_dir: None)
+        mp.setattr(experiment.load(name), "finished", lambda out_dir: None)
         assert cli.main(["run", name, "--quick", "--out", str(out)]) == 0
     return out, json.loads((out / "results.json").read_text()), printed.getvalue()
 
@@ -147,7 +147,7 @@ def rerun_resumes_every_stage(quick_run, monkeypatch):
     import json
 
     import physnn as pn
-    from physnn import cli
+    from physnn import cli, experiment
 
     out, ref, _ = quick_run
     name = ref["experiment"]
@@ -156,7 +156,7 @@ def rerun_resumes_every_stage(quick_run, monkeypatch):
         def computed_again(*args, **kwargs):
             raise AssertionError("a checkpointed stage was computed again")
 
-        module = cli.load_experiment(name)
+        module = experiment.load(name)
         for f in compute:
             monkeypatch.setattr(module, f, computed_again)
         real = pn.train.train_loop
