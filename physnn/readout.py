@@ -22,7 +22,10 @@ intercept $b$ is not regularised.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import numbers
+import re
 
 import equinox as eqx
 import jax
@@ -39,6 +42,10 @@ __all__ = [
     "nmse",
     "nrmse",
     "accuracy",
+    "group_stats",
+    "wta_ridge",
+    "wta_predict",
+    "blas_threads",
 ]
 
 # Default ridge grid, relative to the mean eigenvalue trace(X_c^T X_c) / n_features.
@@ -754,3 +761,154 @@ def accuracy(pred_labels, labels):
     xp, p, t, traced = _metric_inputs("pred_labels", pred_labels, "labels", labels, "accuracy")
     out = xp.mean(p == t)
     return out if traced else float(out)
+
+
+
+# --------------------------------------------------------------------------------------------
+# Winner-take-all ridge over sequences of frames, from per-group statistics
+# --------------------------------------------------------------------------------------------
+
+
+def group_stats(feats, labels, groups, n_groups: int, n_classes: int) -> list[tuple]:
+    r"""Sufficient statistics of the per-frame ridge classifier, one set per group of sequences.
+
+    Every frame $x_{u,t}$ of sequence $u$ is a sample whose target is the one-hot label $y_u$ of
+    its sequence. For the sequences of group $g$ this returns, in float64,
+    $(n_g,\ \sum x,\ \sum x x^\top,\ \sum x y^\top,\ \sum y)$ over all their frames, so that the
+    ridge problem of any union of groups (a training set made of speakers and repetition blocks)
+    is solved by :func:`wta_ridge` from sums, with one pass over the features.
+
+    **Arguments:**
+
+    - `feats`: features ``(n_sequences, n_frames, n_features)`` (e.g. reservoir node states).
+    - `labels`: integer class of each sequence, ``(n_sequences,)``, in ``[0, n_classes)``.
+    - `groups`: integer group of each sequence, ``(n_sequences,)``, in ``[0, n_groups)``.
+    - `n_groups`: number of groups (a group without sequences gets zero statistics).
+    - `n_classes`: number of classes (the width of the one-hot targets).
+
+    **Returns:**
+
+    A list of ``n_groups`` tuples ``(n_frames_g, sum_x (p,), gram (p, p), xty (p, n_classes),
+    sum_y (n_classes,))``.
+    """
+    f = np.asarray(feats, dtype=np.float64)
+    if f.ndim != 3:
+        raise ValueError(f"group_stats: feats has shape {f.shape}; expected "
+                         "(n_sequences, n_frames, n_features)")
+    n_utt, n_t, p = f.shape
+    labels, groups = np.asarray(labels), np.asarray(groups)
+    for name, a, hi in (("labels", labels, n_classes), ("groups", groups, n_groups)):
+        if a.shape != (n_utt,) or (a.size and (a.min() < 0 or a.max() >= hi)):
+            raise ValueError(f"group_stats: {name} has shape {a.shape} and values in "
+                             f"[{a.min() if a.size else '-'}, {a.max() if a.size else '-'}]; "
+                             f"expected ({n_utt},) integers in [0, {hi})")
+    onehot = np.eye(n_classes)[labels]
+    stats = []
+    for g in range(n_groups):
+        idx = groups == g
+        x = f[idx].reshape(-1, p)
+        sums = f[idx].sum(1)  # (n_g, p): per-sequence sums over frames
+        stats.append((x.shape[0], x.sum(0), x.T @ x, sums.T @ onehot[idx], n_t * onehot[idx].sum(0)))
+    return stats
+
+
+def wta_ridge(stats, train_groups, rel_alphas) -> list[tuple]:
+    r"""Ridge weights of the per-frame classifier trained on a union of groups, for several alphas.
+
+    With the statistics of :func:`group_stats` summed over `train_groups`,
+
+    $$W = (X_c^\top X_c + \alpha I)^{-1} X_c^\top Y_c, \qquad b = \bar y - \bar x W,
+      \qquad \alpha = \alpha_\mathrm{rel}\,\operatorname{tr}(X_c^\top X_c) / p,$$
+
+    the estimator of :func:`ridge_fit` with a given ``alpha`` (the same scale as its default
+    grid), solved in float64 by one eigendecomposition for all alphas.
+
+    **Arguments:**
+
+    - `stats`: the list returned by :func:`group_stats`.
+    - `train_groups`: indices of the groups to train on (a non-empty iterable).
+    - `rel_alphas`: penalties relative to the mean eigenvalue, each $> 0$.
+
+    **Returns:**
+
+    A list, one ``(W (p, n_classes), b (n_classes,), alpha)`` per relative alpha.
+    """
+    train_groups = list(train_groups)
+    if not train_groups:
+        raise ValueError("wta_ridge: train_groups is empty; expected at least one group index")
+    n = sum(stats[g][0] for g in train_groups)
+    sx = sum(stats[g][1] for g in train_groups)
+    gram = sum(stats[g][2] for g in train_groups)
+    xty = sum(stats[g][3] for g in train_groups)
+    sy = sum(stats[g][4] for g in train_groups)
+    xm, ym = sx / n, sy / n
+    gc = gram - n * np.outer(xm, xm)
+    xyc = xty - n * np.outer(xm, ym)
+    s, v = np.linalg.eigh(gc)
+    s = np.clip(s, 0.0, None)
+    proj = v.T @ xyc
+    scale = max(s.sum() / s.size, 1e-300)
+    out = []
+    for ra in rel_alphas:
+        w = (v / (s + ra * scale)) @ proj
+        out.append((w, ym - xm @ w, ra * scale))
+    return out
+
+
+def wta_predict(mean_feats, w, b) -> np.ndarray:
+    r"""Winner-take-all class of each sequence: $\arg\max_k\,(\bar x_u W + b)_k$, the argmax of
+    the time-averaged outputs (equal to the outputs of the time-averaged features, the readout
+    being linear).
+
+    **Arguments:**
+
+    - `mean_feats`: features averaged over the frames of each sequence, ``(n_sequences, p)``.
+    - `w`, `b`: weights ``(p, n_classes)`` and bias ``(n_classes,)`` from :func:`wta_ridge`.
+
+    **Returns:**
+
+    The predicted classes, ``(n_sequences,)`` integers.
+    """
+    return np.argmax(np.asarray(mean_feats, np.float64) @ w + b, axis=-1)
+
+
+_OPENBLAS_THREADS = [("openblas_get_num_threads", "openblas_set_num_threads"),
+                     ("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
+                     ("openblas_get_num_threads64_", "openblas_set_num_threads64_")]
+
+
+@contextlib.contextmanager
+def blas_threads(n: int = 1):
+    """Limit NumPy's OpenBLAS to ``n`` threads inside the block, and restore the previous count
+    after it (what threadpoolctl does; not a dependency here).
+
+    Why: many small ``(p, p)`` eigendecompositions (ridge solves over a grid) are slower with
+    several threads on a shared, oversubscribed machine, where OpenBLAS's spinning threads made
+    each 400 x 400 ``eigh`` take 3 s instead of 0.04 s (measured). Results do not depend on it.
+
+    **Arguments:**
+
+    - `n`: number of threads inside the block, an integer >= 1.
+
+    Does nothing where the library cannot be found (no ``/proc``, or a BLAS other than OpenBLAS).
+    """
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"blas_threads: n={n!r}; expected an integer >= 1")
+    libs = []
+    try:
+        with open("/proc/self/maps") as f:
+            paths = sorted(set(re.findall(r"(/\S*openblas\S*\.so\S*)", f.read())))
+        for path in paths:
+            lib = ctypes.CDLL(path)
+            for get, put in _OPENBLAS_THREADS:
+                if hasattr(lib, get) and hasattr(lib, put):
+                    libs.append((getattr(lib, put), getattr(lib, get)()))
+                    getattr(lib, put)(int(n))
+                    break
+    except OSError:  # pragma: no cover - no /proc or no library: leave the threads alone
+        pass
+    try:
+        yield
+    finally:
+        for put, old in libs:
+            put(old)

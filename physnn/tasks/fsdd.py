@@ -71,6 +71,15 @@ __all__ = [
     "fixed_frames",
     "fsdd_split",
     "fsdd_speaker_folds",
+    "FSDD_N_DIGITS",
+    "fsdd_frames",
+    "standardise_frames",
+    "fsdd_inputs",
+    "fsdd_problems",
+    "fsdd_problem_inputs",
+    "fsdd_groups",
+    "wta_evaluate",
+    "wta_choose",
 ]
 
 FSDD_SPEAKERS: tuple[str, ...] = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
@@ -628,3 +637,197 @@ def fsdd_split(
 def fsdd_speaker_folds(data: FSDDData | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """The 6 leave-one-speaker-out folds ``(train_idx, test_idx)``, in :data:`FSDD_SPEAKERS` order."""
     return [fsdd_split("speaker", fold=i, data=data) for i in range(len(FSDD_SPEAKERS))]
+
+
+
+# --------------------------------------------------------------------------------------------
+# The spoken-digit evaluation of a reservoir: frames, standardisation, selection problems, the
+# winner-take-all ridge readout (Appeltant 2011; Larger 2017; Dion 2018)
+# --------------------------------------------------------------------------------------------
+
+FSDD_N_DIGITS = 10
+"""Number of classes of the spoken-digit task (digits 0-9)."""
+
+
+def fsdd_frames(n_frames: int, n_mfcc: int = 13, max_rep: int = 50):
+    """MFCC frames of the FSDD utterances with repetition index below ``max_rep``.
+
+    Each utterance's MFCC sequence (:func:`fsdd_features`) is resampled to ``n_frames`` frames;
+    nothing is standardised (see :func:`standardise_frames`).
+
+    **Arguments:**
+
+    - `n_frames`: frames per utterance (each one input sample of a reservoir).
+    - `n_mfcc`: MFCC coefficients per frame.
+    - `max_rep`: keep repetitions ``0 .. max_rep - 1`` of every speaker and digit (1-50).
+
+    **Returns:**
+
+    ``(frames, digits, speakers, reps, keep)``: frames ``(n_utt, n_frames, n_mfcc)`` float64, the
+    digit, the speaker index into :data:`FSDD_SPEAKERS`, the repetition index of each utterance,
+    and the indices of the kept utterances in :func:`load_fsdd`'s order.
+    """
+    max_rep = _check_int("max_rep", max_rep, 1, "fsdd_frames", hi=50)
+    data = load_fsdd()
+    keep = np.flatnonzero(np.asarray(data.indices) < max_rep)
+    x = fsdd_features("mfcc", n_frames=n_frames, n_mfcc=n_mfcc)[keep]
+    reps = np.asarray(data.indices)[keep]
+    speakers = np.searchsorted(np.asarray(FSDD_SPEAKERS), np.asarray(data.speakers)[keep])
+    return x, np.asarray(data.digits)[keep], speakers, reps, keep
+
+
+def standardise_frames(frames, train) -> np.ndarray:
+    r"""Frames standardised per coefficient with training statistics only:
+    $(x - \mu_\mathrm{train}) / \sigma_\mathrm{train}$, the mean and standard deviation over all
+    frames of the utterances ``train`` (2 x n_coefficients label-free constants), so that no test
+    utterance shapes its own preprocessing.
+
+    **Arguments:**
+
+    - `frames`: ``(n_utt, n_frames, n_coefficients)``.
+    - `train`: boolean mask (or indices) of the training utterances.
+
+    **Returns:**
+
+    The standardised frames, float32, the shape of `frames`.
+    """
+    frames = np.asarray(frames)
+    return ((frames - frames[train].mean((0, 1))) / frames[train].std((0, 1))).astype(np.float32)
+
+
+def fsdd_inputs(n_frames: int, n_mfcc: int = 13, max_rep: int = 50):
+    """:func:`fsdd_frames` standardised for the official split (statistics of its training set,
+    repetitions 5-49): ``(inputs float32, digits, speakers, reps, keep)``."""
+    frames, digits, speakers, reps, keep = fsdd_frames(n_frames, n_mfcc, max_rep)
+    return standardise_frames(frames, reps >= 5), digits, speakers, reps, keep
+
+
+def fsdd_problems(speakers, reps) -> dict[str, tuple[np.ndarray, ...]]:
+    """The selection problems of the spoken-digit evaluation, as boolean masks over utterances.
+
+    A problem is ``(train_val, val, train, test)``: the operating point and the ridge penalty
+    are chosen by training on ``train_val`` and scoring ``val`` (both inside the training data),
+    and the test error is that of the readout refitted on ``train`` and scored on ``test``.
+
+    - ``"official"``: test repetitions 0-4, validation 5-9, train_val 10-49 (the dataset's split).
+    - ``"speaker_<name>"``, one per speaker (leave one speaker out): test = that speaker,
+      validation = the next speaker in :data:`FSDD_SPEAKERS` (cyclically), train_val = the others.
+
+    **Arguments:**
+
+    - `speakers`: speaker index of each utterance (into :data:`FSDD_SPEAKERS`).
+    - `reps`: repetition index of each utterance.
+
+    **Returns:**
+
+    ``{name: (train_val, val, train, test)}``, the official split first.
+    """
+    speakers, reps = np.asarray(speakers), np.asarray(reps)
+    n_speakers = len(FSDD_SPEAKERS)
+    out = {"official": (reps >= 10, (reps >= 5) & (reps < 10), reps >= 5, reps < 5)}
+    for k in range(n_speakers):
+        v = (k + 1) % n_speakers
+        out[f"speaker_{FSDD_SPEAKERS[k]}"] = (
+            (speakers != k) & (speakers != v), speakers == v, speakers != k, speakers == k)
+    return out
+
+
+def fsdd_problem_inputs(frames, problems) -> dict[str, np.ndarray]:
+    """The inputs of every selection problem, standardised (:func:`standardise_frames`) with the
+    statistics of that problem's training set (``problems[name][2]``; official: repetitions
+    5-49; a speaker fold: the five other speakers), so that no test utterance shapes its
+    preprocessing. Problems with the same training set share one array (the same object).
+
+    **Returns:**
+
+    ``{name: inputs (n_utt, n_frames, n_coefficients) float32}``.
+    """
+    out, seen = {}, {}
+    for name, (_, _, train, _) in problems.items():
+        key = np.asarray(train, bool).tobytes()
+        if key not in seen:
+            seen[key] = standardise_frames(frames, train)
+        out[name] = seen[key]
+    return out
+
+
+def fsdd_groups(speakers, reps, by_speaker: bool = True) -> tuple[np.ndarray, int]:
+    """The blocks every selection problem of :func:`fsdd_problems` is a union of: repetitions
+    0-4, 5-9 and 10-49, of each speaker (``by_speaker``) or of all speakers together.
+
+    **Returns:**
+
+    ``(groups, n_groups)``: the group index of each utterance and the number of groups
+    (3 x 6, or 3).
+    """
+    reps = np.asarray(reps)
+    rep_block = np.where(reps < 5, 0, np.where(reps < 10, 1, 2))
+    if not by_speaker:
+        return rep_block, 3
+    return np.asarray(speakers) * 3 + rep_block, 3 * len(FSDD_SPEAKERS)
+
+
+def wta_evaluate(feats, labels, groups, n_groups: int, problems, rel_alphas,
+                 n_classes: int = FSDD_N_DIGITS) -> dict[str, dict[str, list]]:
+    """Word error rates of the winner-take-all ridge readout for every selection problem.
+
+    The readout (:func:`physnn.readout.wta_ridge`) is trained on the per-frame features with the
+    utterance's class as the target of every frame, and an utterance is classified by the argmax
+    of its time-averaged outputs (:func:`physnn.readout.wta_predict`); the protocol of the
+    spoken-digit reservoirs (Appeltant 2011, Larger 2017). One pass over the features
+    (:func:`physnn.readout.group_stats`) serves every problem and penalty.
+
+    **Arguments:**
+
+    - `feats`: ``(n_utt, n_frames, n_features)``, e.g. reservoir node states.
+    - `labels`: class of each utterance.
+    - `groups`, `n_groups`: :func:`fsdd_groups`; every mask of `problems` must be a union of
+      groups.
+    - `problems`: ``{name: (train_val, val, train, test)}`` masks (:func:`fsdd_problems`).
+    - `rel_alphas`: ridge penalties relative to the mean eigenvalue.
+    - `n_classes`: number of classes.
+
+    **Returns:**
+
+    ``{name: {"val": [WER per alpha], "test": [WER per alpha], "alphas": [absolute alpha of
+    the test readout per alpha]}}``.
+    """
+    from ..readout import group_stats, wta_predict, wta_ridge
+    from .metrics import word_error_rate
+
+    stats = group_stats(feats, labels, groups, n_groups, n_classes)
+    means = np.asarray(feats, np.float64).mean(1)
+    res = {}
+    for name, (trv, val, tr, te) in problems.items():
+        fits_v = wta_ridge(stats, sorted(set(groups[trv].tolist())), rel_alphas)
+        fits_t = wta_ridge(stats, sorted(set(groups[tr].tolist())), rel_alphas)
+        res[name] = {
+            "val": [word_error_rate(wta_predict(means[val], w, b), labels[val]) for w, b, _ in fits_v],
+            "test": [word_error_rate(wta_predict(means[te], w, b), labels[te]) for w, b, _ in fits_t],
+            "alphas": [a for _, _, a in fits_t],
+        }
+    return res
+
+
+def wta_choose(grid_results, problem: str) -> tuple[int, int]:
+    """The operating point and penalty with the lowest validation error for ``problem``.
+
+    **Arguments:**
+
+    - `grid_results`: one result of :func:`wta_evaluate` per operating point.
+    - `problem`: a problem name, e.g. ``"official"``.
+
+    **Returns:**
+
+    ``(point index, alpha index)``; ties go to the earlier point and then to the larger alpha
+    (the later one in ``rel_alphas``, listed in increasing order). Test errors play no part.
+    """
+    best = None
+    for gi, r in enumerate(grid_results):
+        for ai, v in enumerate(r[problem]["val"]):
+            key = (v, -ai)
+            if best is None or key < best[0]:
+                best = (key, gi, ai)
+    if best is None:
+        raise ValueError(f"wta_choose: no validation result for problem={problem!r}")
+    return best[1], best[2]
