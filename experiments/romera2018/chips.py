@@ -37,7 +37,9 @@ one sample; it reports no spread study, so this is physnn's, with no paper figur
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Literal
 
 import equinox as eqx
 import jax
@@ -47,164 +49,70 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import physnn as pn
-from physnn import cli, codesign
+from physnn.experiment import save_figure
 
-R = cli.load_experiment("romera2018")
+from . import FULL as VOWELS_FULL
+from . import QUICK as VOWELS_QUICK
+from .chips_training import draw_chips, on_chip, train_in_situ, train_robust
+from .data import formant_scale_spread, load_folds
+from .gradient import fit_readout, train_gradient
+from .measure import predict_formants
+from .model import initial_model
 
-#: the keys of romera2018's configurations that readout (b) and its folds depend on
+NAME = "romera2018-chips"
+DESCRIPTION = "The vowel network on fabricated chips: readout refit and in-situ training"
+
+#: the fields of romera2018's configuration that readout (b) and its folds depend on
 B_KEYS = ("n_folds", "t1_ns", "dt_ns", "rf_amp_ma", "coupling", "temperature_k", "grad_steps",
           "grad_lr", "grad_lr_current", "grad_lr_coupling", "readout_l2", "readout_steps", "taper",
           "lock_slip_cycles", "seed", "vtl_augment")
-QUICK = {**{k: R.QUICK[k] for k in B_KEYS}, "chips": 1, "spread_f0": 0.01, "spread_shift": 0.05,
-         "spread_threshold": 0.05, "levels": [1.0], "pat_steps": 5, "pat_lr_scale": 0.1,
-         "robust_chips": 2}
-FULL = {**{k: R.FULL[k] for k in B_KEYS}, "chips": 3, "spread_f0": 0.01, "spread_shift": 0.05,
-        "spread_threshold": 0.05, "levels": [0.5, 1.0, 2.0], "pat_steps": 30,
-        "pat_lr_scale": 0.1, "robust_chips": 4}
 
-SPREAD = ("f0_ghz", "nonlinear_shift_ghz", "threshold_ma")
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """The fields of ``romera2018``'s configuration in ``B_KEYS`` (the same meaning and values as
+    there), and: ``chips`` per fold and spread level; relative spreads at level 1 of f0
+    (``spread_f0``), of N/2pi (``spread_shift``) and of the threshold (``spread_threshold``);
+    the spread ``levels``; ``pat_steps`` in-situ steps at ``pat_lr_scale`` times (b)'s learning
+    rates; ``robust_chips`` fresh chips averaged in every step of the training across chips."""
+
+    n_folds: int
+    t1_ns: float
+    dt_ns: float
+    rf_amp_ma: float
+    coupling: float
+    temperature_k: float
+    grad_steps: int
+    grad_lr: float
+    grad_lr_current: float
+    grad_lr_coupling: float
+    readout_l2: float
+    readout_steps: int
+    taper: Literal["hann", "none"]
+    lock_slip_cycles: float
+    seed: int
+    vtl_augment: bool
+    chips: int = 3
+    spread_f0: float = 0.01
+    spread_shift: float = 0.05
+    spread_threshold: float = 0.05
+    levels: tuple[float, ...] = (0.5, 1.0, 2.0)
+    pat_steps: int = 30
+    pat_lr_scale: float = 0.1
+    robust_chips: int = 4
+
+
+def _b_fields(config) -> dict:
+    return {k: getattr(config, k) for k in B_KEYS}
+
+
+QUICK = Config(**_b_fields(VOWELS_QUICK), chips=1, levels=(1.0,), pat_steps=5, robust_chips=2)
+FULL = Config(**_b_fields(VOWELS_FULL))
+
 STRATEGIES = ("deployed", "refit", "in_situ", "in_situ_exact", "robust", "robust_refit")
 LABELS = {"deployed": "deployed", "refit": "readout refit", "in_situ": "in situ (model's gradient)",
           "in_situ_exact": "in situ (chip's gradient)", "robust": "trained across chips, deployed",
           "robust_refit": "trained across chips, readout refit"}
-CHECKPOINT_EVERY = 5
-
-
-def spreads(config, level: float = 1.0) -> dict:
-    """``{parameter: relative spread}`` of a chip at spread ``level``."""
-    return {n: level * config[k] for n, k in
-            zip(SPREAD, ("spread_f0", "spread_shift", "spread_threshold"), strict=True)}
-
-
-def draw_chips(sto: pn.STONetwork, config, fold: int, level: float = 1.0) -> list[dict]:
-    """``config["chips"]`` chips of ``sto``: ``{name: values}`` of the fabricated parameters, with
-    the spreads of ``config`` times ``level``. Every level draws the same standard normals, so
-    the chips of two levels differ only in the size of their deviations."""
-    chips = codesign.fabricate(sto, jax.random.key(config["seed"] + 1000 + fold),
-                               spreads(config, level), config["chips"])
-    return [{n: np.asarray(getattr(chips, n)[c]) for n in SPREAD} for c in range(config["chips"])]
-
-
-def on_chip(model, chip: dict):
-    """``model`` with its oscillators replaced by the chip's (the trained currents and coupling
-    kept)."""
-    sto = eqx.tree_at(lambda d: tuple(getattr(d, n) for n in SPREAD), model.sto,
-                      tuple(jnp.asarray(chip[n]) for n in SPREAD))
-    return eqx.tree_at(lambda m: m.sto, model, sto)
-
-
-def _measured(m, xs, *, key, chip):
-    return R.present_features(on_chip(m, chip), xs, key=key)
-
-
-def _nominal(m, xs, *, key, chip):
-    return R.present_features(m, xs, key=key)
-
-
-#: The observables of (b) measured on a chip (the keyword ``chip``) and differentiated through
-#: the nominal network (False) or through the chip itself (True).
-CHIP_FEATURES = {False: codesign.physics_aware(_measured, _nominal),
-                 True: codesign.physics_aware(_measured, _measured)}
-
-
-@eqx.filter_jit
-def _in_situ_step(params, static, state, xs, ys, ws, l2, key, opt, vtl_sigma, chip, exact):
-    """One step of (b)'s training (``romera2018._grad_step``: the same augmentation, loss,
-    optimiser and current floor) with the observables measured on ``chip``
-    (:data:`CHIP_FEATURES`). One compiled step serves every chip."""
-    xs = R._augment(xs, key, vtl_sigma)
-
-    def loss_fn(p):
-        m = eqx.combine(p, static)
-        ce, acc = R._weighted_ce(R.logits(m, CHIP_FEATURES[exact](m, xs, key=key, chip=chip)), ys, ws)
-        return ce + l2 * jnp.sum(p.weights ** 2), (ce, acc)
-
-    (_, (ce, acc)), g = eqx.filter_value_and_grad(loss_fn, has_aux=True)(params)
-    params, state = R._update(params, state, g, opt)
-    return params, state, ce, acc
-
-
-def in_situ_optimizer(config):
-    """(b)'s optimiser with every learning rate scaled by ``pat_lr_scale``: the currents' and
-    the coupling's rates are multiples of ``grad_lr``, so scaling ``grad_lr`` scales them all."""
-    return R._optimizer(config["pat_lr_scale"] * config["grad_lr"], config["grad_lr_current"],
-                        config["grad_lr_coupling"], config["pat_steps"])
-
-
-def train_in_situ(model, chip, x, y, config, n_pad, vtl_sigma, exact, checkpoint=None, progress=None):
-    """``pat_steps`` steps of in-situ training of ``model`` (the nominal network: its chip is only
-    measured) on ``chip``; resumable from ``checkpoint`` (``physnn.train.train_loop``)."""
-    xp, yp, wp = R.pad_tokens(x, y, n=n_pad)
-    xs, ys, ws = jnp.asarray(xp), jnp.asarray(yp), jnp.asarray(wp)
-    steps = config["pat_steps"]
-    opt = in_situ_optimizer(config)
-    chip = {n: jnp.asarray(v) for n, v in chip.items()}
-    params, static = eqx.partition(model, R._trainable(model))
-    l2, sigma = jnp.float32(config["readout_l2"]), jnp.float32(vtl_sigma)
-    base = jax.random.key(config["seed"] + 7)
-
-    def step(i, state):
-        p, s = state
-        p, s, ce, acc = _in_situ_step(p, static, s, xs, ys, ws, l2, jax.random.fold_in(base, i), opt,
-                                      sigma, chip, exact)
-        return (p, s), {"loss": ce, "accuracy": acc}
-
-    (params, _), history = pn.train.train_loop(step, (params, opt.init(params)), steps,
-                                               checkpoint=checkpoint, every=CHECKPOINT_EVERY,
-                                               owner="romera2018-chips train_in_situ", progress=progress)
-    return eqx.combine(params, static), history
-
-
-@eqx.filter_jit
-def _robust_step(params, static, state, xs, ys, ws, l2, key, opt, vtl_sigma, spread, n_chips):
-    """One step of (b)'s training (``romera2018._grad_step``: the same augmentation, optimiser
-    and current floor) with the loss averaged over ``n_chips`` fresh chips of the network
-    (``codesign.fabricate``, differentiable in the nominal network) instead of the network
-    itself."""
-    xs = R._augment(xs, key, vtl_sigma)
-
-    def loss_fn(p):
-        m = eqx.combine(p, static)
-        chips = codesign.fabricate(m.sto, jax.random.fold_in(key, 11), spread, n_chips, batch_ndim=1)
-        lg = R.logits(m, R.present_features(m, xs, key=key, sto=chips))  # (chips, tokens, classes)
-        ce, acc = jax.vmap(lambda g: R._weighted_ce(g, ys, ws))(lg)
-        return jnp.mean(ce) + l2 * jnp.sum(p.weights ** 2), (jnp.mean(ce), jnp.mean(acc))
-
-    (_, (ce, acc)), g = eqx.filter_value_and_grad(loss_fn, has_aux=True)(params)
-    params, state = R._update(params, state, g, opt)
-    return params, state, ce, acc
-
-
-def train_robust(model, x, y, config, n_pad, vtl_sigma, checkpoint=None, progress=None):
-    """(b)'s in-silico training (``romera2018.train_gradient``: readout first fitted on the
-    nominal network, then ``grad_steps`` Adam steps at (b)'s rates) with every step's loss
-    averaged over ``robust_chips`` fresh chips at spread level 1: a design for the spread, not
-    for one chip. Resumable from ``checkpoint``."""
-    xp, yp, wp = R.pad_tokens(x, y, n=n_pad)
-    xs, ys, ws = jnp.asarray(xp), jnp.asarray(yp), jnp.asarray(wp)
-    opt = R._optimizer(config["grad_lr"], config["grad_lr_current"], config["grad_lr_coupling"],
-                       config["grad_steps"])
-    if checkpoint is None or not Path(checkpoint).exists():
-        model = R.fit_readout(model, x, y, config, n_pad=n_pad)
-    params, static = eqx.partition(model, R._trainable(model))
-    fixed, rest = eqx.partition(static, eqx.is_array)
-    l2, sigma = jnp.float32(config["readout_l2"]), jnp.float32(vtl_sigma)
-    spread = {n: jnp.float32(v) for n, v in spreads(config).items()}
-    base = jax.random.key(config["seed"] + 13)
-
-    def step(i, state):
-        p, s, fx = state
-        p, s, ce, acc = _robust_step(p, eqx.combine(fx, rest), s, xs, ys, ws, l2,
-                                     jax.random.fold_in(base, i), opt, sigma, spread,
-                                     config["robust_chips"])
-        return (p, s, fx), {"loss": ce, "accuracy": acc}
-
-    (params, _, fixed), history = pn.train.train_loop(
-        step, (params, opt.init(params), fixed), config["grad_steps"], checkpoint=checkpoint,
-        every=CHECKPOINT_EVERY, owner="romera2018-chips train_robust", progress=progress)
-    return eqx.combine(params, fixed, rest), history
-
-
 def _leaves(model) -> list:
     return [np.asarray(v) for v in jax.tree_util.tree_leaves(model)]
 
@@ -215,7 +123,7 @@ def _rebuild(template, leaves):
 
 
 def _accuracies(model, x, y, tr, te) -> dict:
-    pred = R.predict_formants(model, x)
+    pred = predict_formants(model, x)
     return {"train": float(np.mean(pred[tr] == y[tr])), "test": float(np.mean(pred[te] == y[te]))}
 
 
@@ -224,7 +132,7 @@ def judge_chip(mb, mr, chip, x, y, tr, te, config, n_pad, vtl_sigma, stages, tag
     the one trained across chips): their train and test accuracies, the in-situ training curves,
     and the chip's frequency offsets at ``mb``'s currents (MHz)."""
     out = {"deployed": _accuracies(on_chip(mb, chip), x, y, tr, te)}
-    refit = R.fit_readout(on_chip(mb, chip), x[tr], y[tr], config, n_pad=n_pad)
+    refit = fit_readout(on_chip(mb, chip), x[tr], y[tr], config, n_pad=n_pad)
     out["refit"] = _accuracies(refit, x, y, tr, te)
     # in situ from the refitted readout; the model keeps the nominal oscillators
     start = eqx.tree_at(lambda m: (m.feat_mean, m.feat_std, m.weights, m.bias), mb,
@@ -236,29 +144,29 @@ def judge_chip(mb, mr, chip, x, y, tr, te, config, n_pad, vtl_sigma, stages, tag
         out[name] = _accuracies(on_chip(m, chip), x, y, tr, te)
         curves[name] = hist
     out["robust"] = _accuracies(on_chip(mr, chip), x, y, tr, te)
-    refit_r = R.fit_readout(on_chip(mr, chip), x[tr], y[tr], config, n_pad=n_pad)
+    refit_r = fit_readout(on_chip(mr, chip), x[tr], y[tr], config, n_pad=n_pad)
     out["robust_refit"] = _accuracies(refit_r, x, y, tr, te)
     offsets = (on_chip(mb, chip).sto.free_running_frequency_ghz()
                - mb.sto.free_running_frequency_ghz()) * 1e3
     return {"accuracy": out, "curves": curves, "offsets_mhz": np.asarray(offsets).tolist()}
 
 
-def run(config, out_dir) -> dict:
+def run(config: Config, out_dir) -> dict:
     out_dir = Path(out_dir)
     # an interrupted run resumes: every fold's in-silico model and every chip's results are
     # stages in out_dir/checkpoints, and every training loop checkpoints its steps
     stages = pn.checkpoint.Stages.of_run(out_dir, config, "romera2018-chips")
-    x, y, spk, folds, n_pad = R.load_folds(config)
-    levels = [float(v) for v in config["levels"]]
-    total = len(folds) * (2 * config["grad_steps"] + 2 * len(levels) * config["chips"] * config["pat_steps"])
+    x, y, spk, folds, n_pad = load_folds(config)
+    levels = [float(v) for v in config.levels]
+    total = len(folds) * (2 * config.grad_steps + 2 * len(levels) * config.chips * config.pat_steps)
     bar = tqdm(total=total, desc="romera2018-chips: training", leave=False)
     nominal, robust_nominal, rows = [], [], []
     for f, (tr, te) in enumerate(folds):
-        sigma = R.formant_scale_spread(x[tr], y[tr], spk[tr]) if config["vtl_augment"] else 0.0
-        mb0 = R.initial_model(x[tr], config, "linear")
+        sigma = formant_scale_spread(x[tr], y[tr], spk[tr]) if config.vtl_augment else 0.0
+        mb0 = initial_model(x[tr], config, "linear")
 
         def in_silico(tr=tr, mb0=mb0, sigma=sigma, f=f):
-            m, _ = R.train_gradient(mb0, x[tr], y[tr], config, n_pad=n_pad, vtl_sigma=sigma,
+            m, _ = train_gradient(mb0, x[tr], y[tr], config, n_pad=n_pad, vtl_sigma=sigma,
                                     checkpoint=stages.path(f"fold{f}_in_silico_loop"), progress=bar)
             return _leaves(m)
 
@@ -302,7 +210,7 @@ def run(config, out_dir) -> dict:
             summary[tag][f"{a}_over_{b}"] = {"points": float(100 * np.mean(d)),
                                              "chips_better": int(np.sum(d > 0)),
                                              "chips_worse": int(np.sum(d < 0))}
-    metrics["n_chips_per_level"] = len(folds) * config["chips"]
+    metrics["n_chips_per_level"] = len(folds) * config.chips
     reference = {
         "test_accuracy_nominal": "the in-silico model on its own nominal device: an ideal chip",
         **{f"test_accuracy_in_situ_x{v:g}": "Wright et al. 2022: in-situ (physics-aware) training "
@@ -310,12 +218,12 @@ def run(config, out_dir) -> dict:
     }
     notes = [
         f"{len(folds)}-fold speaker-independent CV as romera2018 (its readout (b), trained in silico "
-        f"for {config['grad_steps']} steps); {config['chips']} chips per fold and spread level; at "
-        f"level 1: f0 {100 * config['spread_f0']:g} %, N/2pi {100 * config['spread_shift']:g} %, "
-        f"threshold {100 * config['spread_threshold']:g} % (normal, per oscillator; level k: k times "
-        f"these, the same draws); in situ: {config['pat_steps']} Adam steps from the refitted readout "
-        f"at {config['pat_lr_scale']:g} times (b)'s learning rates; trained across chips: (b)'s "
-        f"training with every step's loss averaged over {config['robust_chips']} fresh chips at "
+        f"for {config.grad_steps} steps); {config.chips} chips per fold and spread level; at "
+        f"level 1: f0 {100 * config.spread_f0:g} %, N/2pi {100 * config.spread_shift:g} %, "
+        f"threshold {100 * config.spread_threshold:g} % (normal, per oscillator; level k: k times "
+        f"these, the same draws); in situ: {config.pat_steps} Adam steps from the refitted readout "
+        f"at {config.pat_lr_scale:g} times (b)'s learning rates; trained across chips: (b)'s "
+        f"training with every step's loss averaged over {config.robust_chips} fresh chips at "
         "level 1",
         "accuracies are means over chips x folds (one test token of a fold is about 2 points); "
         "gains are paired over the same chips",
@@ -349,8 +257,8 @@ def _figure(out_dir, rows, summary, metrics, levels):
     bx.set_xlabel("in-situ step")
     bx.set_ylabel("training cross-entropy on the chip (augmented)")
     bx.legend(fontsize=8)
-    fig.savefig(Path(out_dir) / "chips.png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, out_dir, "chips.png")
 
 
+#: ``physnn run`` calls it once ``results.json`` is written: a new run in the folder starts afresh.
 finished = pn.checkpoint.remove_run_checkpoints

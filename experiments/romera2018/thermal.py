@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Literal
 
 import equinox as eqx
 import jax
@@ -47,18 +48,67 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import physnn as pn
-from physnn import cli
+from physnn.experiment import save_figure
 
-R = cli.load_experiment("romera2018")
+from . import FULL as VOWELS_FULL
+from . import QUICK as VOWELS_QUICK
+from .data import formant_scale_spread, load_folds
+from .gradient import train_gradient
+from .measure import predict_formants
+from .model import N_OSC, initial_model
+from .rule import train_pattern_rule
+
+NAME = "romera2018-thermal"
+DESCRIPTION = "The vowel network with thermal noise: recognition vs linewidth, noisy training"
 # the rule of (a) measures its candidates split over the CPU's cores, as in romera2018
 SPLITS_OVER_DEVICES = True
 
-_DROP = ("final_model", "mlp_steps", "map_points")  # romera2018 keys this experiment does not use
-QUICK = {**{k: v for k, v in R.QUICK.items() if k not in _DROP},
-         "temperatures": [0.0, 300.0], "draws": 2, "train_temperature_k": 300.0}
-FULL = {**{k: v for k, v in R.FULL.items() if k not in _DROP},
-        "temperatures": [0.0, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0], "draws": 8,
-        "train_temperature_k": 300.0}
+_DROP = ("final_model", "mlp_steps", "map_points")  # romera2018 fields this experiment does not use
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """The fields of ``romera2018``'s configuration but ``final_model``, ``mlp_steps`` and
+    ``map_points`` (the same meaning and values as there), and: ``temperatures`` (K) at which
+    every model is tested, ``draws`` noise realisations at each, and ``train_temperature_k`` (K)
+    at which the noise-aware models are trained."""
+
+    n_folds: int
+    t1_ns: float
+    dt_ns: float
+    rf_amp_ma: float
+    coupling: float
+    temperature_k: float
+    rule_iters: int
+    rule_step_ma: float
+    rule_candidates: int
+    rule_shrink: float
+    lock_slip_cycles: float
+    grad_steps: int
+    grad_lr: float
+    grad_lr_current: float
+    grad_lr_coupling: float
+    readout_l2: float
+    readout_steps: int
+    taper: Literal["hann", "none"]
+    seed: int
+    vtl_augment: bool
+    rule_augment: bool
+    rule_window_init: bool
+    rule_window_halfwidth: float
+    rule_window_min_separation: float
+    rule_window_fit_map: bool
+    temperatures: tuple[float, ...] = (0.0, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
+    draws: int = 8
+    train_temperature_k: float = 300.0
+
+
+def _vowel_fields(config) -> dict:
+    return {k: v for k, v in dataclasses.asdict(config).items() if k not in _DROP}
+
+
+QUICK = Config(**_vowel_fields(VOWELS_QUICK), temperatures=(0.0, 300.0), draws=2)
+FULL = Config(**_vowel_fields(VOWELS_FULL))
 
 MODELS = ("a", "a_noisy", "b", "b_noisy")
 LABELS = {"a": "(a) rule, tuned at 0 K", "a_noisy": "(a) rule, tuned through the noise",
@@ -67,14 +117,14 @@ PAPER = {"test_accuracy_a_300K": 0.88}
 
 
 def check_config(config):
-    temps = np.asarray(config["temperatures"], float)
+    temps = np.asarray(config.temperatures, float)
     if temps.ndim != 1 or temps.size == 0 or not np.all(np.isfinite(temps)) or np.any(temps < 0):
-        raise ValueError(f"romera2018-thermal: temperatures={config['temperatures']!r}; expected a "
+        raise ValueError(f"romera2018-thermal: temperatures={config.temperatures!r}; expected a "
                          "non-empty list of finite temperatures >= 0 (K)")
-    if int(config["draws"]) != config["draws"] or config["draws"] < 1:
-        raise ValueError(f"romera2018-thermal: draws={config['draws']!r}; expected a whole number "
+    if int(config.draws) != config.draws or config.draws < 1:
+        raise ValueError(f"romera2018-thermal: draws={config.draws!r}; expected a whole number "
                          ">= 1 of noise realisations per temperature")
-    t = config["train_temperature_k"]
+    t = config.train_temperature_k
     if not np.isfinite(t) or t <= 0:
         raise ValueError(f"romera2018-thermal: train_temperature_k={t!r}; expected a finite "
                          "temperature > 0 (K) for the noise-aware training")
@@ -84,15 +134,15 @@ def at_temperature(model, temperature_k: float):
     """``model`` with its oscillators at ``temperature_k`` (everything trained kept; its solves
     noisy exactly when ``temperature_k > 0``)."""
     sto = eqx.tree_at(lambda d: d.temperature_k, model.sto,
-                      jnp.full(R.N_OSC, float(temperature_k), jnp.float32))
+                      jnp.full(N_OSC, float(temperature_k), jnp.float32))
     return dataclasses.replace(eqx.tree_at(lambda m: m.sto, model, sto),
                                noisy=bool(temperature_k > 0))
 
 
 def predict_at(model, formants_hz, temperature_k: float, key):
     """Class indices of formants ``(n, 2)`` presented at ``temperature_k`` with the noise drawn
-    from ``key`` (at 0 K: :func:`romera2018.predict_formants`, exactly)."""
-    return R.predict_formants(at_temperature(model, temperature_k), formants_hz, key=key)
+    from ``key`` (at 0 K: ``romera2018``'s ``predict_formants``, exactly)."""
+    return predict_formants(at_temperature(model, temperature_k), formants_hz, key=key)
 
 
 def accuracy_at_0k(model, formants_hz, labels) -> float:
@@ -103,22 +153,22 @@ def accuracy_at_0k(model, formants_hz, labels) -> float:
 
 def noise_key(config, fold: int, draw: int):
     """The key of noise realisation ``draw`` on fold ``fold``: the same for every model."""
-    return jax.random.fold_in(jax.random.key(config["seed"] + 3000), 1000 * fold + draw)
+    return jax.random.fold_in(jax.random.key(config.seed + 3000), 1000 * fold + draw)
 
 
 def train_model(name, x, y, spk, tr, config, n_pad, checkpoint, bar):
     """Model ``name`` of :data:`MODELS` on the training tokens ``tr``, trained as ``romera2018``
     trains (a) and (b)."""
-    sigma = R.formant_scale_spread(x[tr], y[tr], spk[tr])
+    sigma = formant_scale_spread(x[tr], y[tr], spk[tr])
     noisy = name.endswith("_noisy")
-    config = {**config, "temperature_k": config["train_temperature_k"] if noisy else 0.0}
+    config = dataclasses.replace(config, temperature_k=config.train_temperature_k if noisy else 0.0)
     if name.startswith("a"):  # the rule fits its window start and input map itself
-        return R.train_pattern_rule(R.initial_model(x[tr], config, "pattern"), x[tr], y[tr], config,
+        return train_pattern_rule(initial_model(x[tr], config, "pattern"), x[tr], y[tr], config,
                                     progress=bar, n_pad=n_pad,
-                                    vtl_sigma=sigma if config.get("rule_augment", False) else 0.0,
+                                    vtl_sigma=sigma if config.rule_augment else 0.0,
                                     checkpoint=checkpoint)[0]
-    return R.train_gradient(R.initial_model(x[tr], config, "linear"), x[tr], y[tr], config, progress=bar,
-                            n_pad=n_pad, vtl_sigma=sigma if config["vtl_augment"] else 0.0,
+    return train_gradient(initial_model(x[tr], config, "linear"), x[tr], y[tr], config, progress=bar,
+                            n_pad=n_pad, vtl_sigma=sigma if config.vtl_augment else 0.0,
                             checkpoint=checkpoint)[0]
 
 
@@ -134,14 +184,14 @@ def evaluate(model, x, y, te, temps, draws, config, fold):
     return acc
 
 
-def run(config, out_dir) -> dict:
+def run(config: Config, out_dir) -> dict:
     check_config(config)
     out_dir = Path(out_dir)
     stages = pn.checkpoint.Stages.of_run(out_dir, config, "romera2018-thermal")
-    x, y, spk, folds, n_pad = R.load_folds(config)
-    temps = [float(t) for t in config["temperatures"]]
-    draws = int(config["draws"])
-    bar = tqdm(total=len(folds) * 2 * (config["rule_iters"] + config["grad_steps"]),
+    x, y, spk, folds, n_pad = load_folds(config)
+    temps = [float(t) for t in config.temperatures]
+    draws = int(config.draws)
+    bar = tqdm(total=len(folds) * 2 * (config.rule_iters + config.grad_steps),
                desc="romera2018-thermal: training", leave=False)
     # per_fold[model][fold, t, draw]: test accuracy
     per_fold = {m: np.zeros((len(folds), len(temps), draws)) for m in MODELS}
@@ -187,7 +237,7 @@ def run(config, out_dir) -> dict:
     notes = [
         f"speaker-independent {len(folds)}-fold CV on the folds of romera2018 ({len(y)} tokens); "
         "(a) and (b) trained as there; a_noisy, b_noisy: the same with fresh thermal noise at "
-        f"{config['train_temperature_k']:g} K in every iteration or step",
+        f"{config.train_temperature_k:g} K in every iteration or step",
         f"test accuracies: means over the folds and {draws} noise realisations per temperature "
         "(the same realisations for every model); *_draw_std: standard deviation over the "
         "realisations of the mean over folds",
@@ -222,8 +272,7 @@ def _figure(out_dir, temps, metrics, config):
         top = ax.secondary_xaxis("top", functions=(lambda v: v / per_k, lambda v: v * per_k))
         top.set_xlabel("temperature (K)")
     ax.legend(fontsize=7)
-    fig.savefig(Path(out_dir) / "thermal.png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, out_dir, "thermal.png")
 
 
 #: ``physnn run`` calls it once ``results.json`` is written: a new run in the folder starts afresh.

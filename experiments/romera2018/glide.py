@@ -36,27 +36,73 @@ reproduction of it. This experiment does not change ``romera2018`` or its record
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Literal
 
 import matplotlib.pyplot as plt
 import numpy as np
 from tqdm.auto import tqdm
 
 import physnn as pn
-from physnn import cli
+from physnn.experiment import save_figure
 from physnn.tasks import ROMERA_VOWELS, load_romera, speaker_folds
 
-R = cli.load_experiment("romera2018")
+from . import FULL as VOWELS_FULL
+from . import QUICK as VOWELS_QUICK
+from .baselines import mlp_fit_predict, qda_fit_predict
+from .data import formant_scale_spread
+from .gradient import train_gradient
+from .measure import predict_formants
+from .model import initial_model
 
-#: the keys of romera2018's configurations that readout (b) and its folds depend on
+NAME = "romera2018-glide"
+DESCRIPTION = "The vowel network hears the formants glide: swept tones (beyond the paper)"
+
+HALVES = ((0.0, 0.5), (0.5, 1.0))
+#: the fields of romera2018's configuration that readout (b), its folds and the MLP depend on
 B_KEYS = ("n_folds", "t1_ns", "dt_ns", "rf_amp_ma", "coupling", "temperature_k", "grad_steps",
           "grad_lr", "grad_lr_current", "grad_lr_coupling", "readout_l2", "readout_steps", "taper",
           "lock_slip_cycles", "seed", "vtl_augment", "mlp_steps")
-HALVES = [[0.0, 0.5], [0.5, 1.0]]
-QUICK = {**{k: R.QUICK[k] for k in B_KEYS}, "feature_windows": HALVES, "glide_from": "20",
-         "glide_to": "80", "train_seeds": [0]}
-FULL = {**{k: R.FULL[k] for k in B_KEYS}, "feature_windows": HALVES, "glide_from": "20",
-        "glide_to": "80", "train_seeds": [0, 1, 2, 3, 4]}
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """The fields of ``romera2018``'s configuration in ``B_KEYS`` (the same meaning and values as
+    there), and: ``feature_windows``, the parts of the presentation (fractions) whose observables
+    (b) reads; ``glide_from``, ``glide_to``: the time points of the Hillenbrand measurements the
+    tones sweep between ("20", "50" or "80" % of the vowel); ``train_seeds``: every variant is
+    trained once with each."""
+
+    n_folds: int
+    t1_ns: float
+    dt_ns: float
+    rf_amp_ma: float
+    coupling: float
+    temperature_k: float
+    grad_steps: int
+    grad_lr: float
+    grad_lr_current: float
+    grad_lr_coupling: float
+    readout_l2: float
+    readout_steps: int
+    taper: Literal["hann", "none"]
+    lock_slip_cycles: float
+    seed: int
+    vtl_augment: bool
+    mlp_steps: int
+    feature_windows: tuple[tuple[float, float], ...] = HALVES
+    glide_from: str = "20"
+    glide_to: str = "80"
+    train_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+
+
+def _b_fields(config) -> dict:
+    return {k: getattr(config, k) for k in B_KEYS}
+
+
+QUICK = Config(**_b_fields(VOWELS_QUICK), train_seeds=(0,))
+FULL = Config(**_b_fields(VOWELS_FULL))
 
 VARIANTS = ("glide", "steady")
 #: Romera et al. 2018 report 88 % on their test set, with steady formants
@@ -68,12 +114,12 @@ PAPER = {"test_accuracy_steady": 0.88,
 def load_tokens(config):
     """``(x_glide (n, 4), x_steady (n, 2), labels, speakers)``: F1, F2 at the two moments of the
     glide and at the steady state, for the same 259 tokens in the same order."""
-    a = load_romera(when=config["glide_from"])
-    b = load_romera(when=config["glide_to"])
+    a = load_romera(when=config.glide_from)
+    b = load_romera(when=config.glide_to)
     s = load_romera()
     for key, d in (("glide_from", a), ("glide_to", b)):
         if not np.array_equal(d.tokens, s.tokens):
-            raise ValueError(f"romera2018-glide: {key}={config[key]!r}: the formants at that time "
+            raise ValueError(f"romera2018-glide: {key}={getattr(config, key)!r}: the formants at that time "
                              f"point miss {len(s.tokens) - len(d.tokens)} of the {len(s.tokens)} "
                              "tokens; expected a time point measured for every token ('20' or "
                              "'80', or 'steady')")
@@ -81,21 +127,29 @@ def load_tokens(config):
     return x_glide, s.features.astype(np.float32), s.labels, np.asarray(s.speakers)
 
 
-def variant_config(config, variant: str, seed: int | None = None) -> dict:
-    """The configuration of ``romera2018`` that trains ``variant``, with training seed ``seed``
-    (default: the config's)."""
-    return {**config, "glide": variant == "glide", "seed": config["seed"] if seed is None else seed}
+def variant_config(config: Config, seed: int | None = None) -> Config:
+    """``config`` with training seed ``seed`` (default: the config's own)."""
+    return config if seed is None else dataclasses.replace(config, seed=seed)
 
 
-def run(config, out_dir) -> dict:
+def variant_model(x_train, config: Config, variant: str):
+    """The untrained network of ``variant`` ("glide": sweeping tones, four formants a token;
+    "steady": fixed tones), reading ``config.feature_windows``, its input map from ``x_train``."""
+    if variant not in VARIANTS:
+        raise ValueError(f"romera2018-glide: variant={variant!r}; expected one of {VARIANTS}")
+    return initial_model(x_train, config, "linear", glide=variant == "glide",
+                         feature_windows=config.feature_windows)
+
+
+def run(config: Config, out_dir) -> dict:
     out_dir = Path(out_dir)
     stages = pn.checkpoint.Stages.of_run(out_dir, config, "romera2018-glide")
     x_glide, x_steady, y, spk = load_tokens(config)
     inputs = {"glide": x_glide, "steady": x_steady}
-    folds = speaker_folds(spk, n_folds=config["n_folds"], seed=config["seed"])
+    folds = speaker_folds(spk, n_folds=config.n_folds, seed=config.seed)
     n_pad = max(len(tr) for tr, _ in folds)
-    seeds = [int(v) for v in config["train_seeds"]]
-    bar = tqdm(total=len(seeds) * len(folds) * len(VARIANTS) * config["grad_steps"],
+    seeds = [int(v) for v in config.train_seeds]
+    bar = tqdm(total=len(seeds) * len(folds) * len(VARIANTS) * config.grad_steps,
                desc="romera2018-glide: training", leave=False)
     # per seed and variant: train and test accuracy of every fold, and every token's test prediction
     acc = {(seed, v): {"train": [], "test": []} for seed in seeds for v in VARIANTS}
@@ -105,14 +159,14 @@ def run(config, out_dir) -> dict:
         for f, (tr, te) in enumerate(folds):
             for v in VARIANTS:
                 x = inputs[v]
-                cfg = variant_config(config, v, seed)
-                sigma = R.formant_scale_spread(x[tr], y[tr], spk[tr]) if config["vtl_augment"] else 0.0
+                cfg = variant_config(config, seed)
+                sigma = formant_scale_spread(x[tr], y[tr], spk[tr]) if config.vtl_augment else 0.0
 
-                def train(x=x, cfg=cfg, sigma=sigma, tr=tr, tag=f"seed{seed}_fold{f}_{v}"):
-                    m0 = R.initial_model(x[tr], cfg, "linear")
-                    m, hist = R.train_gradient(m0, x[tr], y[tr], cfg, n_pad=n_pad, vtl_sigma=sigma,
-                                               checkpoint=stages.path(tag + "_loop"), progress=bar)
-                    return {"pred": R.predict_formants(m, x), "loss": np.asarray(hist["loss"]),
+                def train(x=x, v=v, cfg=cfg, sigma=sigma, tr=tr, tag=f"seed{seed}_fold{f}_{v}"):
+                    m0 = variant_model(x[tr], cfg, v)
+                    m, hist = train_gradient(m0, x[tr], y[tr], cfg, n_pad=n_pad, vtl_sigma=sigma,
+                                             checkpoint=stages.path(tag + "_loop"), progress=bar)
+                    return {"pred": predict_formants(m, x), "loss": np.asarray(hist["loss"]),
                             "accuracy": np.asarray(hist["accuracy"])}
 
                 out = stages(f"seed{seed}_fold{f}_{v}", train)
@@ -126,9 +180,9 @@ def run(config, out_dir) -> dict:
     digital = {f"{name}_{v}": {"train": [], "test": []} for name in ("qda", "mlp") for v in VARIANTS}
     for tr, te in folds:
         for v, x in inputs.items():
-            for name, fn in (("qda", R.qda_fit_predict),
-                             ("mlp", lambda a, b, c: R.mlp_fit_predict(a, b, c, config["mlp_steps"],
-                                                                        config["seed"]))):
+            for name, fn in (("qda", qda_fit_predict),
+                             ("mlp", lambda a, b, c: mlp_fit_predict(a, b, c, config.mlp_steps,
+                                                                      config.seed))):
                 pred = fn(x[tr], y[tr], np.concatenate([x[tr], x[te]]))
                 digital[f"{name}_{v}"]["train"].append(float(np.mean(pred[:len(tr)] == y[tr])))
                 digital[f"{name}_{v}"]["test"].append(float(np.mean(pred[len(tr):] == y[te])))
@@ -162,9 +216,9 @@ def run(config, out_dir) -> dict:
     np.add.at(confusion, (y, preds_test[seeds[0], "glide"]), 1)
     notes = [
         f"speaker-independent {len(folds)}-fold CV on the folds of romera2018 ({len(y)} tokens); "
-        f"readout (b) trained as there ({config['grad_steps']} Adam steps through the solve, "
+        f"readout (b) trained as there ({config.grad_steps} Adam steps through the solve, "
         "speaker-scale augmentation), observables averaged over each half of the presentation",
-        f"glide: tones sweep linearly from F1, F2 at {config['glide_from']} % to {config['glide_to']} "
+        f"glide: tones sweep linearly from F1, F2 at {config.glide_from} % to {config.glide_to} "
         "% of the vowel's duration over the presentation; steady: fixed tones at the steady-state "
         "formants (the paper's input) with the same readout",
         f"accuracies of (b): means over the training seeds {seeds} (each the mean over the folds); "
@@ -205,8 +259,7 @@ def _figure(out_dir, x, y, curves, confusion, metrics):
         for j in range(7):
             if confusion[i, j]:
                 cx.text(j, i, confusion[i, j], ha="center", va="center", fontsize=7)
-    fig.savefig(Path(out_dir) / "glide.png", dpi=120)
-    plt.close(fig)
+    return save_figure(fig, out_dir, "glide.png")
 
 
 #: ``physnn run`` calls it once ``results.json`` is written: a new run in the folder starts afresh.
