@@ -1,49 +1,47 @@
 """Kumar 2017 (NbO2 oscillator, Lyapunov exponent against bias): the estimators on Lorenz, the
 tangent (jvp) exponent against two nearby trajectories on the noisy Mott oscillator, the
 deterministic limits (0 on the limit cycle, the Jacobian eigenvalue at a stable fixed point),
-config validation, the quick run end to end, and a second run in its folder that resumes every
-stage."""
+config validation, and the quick run end to end (slow). The estimators themselves are tested
+on known systems in test_analysis.py."""
 
+import dataclasses
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from physnn import cli
-
-
-def _experiment():
-    return cli.load_experiment("kumar2017")
+import experiments.kumar2017 as E
+from experiments.kumar2017 import model, scan
+from physnn import analysis as A
 
 
 def test_lorenz_exponent_both_methods():
-    E = _experiment()
-    lam_t, lam_2, se = E.lorenz_exponent(n_blocks=2000)
+    lam_t, lam_2, se = scan.lorenz_exponent(n_blocks=2000)
     # T = 200 time units: the finite-time exponent of Lorenz fluctuates by ~0.01 (the batch-mean
     # standard error); RK4 at h = 0.01 adds far less. 0.04 is ~4 standard errors.
     assert se < 0.02
-    assert abs(lam_t - E.LORENZ_REFERENCE) < 0.04
+    assert abs(lam_t - scan.LORENZ_REFERENCE) < 0.04
     # same trajectory, same renormalisation: the two methods differ only by O(d0) terms
     assert abs(lam_t - lam_2) < 1e-3
 
 
-def _short(E, **kw):
-    return dict(E.QUICK, t_transient_ns=400.0, t_measure_ns=1600.0, **kw)
+def _short(**kw):
+    return dataclasses.replace(E.QUICK, t_transient_ns=400.0, t_measure_ns=1600.0, **kw)
 
 
+@pytest.mark.slow
 def test_tangent_matches_two_trajectories_on_the_noisy_oscillator():
-    E = _experiment()
-    config = _short(E)
+    config = _short()
     with jax.enable_x64(True):
-        dev = E.device(config)
-        sigma1, _ = E.thermal_noise(dev, config["noise_reference_k"])
+        dev = model.device(config)
+        sigma1, _ = model.thermal_noise(dev, config.noise_reference_k)
         vins = jnp.array([3.08, 3.3, 3.3, 3.6])
         sigmas = jnp.array([0.0, 0.0, 10 * sigma1, 100 * sigma1])
-        a, b, hi, lo = E.check(dev, vins, sigmas, config)
-    bt = config["dt_ns"] * config["block_steps"]
-    lam_a, se = E.exponents(a, hi, lo, bt)
-    lam_b, _ = E.exponents(b, hi, lo, bt)
+        a, b, hi, lo = model.check(dev, vins, sigmas, config)
+    bt = config.dt_ns * config.block_steps
+    lam_a, se = A.exponents(a, hi, lo, bt)
+    lam_b, _ = A.exponents(b, hi, lo, bt)
     # per-block log-growths agree, not only their mean: measured to 3e-4 in the blocks that
     # hold a switching event (the separation there grows e^2-fold within ~1 ns; the finite d0
     # adds its curvature), 1e-6 elsewhere
@@ -53,14 +51,14 @@ def test_tangent_matches_two_trajectories_on_the_noisy_oscillator():
     assert lam_a[3] + 3 * se[3] < 0
 
 
+@pytest.mark.slow
 def test_deterministic_limits_periodic_zero_and_fixed_point_eigenvalue():
-    E = _experiment()
-    config = _short(E)
+    config = _short()
     with jax.enable_x64(True):
-        dev = E.device(config)
+        dev = model.device(config)
         vins = jnp.array([3.3, 3.65])  # inside the oscillation window; above it (stable node)
-        logs, hi, lo = E.sweep(dev, vins, jnp.zeros(2), config)
-        step_for = E._mott(dev, config["dt_ns"])
+        logs, hi, lo = model.sweep(dev, vins, jnp.zeros(2), config)
+        step_for = model.mott_step(dev, config.dt_ns)
         # the fixed point at 3.65 V and the Jacobian of the field there
         v0 = dev.source_voltage_v[0]
 
@@ -69,12 +67,12 @@ def test_deterministic_limits_periodic_zero_and_fixed_point_eigenvalue():
 
         y = jnp.array([0.0, 300.0])
         step = step_for(3.65, 0.0)
-        y = E.advance(step, y, jax.random.key(0), 2000, config["block_steps"], 1)
+        y = A.advance(step, y, jax.random.key(0), 2000, config.block_steps, 1)
         assert float(jnp.linalg.norm(field(y) * jnp.array([1.0, 0.01]))) < 1e-9
         eig = np.linalg.eigvals(np.asarray(jax.jacfwd(field)(y)))
-    bt = config["dt_ns"] * config["block_steps"]
-    lam, se = E.exponents(logs, hi, lo, bt)
-    _, period = E.peaks_and_period(hi[0], lo[0], bt)
+    bt = config.dt_ns * config.block_steps
+    lam, se = A.exponents(logs, hi, lo, bt)
+    _, _, period = A.cycle_extrema(hi[0], lo[0], bt)
     assert 80 < period < 200  # ns, the relaxation oscillation
     # limit cycle: the exponent is 0. Measured over whole cycles: 3e-4 per period (the cycle
     # edges are located to one 1-ns block); the unaligned regression slope gives 1e-2.
@@ -88,7 +86,6 @@ def test_deterministic_limits_periodic_zero_and_fixed_point_eigenvalue():
 def test_period_and_peaks_per_cycle_when_noise_makes_the_oscillator_dwell():
     """Near the edges of the window the noisy oscillator dwells at its fixed point (just below
     its switching voltage) between spikes; the wiggles of V there are not cycles."""
-    E = _experiment()
     rng = np.random.default_rng(0)
     bt, n, every = 1.0, 4000, 400  # 1-ns blocks; a spike every 400 ns
     hi = 1.5425 + 2e-4 * rng.standard_normal(n)  # dwelling at the fixed point
@@ -97,14 +94,14 @@ def test_period_and_peaks_per_cycle_when_noise_makes_the_oscillator_dwell():
     for s in spikes:  # switch down to 1.185 V, then recharge over 150 ns
         ramp = np.linspace(1.185, 1.54, 150)
         hi[s:s + 150], lo[s:s + 150] = ramp + 2e-3, ramp
-    peaks, troughs, period = E.extrema(hi, lo, bt)
+    peaks, troughs, period = A.cycle_extrema(hi, lo, bt)
     assert period == pytest.approx(every, rel=1e-3)
     assert len(peaks) == len(troughs) == len(spikes) - 1  # whole cycles only
     assert np.all(troughs < 1.19) and np.all(peaks > 1.54)
     # a clean relaxation cycle: one peak per period as before
     t = np.arange(n) * bt
     saw = 1.185 + 0.358 * ((t / 150.0) % 1.0)
-    peaks, _, period = E.extrema(saw + 1e-3, saw, bt)
+    peaks, _, period = A.cycle_extrema(saw + 1e-3, saw, bt)
     assert period == pytest.approx(150.0, rel=0.01) and np.allclose(peaks, peaks[0], atol=3e-3)
 
 
@@ -118,9 +115,8 @@ def test_period_and_peaks_per_cycle_when_noise_makes_the_oscillator_dwell():
     ("onset_zoom", {"edges": ["middle"]}, "onset_zoom"),
 ])
 def test_bad_config_is_a_clear_error(tmp_path, key, value, match):
-    E = _experiment()
     with pytest.raises(ValueError, match=match) as err:
-        E.run(dict(E.QUICK, **{key: value}), tmp_path)
+        E.run(dataclasses.replace(E.QUICK, **{key: value}), tmp_path)
     msg = str(err.value)
     assert "kumar2017" in msg and ("expected" in msg or "must be" in msg)
 
@@ -128,6 +124,7 @@ def test_bad_config_is_a_clear_error(tmp_path, key, value, match):
 EXPERIMENT = "kumar2017"  # for the quick_run fixture (conftest.py)
 
 
+@pytest.mark.slow
 def test_quick_run_end_to_end(quick_run):
     tmp_path, rec, out = quick_run
     assert "positive_band_found" in out and "note:" in out
@@ -152,19 +149,13 @@ def test_quick_run_end_to_end(quick_run):
     a, b = m["onset_low_bracket_v"]
     assert 3.05 < a < b < 3.055 and b - a < 1e-4
     zoom = rec["onset_zoom"][0]
-    points = cli.load_experiment("kumar2017").QUICK["onset_zoom"]["points"]
+    points = E.QUICK.onset_zoom["points"]
     assert zoom["edge"] == "low" and len(zoom["bias_v"]) == points
     for name in rec["figures"]:
         assert (tmp_path / name).stat().st_size > 10_000
 
 
-def test_a_rerun_in_the_same_folder_resumes_every_stage(rerun_resumes_every_stage):
-    """With every checkpoint of a finished run in its folder, the same command simulates nothing
-    and writes the same record bit for bit."""
-    rerun_resumes_every_stage(["lorenz", "sweep", "check", "onset_zoom"],
-                              ["lorenz_exponent", "bias_sweep", "check", "onset_zoom", "_lanes"])
-
-
+@pytest.mark.slow
 def test_thermal_noise_makes_the_onset_of_oscillation_chaotic():
     """Where the oscillation dies (deterministic edge 3.51911 V, the top of the window), the
     fluctuation-dissipation thermal noise gives a positive largest exponent: by
@@ -173,18 +164,17 @@ def test_thermal_noise_makes_the_onset_of_oscillation_chaotic():
     agreeing within their errors. In the middle of the window the same noise leaves the
     oscillation regular. (The full run measures 640 us per bias; 80 us, about 400 cycles, is
     enough here, where the exponent is largest, about 2 per us: 2.4 +- 0.5.)"""
-    E = _experiment()
-    config = dict(E.FULL, t_measure_ns=80000.0)
+    config = dataclasses.replace(E.FULL, t_measure_ns=80000.0)
     with jax.enable_x64(True):
-        dev = E.device(config)
-        sigma1, _ = E.thermal_noise(dev, config["noise_reference_k"])
-        a, b, hi, lo = E.check(dev, jnp.array([3.51906, 3.3]), jnp.full(2, sigma1), config)
-    bt = config["dt_ns"] * config["block_steps"]
-    lam_a, se_a = E.exponents(a, hi, lo, bt)
-    lam_b, se_b = E.exponents(b, hi, lo, bt)
-    period = np.array([E.extrema(np.asarray(hi[j]), np.asarray(lo[j]), bt)[2] for j in range(2)])
+        dev = model.device(config)
+        sigma1, _ = model.thermal_noise(dev, config.noise_reference_k)
+        a, b, hi, lo = model.check(dev, jnp.array([3.51906, 3.3]), jnp.full(2, sigma1), config)
+    bt = config.dt_ns * config.block_steps
+    lam_a, se_a = A.exponents(a, hi, lo, bt)
+    lam_b, se_b = A.exponents(b, hi, lo, bt)
+    period = np.array([A.cycle_extrema(np.asarray(hi[j]), np.asarray(lo[j]), bt)[2] for j in range(2)])
     assert np.all(np.isfinite(period))  # both oscillate
-    thr = config["positive_threshold_per_period"] / period
+    thr = config.positive_threshold_per_period / period
     assert lam_a[0] - 3 * se_a[0] > thr[0]
     assert lam_b[0] > thr[0]
     assert abs(lam_a[0] - lam_b[0]) < 3 * np.hypot(se_a[0], se_b[0])
