@@ -1,36 +1,79 @@
-"""End-to-end: the CLI runs the quick experiments and they reach their numbers."""
+"""The command line and the experiment plumbing: discovery, typed configurations, records,
+errors without tracebacks; and sto-locking's quick run end to end."""
 
+import dataclasses
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from physnn import cli
+from physnn import __version__, cli, experiment
+from physnn.checkpoint import config_dict
+
+ROOT = Path(__file__).resolve().parent.parent
+NAMES = ["sto-locking", "sto-codesign", "romera2018", "romera2018-chips", "romera2018-glide",
+         "romera2018-thermal", "appeltant2011", "larger2017", "kumar2017", "parihar2017",
+         "mott-memory", "coulombe2017", "dion2018"]
 
 
 def test_list_names_every_experiment(capsys):
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out
-    for name in cli.EXPERIMENTS:
-        assert name in out
+    assert sorted(experiment.discover()) == sorted(NAMES)
+    for name, (module, desc) in experiment.discover().items():
+        assert f"{name}  " in out and desc in out and module.startswith("experiments.")
 
 
-def test_sto_locking_quick(tmp_path, capsys):
-    assert cli.main(["run", "sto-locking", "--quick", "--out", str(tmp_path)]) == 0
-    table = capsys.readouterr().out
-    assert "locking_half_width_per_ma_mhz" in table and "reference" in table
-    rec = json.loads((tmp_path / "results.json").read_text())
-    for key in ("experiment", "quick", "metrics", "reference", "config", "wall_s", "versions"):
-        assert key in rec
-    assert rec["experiment"] == "sto-locking" and rec["quick"] is True
-    assert {"physnn", "jax", "jaxlib", "numpy", "cpu"} <= set(rec["versions"])
-    assert (tmp_path / "arnold_tongue.png").stat().st_size > 10_000
-    m = rec["metrics"]
-    # The measured band may only be wider than theory by the window bias (see the notes),
-    # never narrower by more than the edge resolution.
-    assert m["measured_over_theory_weak_forcing_min"] > 0.98
-    assert m["measured_over_theory_weak_forcing_max"] < 1.1
-    # amplitude-phase coupling widens the tongue ~sqrt(1 + nu^2) = 5.3 times beyond Adler's
-    assert m["widening_over_adler"] == pytest.approx(rec["reference"]["widening_over_adler"], rel=0.05)
+def test_one_name_per_experiment_across_package_test_file_and_record_folder():
+    """CLI name romera2018-chips <-> module experiments.romera2018.chips <-> tests/
+    test_romera2018_chips.py <-> records/romera2018-chips/; no experiment file over 400 lines."""
+    for name, (module, _) in experiment.discover().items():
+        parts = module.split(".")[1:]
+        assert "_".join(parts) == name.replace("-", "_"), (name, module)
+        assert (ROOT / "tests" / f"test_{name.replace('-', '_')}.py").is_file(), name
+        assert (ROOT / "records" / name / "results.json").is_file(), name
+    for f in (ROOT / "experiments").rglob("*.py"):
+        n = len(f.read_text().splitlines())
+        assert n <= 400, f"{f.relative_to(ROOT)} has {n} lines"
+
+
+def test_every_experiment_declares_a_typed_configuration():
+    for name in experiment.discover():
+        module = experiment.load(name)
+        assert module.NAME == name
+        for config in (module.QUICK, module.FULL):
+            assert dataclasses.is_dataclass(config) and type(config).__dataclass_params__.frozen
+            # every value has its field's declared type: the configuration read back from its
+            # JSON record, field by field through --set's checks, is the configuration itself
+            assert experiment.with_overrides(config, config_dict(config)) == config, name
+
+
+def test_version_and_show_config(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.strip() == f"physnn {__version__}"
+    assert cli.main(["run", "sto-locking", "--quick", "--show-config",
+                     "--set", "n_detunings=25"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["n_detunings"] == 25 and shown["amplitudes_ma"] == [0.1, 0.2, 0.3, 0.4]
+    assert cli.main(["run", "sto-locking", "--show-config"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_detunings"] == 161  # FULL
+
+
+def test_the_installed_package_imports_from_the_clones_parent(tmp_path):
+    """A folder named physnn in the working directory (the clone itself, seen from its parent)
+    must not shadow the installed package."""
+    (tmp_path / "physnn").symlink_to(ROOT, target_is_directory=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    code = "import physnn, experiments; print(physnn.simulate.__module__, physnn.__file__)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    module, where = out.stdout.split()
+    assert module == "physnn.simulate" and Path(where).resolve() == ROOT / "physnn" / "__init__.py"
 
 
 def test_bench_lists_the_benchmarks_and_runs_one_with_its_arguments(tmp_path, monkeypatch, capsys):
@@ -70,9 +113,14 @@ def test_bench_lists_the_benchmarks_and_runs_one_with_its_arguments(tmp_path, mo
     assert "cannot find the benchmarks/ folder" in capsys.readouterr().err
 
 
-def test_unknown_experiment_is_a_clear_error():
+def test_unknown_experiment_is_a_clear_error(capsys):
     with pytest.raises(ValueError, match="unknown experiment 'nope'"):
-        cli.load_experiment("nope")
+        experiment.load("nope")
+    with pytest.raises(SystemExit) as e:
+        cli.main(["run", "nope", "--quick"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "unknown experiment 'nope'; choose from" in err
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("message,code", [("received SIGTERM", 143), ("", 130)])
@@ -92,20 +140,18 @@ def test_an_interrupted_run_says_how_to_resume(tmp_path, capsys, monkeypatch, me
 
 
 def test_loading_an_experiment_leaves_the_matplotlib_backend_alone():
-    """A notebook's inline backend must survive cli.load_experiment (the experiments used to
+    """A notebook's inline backend must survive importing an experiment (the experiments used to
     switch it to Agg on import, and a notebook then showed none of its figures); `physnn run`
     itself writes figures with Agg."""
-    import subprocess
-    import sys
-
-    code = ("import matplotlib; matplotlib.use('pdf'); from physnn import cli\n"
-            "for name in cli.EXPERIMENTS: cli.load_experiment(name)\n"
+    code = ("import matplotlib; matplotlib.use('pdf'); from physnn import experiment\n"
+            "for name in experiment.discover(): experiment.load(name)\n"
             "print(matplotlib.get_backend())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "pdf"
 
 
-def test_set_replaces_configuration_values_and_names_bad_ones(tmp_path, capsys):
+@pytest.mark.slow
+def test_set_replaces_configuration_values_in_the_run(tmp_path, capsys):
     """``physnn run NAME --set KEY=VALUE``: JSON values of the default's kind; the record holds
     the values used and the replaced ones; unknown keys, values of another kind and a missing
     ``=`` are errors that name them."""
@@ -117,19 +163,28 @@ def test_set_replaces_configuration_values_and_names_bad_ones(tmp_path, capsys):
     assert rec["overrides"] == {"amplitudes_ma": [0.1, 0.3], "n_detunings": 25}
     assert rec["config"]["span"] == 1.6  # the rest as in QUICK
     assert sorted(rec["per_amplitude"]) == ["0.1", "0.3"]  # the run used them
-    capsys.readouterr()
+
+
+def test_set_names_bad_keys_and_values_without_a_traceback(tmp_path, capsys):
+    """Values are checked against the configuration's field types before anything runs."""
     for bad, words in (("temprature_k=300", ["no configuration key 'temprature_k'", "temperature_k"]),
                        ("amplitudes_ma=0.2", ["expected a JSON list", "[0.1, 0.2, 0.3, 0.4]"]),
-                       ("n_detunings=many", ["expected a number"]),
+                       ("amplitudes_ma=[0.1, \"x\"]", ["expected a JSON list of finite numbers"]),
+                       ("n_detunings=many", ["expected a whole number"]),
+                       ("n_detunings=true", ["expected a whole number"]),
                        ("n_detunings", ["expected KEY=VALUE"]),
                        ("temperature_k=NaN", ["NaN and infinities are not accepted"]),
                        ("span=Infinity", ["NaN and infinities are not accepted"]),
                        ("n_detunings=49.5", ["expected a whole number", "default 49"]),
-                       ("span=null", ["null is accepted only"])):
+                       ("span=null", ["expected a finite number", "default 1.6"])):
         with pytest.raises(SystemExit):
             cli.main(["run", "sto-locking", "--quick", "--out", str(tmp_path), "--set", bad])
         err = capsys.readouterr().err
+        assert "Traceback" not in err and not (tmp_path / "results.json").exists()
         for w in words:
             assert w in err, (bad, err)
-    with pytest.raises(ValueError, match="no configuration key 'nope'"):
-        cli.run_experiment("sto-locking", quick=True, out=tmp_path, overrides={"nope": 1})
+    with pytest.raises(ValueError, match="has no key 'nope'"):
+        experiment.run_experiment("sto-locking", quick=True, out=tmp_path, overrides={"nope": 1})
+    with pytest.raises(ValueError, match="n_detunings=2.5"):
+        experiment.run_experiment("sto-locking", quick=True, out=tmp_path,
+                                  overrides={"n_detunings": 2.5})

@@ -27,6 +27,7 @@ that is best for one chip is not the best for many.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 
@@ -40,13 +41,34 @@ from tqdm.auto import tqdm
 
 import physnn as pn
 from physnn import codesign
+from physnn.experiment import save_figure
 
-QUICK = {"weights": [0.1, 0.3, 1.0], "steps": 150, "chips": 64, "eval_chips": 256,
-         "spread": 0.05, "target_ghz": 0.308, "t1_ns": 1500.0, "dt_ns": 1.0, "lr": 0.1,
-         "seed": 0}
-FULL = {"weights": [0.03, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0], "steps": 300, "chips": 64,
-        "eval_chips": 1024, "spread": 0.05, "target_ghz": 0.308, "t1_ns": 1500.0, "dt_ns": 1.0,
-        "lr": 0.1, "seed": 0}
+NAME = "sto-codesign"
+DESCRIPTION = "Co-design of an STO across fabrication spread: precision vs DC power"
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """weights: the weights lambda of the DC power (per mW), one co-design each; steps: Adam steps
+    per training; chips: fresh chips per step; eval_chips: held-out chips that judge a design;
+    spread: relative lognormal spread of the DC current; target_ghz: the frequency every chip
+    must reach; t1_ns, dt_ns: duration and step of a solve; lr: peak learning rate; seed: the
+    key of the chips."""
+
+    weights: tuple[float, ...]
+    steps: int
+    chips: int = 64
+    eval_chips: int = 1024
+    spread: float = 0.05
+    target_ghz: float = 0.308
+    t1_ns: float = 1500.0
+    dt_ns: float = 1.0
+    lr: float = 0.1
+    seed: int = 0
+
+
+QUICK = Config(weights=(0.1, 0.3, 1.0), steps=150, eval_chips=256)
+FULL = Config(weights=(0.03, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0), steps=300)
 
 BOUNDS = {"current_ma": (6.5, 15.0), "nonlinear_shift_ghz": (0.005, 0.2)}
 AVERAGE_NS = 100.0  # the power is averaged over the last 100 ns of a solve
@@ -60,15 +82,15 @@ def objective(dev, key, n, weight, config):
     """J over ``n`` chips drawn from ``dev`` with ``key`` (``n = 0``: the device alone), and the
     chips' frequencies (GHz) and DC powers (W)."""
     if n:
-        dev = codesign.fabricate(dev, key, {"current_ma": config["spread"]}, n,
+        dev = codesign.fabricate(dev, key, {"current_ma": config.spread}, n,
                                  distribution="lognormal")
-    t1 = config["t1_ns"]
+    t1 = config.t1_ns
     y0 = jnp.broadcast_to(jnp.array([[0.4], [0.0]]), (max(n, 1), 2, 1))
-    tr = pn.simulate(dev, None, t1=t1, dt=config["dt_ns"], y0=y0,
+    tr = pn.simulate(dev, None, t1=t1, dt=config.dt_ns, y0=y0,
                      saveat=np.array([t1 - AVERAGE_NS, t1]))
     f = tr.obs["frequency_ghz"][-1, :, 0]
     watts = codesign.energy(dev, tr) / (AVERAGE_NS * 1e-9)
-    j = jnp.mean(((f - config["target_ghz"]) * 1e3) ** 2) + weight * jnp.mean(watts) * 1e3
+    j = jnp.mean(((f - config.target_ghz) * 1e3) ** 2) + weight * jnp.mean(watts) * 1e3
     return j, (f, watts)
 
 
@@ -91,20 +113,19 @@ def train(design, weight, across_chips: bool, config, checkpoint=None):
     """Adam (cosine-decayed rate) on the design variables through the solve; fresh chips every
     step (``jax.random.fold_in(key, step)``) when ``across_chips``. Returns the design and the
     history of J."""
-    n = config["chips"] if across_chips else 0
-    opt = _optimizer(config["lr"], config["steps"])
+    n = config.chips if across_chips else 0
+    opt = _optimizer(config.lr, config.steps)
     params, static = eqx.partition(design, design.filter_spec)
-    key = jax.random.key(config["seed"])
+    key = jax.random.key(config.seed)
     weight = jnp.asarray(weight, dtype=jnp.float32)
-    physics = {k: config[k] for k in ("spread", "t1_ns", "dt_ns", "target_ghz")}
 
     def step(i, state):
         p, s, j = _step(*state[:1], static, state[1], jax.random.fold_in(key, i), weight, n,
-                        physics, opt)
+                        config, opt)
         return (p, s), {"J": j}
 
     (params, _), history = pn.train.train_loop(
-        step, (params, opt.init(params)), config["steps"], checkpoint=checkpoint,
+        step, (params, opt.init(params)), config.steps, checkpoint=checkpoint,
         owner="sto-codesign")
     return eqx.combine(params, static), history["J"]
 
@@ -113,7 +134,7 @@ def _chips(currents_ma, config):
     """The chips' currents at the 40 Gauss-Hermite nodes of the lognormal spread (a last axis),
     their weights, and their free-running powers p0 (Slavin & Tiberkevich)."""
     dev = device()
-    s = config["spread"]
+    s = config.spread
     x, w = np.polynomial.hermite_e.hermegauss(40)
     i_c = np.asarray(currents_ma)[..., None] * np.exp(s * x - 0.5 * s**2)
     z = i_c / float(dev.threshold_ma[0])
@@ -127,7 +148,7 @@ def expected_objective(currents_ma, shifts_ghz, weight, config):
     f0, r = float(dev.f0_ghz[0]), float(dev.resistance_ohm[0])
     i_c, w, p0 = _chips(currents_ma, config)
     f = f0 + np.asarray(shifts_ghz)[..., None] * p0
-    err2 = ((f - config["target_ghz"]) * 1e3) ** 2 @ w
+    err2 = ((f - config.target_ghz) * 1e3) ** 2 @ w
     power_mw = (i_c**2 * r * 1e-6 * 1e3) @ w
     return err2 + weight * power_mw, err2, power_mw
 
@@ -141,7 +162,7 @@ def closed_form_optimum(weight, config, interior: bool = True):
     (lo_i, hi_i), (lo_n, hi_n) = BOUNDS["current_ma"], BOUNDS["nonlinear_shift_ghz"]
     currents = np.arange(lo_i, hi_i + 1e-9, 0.001)
     _, w, p = _chips(currents, config)
-    best_n = (config["target_ghz"] - float(device().f0_ghz[0])) * (p @ w) / (p**2 @ w)
+    best_n = (config.target_ghz - float(device().f0_ghz[0])) * (p @ w) / (p**2 @ w)
     shifts = np.clip(best_n, lo_n, hi_n)
     j = expected_objective(currents, shifts, weight, config)[0]
     a = int(np.argmin(j))
@@ -157,24 +178,26 @@ def train_and_judge(start, weight, across_chips: bool, config, checkpoint) -> di
     design, hist = train(start, weight, across_chips, config, checkpoint=checkpoint)
     v = design.values()
     cur, shift = float(v["current_ma"][0]), float(v["nonlinear_shift_ghz"][0])
-    eval_key = jax.random.key(config["seed"] + 1000)
-    j_held, (f, watts) = objective(design.device, eval_key, config["eval_chips"], weight, config)
+    eval_key = jax.random.key(config.seed + 1000)
+    j_held, (f, watts) = objective(design.device, eval_key, config.eval_chips, weight, config)
     return {"current_ma": cur, "shift_mhz": 1e3 * shift,
             "J_expected": float(expected_objective(cur, shift, weight, config)[0]),
             "J_heldout": float(j_held),
-            "frequency_rms_error_mhz": float(1e3 * jnp.sqrt(jnp.mean((f - config["target_ghz"]) ** 2))),
+            "frequency_rms_error_mhz": float(1e3 * jnp.sqrt(jnp.mean((f - config.target_ghz) ** 2))),
             "power_mw": float(1e3 * jnp.mean(watts)), "J_first": hist[0], "J_last": hist[-1]}
 
 
-def run(config, out_dir) -> dict:
+def run(config: Config, out_dir) -> dict:
+    """The protocol: the closed-form optima, then for every weight a design trained across chips
+    and one trained on the nominal device, both judged on held-out chips; the figure."""
     out_dir = Path(out_dir)
     # an interrupted run resumes: the optima and each training are stages in out_dir/checkpoints,
     # and each training loop checkpoints its steps
     stages = pn.checkpoint.Stages.of_run(out_dir, config, "sto-codesign")
-    optima = stages("closed_form", lambda: [closed_form_optimum(w, config) for w in config["weights"]])
+    optima = stages("closed_form", lambda: [closed_form_optimum(w, config) for w in config.weights])
     start = codesign.constrain(device(), BOUNDS)
     rows = []
-    for k, weight in enumerate(tqdm(config["weights"], desc="sto-codesign: weights", leave=False)):
+    for k, weight in enumerate(tqdm(config.weights, desc="sto-codesign: weights", leave=False)):
         i_opt, n_opt, j_opt = optima[k]
         row = {"weight": weight,
                "closed_form": {"current_ma": i_opt, "shift_mhz": 1e3 * n_opt, "J": j_opt}}
@@ -203,8 +226,8 @@ def run(config, out_dir) -> dict:
         "reference: the minimum of E[J] over the lognormal current spread in closed form "
         "(f = f0 + N (zeta - 1)/(zeta + Q); Gauss-Hermite quadrature; N exact for each current, "
         "currents on a grid of 1 uA)",
-        f"trained with Adam for {config['steps']} steps on {config['chips']} fresh chips per step; "
-        f"judged on {config['eval_chips']} chips no step drew",
+        f"trained with Adam for {config.steps} steps on {config.chips} fresh chips per step; "
+        f"judged on {config.eval_chips} chips no step drew",
         *stages.notes(),
     ]
     _figure(out_dir, rows, config)
@@ -232,7 +255,7 @@ def _figure(out_dir, rows, config):
                     fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.set_xlabel("DC power (mW)")
     ax.set_ylabel("rms frequency error across chips (MHz)")
-    ax.set_title(f"{100 * config['spread']:g} % current spread: precision against power")
+    ax.set_title(f"{100 * config.spread:g} % current spread: precision against power")
     ax.legend(fontsize=7)
     bx.semilogx(dense, front[:, 2], "k-", lw=1, label="closed-form optimum")
     bx.semilogx([r["weight"] for r in rows], [r["across_chips"]["current_ma"] for r in rows], "o",
@@ -243,8 +266,7 @@ def _figure(out_dir, rows, config):
     bx.set_xlabel("weight λ of the DC power (per mW)")
     bx.set_ylabel("nominal current (mA)")
     bx.legend(fontsize=7)
-    fig.savefig(Path(out_dir) / "codesign_pareto.png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, out_dir, "codesign_pareto.png")
 
 
 finished = pn.checkpoint.remove_run_checkpoints
