@@ -5,7 +5,7 @@ The public API is re-exported here; see DESIGN.md for the architecture.
 
 __version__ = "0.1.0"
 
-from . import checkpoint, codesign, delay, drives, parallel, readout, tasks, train
+from . import checkpoint, codesign, delay, drives, parallel, readout, resonators, tasks, train
 from .delay import delay_map, node_states
 from .devices import (
     AbstractDelayDevice,
@@ -18,7 +18,8 @@ from .devices import (
     STONetwork,
 )
 from .drives import Chirps, Constant, Masked, SampleAndHold, Tones
-from .simulate import SimulationError, Trajectory, simulate
+from .simulate import simulate
+from .trajectory import SimulationError, Trajectory
 
 __all__ = [
     "AbstractDevice",
@@ -45,6 +46,7 @@ __all__ = [
     "drives",
     "parallel",
     "readout",
+    "resonators",
     "tasks",
     "train",
 ]

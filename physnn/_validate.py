@@ -1,5 +1,8 @@
 """Parameter validation shared by devices, drives and simulate.
 
+A private module: its names are public within physnn (any physnn module may use them) and not
+part of the user-facing API.
+
 Every check raises ``ValueError`` naming the parameter, the offending value and what was
 expected, so that a user can act on the message. Checks are skipped for traced values
 (inside ``jax.jit``/``jax.grad``), where the module is being rebuilt from already-validated
@@ -13,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 
-def _concrete(x):
+def concrete(x):
     """Return a NumPy view of ``x``, or ``None`` when ``x`` is a tracer."""
     if isinstance(x, jax.core.Tracer):
         return None
@@ -23,7 +26,8 @@ def _concrete(x):
         return None
 
 
-def _show(a: np.ndarray) -> str:
+def show(a: np.ndarray) -> str:
+    """``a`` for an error message: the value itself when small, else its shape and range."""
     if a.size == 1:
         return f"{a.reshape(()).item()!r}"
     if a.size <= 8:
@@ -34,12 +38,12 @@ def _show(a: np.ndarray) -> str:
 def as_float(name: str, value, *, owner: str = "") -> jax.Array:
     """Convert to a floating JAX array and require every entry to be finite."""
     where = f"{owner}: " if owner else ""
-    a = _concrete(value)
+    a = concrete(value)
     if a is not None:
         if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
-            raise ValueError(f"{where}{name}={_show(a)} must be real numbers, got dtype {a.dtype}")
+            raise ValueError(f"{where}{name}={show(a)} must be real numbers, got dtype {a.dtype}")
         if not np.all(np.isfinite(a)):
-            raise ValueError(f"{where}{name}={_show(a)} must be finite (no NaN or inf)")
+            raise ValueError(f"{where}{name}={show(a)} must be finite (no NaN or inf)")
     x = jnp.asarray(value)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         x = x.astype(jnp.result_type(float))
@@ -49,23 +53,23 @@ def as_float(name: str, value, *, owner: str = "") -> jax.Array:
 def positive(name: str, value, *, owner: str = "", allow_zero: bool = False) -> jax.Array:
     """A finite array whose entries are all > 0 (or >= 0 with ``allow_zero``)."""
     x = as_float(name, value, owner=owner)
-    a = _concrete(value)
+    a = concrete(value)
     if a is not None:
         bad = a < 0 if allow_zero else a <= 0
         if np.any(bad):
             where = f"{owner}: " if owner else ""
             want = ">= 0" if allow_zero else "> 0"
-            raise ValueError(f"{where}{name}={_show(a)} must be {want} (physical quantity)")
+            raise ValueError(f"{where}{name}={show(a)} must be {want} (physical quantity)")
     return x
 
 
 def in_range(name: str, value, lo=None, hi=None, *, owner: str = "") -> jax.Array:
     """A finite array with lo <= entries <= hi."""
     x = as_float(name, value, owner=owner)
-    a = _concrete(value)
+    a = concrete(value)
     if a is not None and ((lo is not None and np.any(a < lo)) or (hi is not None and np.any(a > hi))):
         where = f"{owner}: " if owner else ""
-        raise ValueError(f"{where}{name}={_show(a)} must lie in [{lo}, {hi}]")
+        raise ValueError(f"{where}{name}={show(a)} must lie in [{lo}, {hi}]")
     return x
 
 
@@ -86,7 +90,7 @@ def symmetric_matrix(name: str, value, elements: str, *, owner: str) -> None:
     """A coupling matrix of reciprocal ``elements`` must be symmetric (relative tolerance 1e-6 of
     the largest off-diagonal entry of each matrix; the diagonal is ignored). Checked when the
     value is concrete; traced values (under ``jax.jit``/``jax.grad``) pass."""
-    a = _concrete(value)
+    a = concrete(value)
     if a is None or a.ndim < 2:
         return
     a = a.astype(np.float64) * (1.0 - np.eye(a.shape[-1]))

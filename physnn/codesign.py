@@ -54,7 +54,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _validate as V
-from .devices._base import AbstractDelayDevice, AbstractDevice, not_a_device, parameter_axes
+from .devices._base import AbstractDelayDevice, AbstractDevice, ensemble_params, not_a_device
 
 __all__ = ["constrain", "Design", "fabricate", "sensitivity", "spread_std", "physics_aware", "energy",
            "parameter_names", "per_link", "SECONDS_PER_UNIT"]
@@ -68,9 +68,12 @@ _GRID_FIELDS = ("delay", "theta")
 
 
 def parameter_names(device: AbstractDevice) -> list[str]:
-    """The names of ``device``'s array parameters that :func:`fabricate` can spread."""
+    """The names of ``device``'s array parameters that :func:`fabricate` can spread: those its
+    class declares in ``ensemble_params`` (see :class:`~physnn.AbstractDevice`), less a delay
+    device's grid (``delay``, ``theta``). Raises ``ValueError`` for a device that declares
+    nothing."""
     grid = _GRID_FIELDS if isinstance(device, AbstractDelayDevice) else ()
-    return [name for name in parameter_axes(device) if name not in grid]
+    return [name for name in ensemble_params(device, "parameter_names") if name not in grid]
 
 
 def _variable_names(device: AbstractDevice) -> list[str]:
@@ -100,9 +103,9 @@ def _check_spread(own: str, device, spread, names: list[str]) -> None:
     for name, sigma in spread.items():
         if name not in names:
             raise _no_parameter(own, device, name, names, "spread", "which all chips share")
-        s = V._concrete(sigma)
+        s = V.concrete(sigma)
         if s is not None and (s.ndim != 0 or not np.isfinite(s) or s < 0):
-            raise ValueError(f"{own}: spread[{name!r}]={V._show(np.asarray(s))} must be a finite "
+            raise ValueError(f"{own}: spread[{name!r}]={V.show(np.asarray(s))} must be a finite "
                              "number >= 0 (a relative spread, 0.01 for 1 %)")
 
 
@@ -267,7 +270,7 @@ def constrain(device: AbstractDevice, bounds: Mapping[str, object], *,
                 f"={cap:.6g}, the longest delay the integrator's history buffer holds; give an "
                 "upper bound <= delay_bound, or build the device with a larger delay_bound")
         v = getattr(device, name)
-        a = V._concrete(v)
+        a = V.concrete(v)
         mask = None
         if fixed_zeros and a is not None and np.any(a == 0):
             if np.all(a == 0):
@@ -281,7 +284,7 @@ def constrain(device: AbstractDevice, bounds: Mapping[str, object], *,
             above = np.any(free >= hi) if hi is not None else False
             if below or above:
                 raise ValueError(
-                    f"{own}: {name}={V._show(a)} must lie strictly inside its bounds "
+                    f"{own}: {name}={V.show(a)} must lie strictly inside its bounds "
                     f"({lo}, {hi}) (None: open), where the change of variables is invertible; "
                     f"widen the bounds or start from another value")
         start = v if mask is None else jnp.where(mask, v, _to_physical(jnp.zeros_like(v), lo, hi, log))
@@ -309,8 +312,9 @@ def fabricate(device: AbstractDevice, key, spread: Mapping[str, float], n: int, 
     **Arguments:**
 
     - `device`: the nominal device (a :class:`~physnn.STONetwork`, :class:`~physnn.MottNetwork`,
-      :class:`~physnn.DuffingNetwork` or :class:`~physnn.DuffingDelayNode`; any device whose
-      parameters may carry leading ensemble axes). Its parameters may be traced: the chips are
+      :class:`~physnn.DuffingNetwork` or :class:`~physnn.DuffingDelayNode`; any device that
+      declares ``ensemble_params`` and has a ``batch_shape``, see
+      :class:`~physnn.AbstractDevice`). Its parameters may be traced: the chips are
       differentiable in the nominal values.
     - `key`: a ``jax.random`` key; the same key gives the same chips.
     - `spread`: ``{parameter name: relative spread sigma}``, e.g. ``{"f0_ghz": 0.01}`` for a 1 %
@@ -327,7 +331,7 @@ def fabricate(device: AbstractDevice, key, spread: Mapping[str, float], n: int, 
       couplings that are reciprocal by construction: one factor is drawn per link and shared by
       entries $(i, j)$ and $(j, i)$ (so each link scatters by $\sigma$), and the result is made
       symmetric, $(W + W^\top)/2$ (a no-op for a symmetric nominal matrix). The matrices that
-      a device declares reciprocal (its ``reciprocal`` class attribute: the coupling matrices of
+      a device declares reciprocal (its ``reciprocal`` class variable: the coupling matrices of
       :class:`~physnn.MottNetwork` and the springs of :class:`~physnn.DuffingNetwork`, which
       their constructors require to be symmetric) are always treated so; name others here.
 
@@ -342,6 +346,7 @@ def fabricate(device: AbstractDevice, key, spread: Mapping[str, float], n: int, 
     if not isinstance(device, AbstractDevice):
         raise TypeError(not_a_device(own, device))
     kind = type(device).__name__
+    own_axes = ensemble_params(device, own)
     if not hasattr(device, "batch_shape"):
         raise ValueError(
             f"{own}: {kind} takes no ensemble axes, so its chips cannot be simulated together; "
@@ -353,13 +358,12 @@ def fabricate(device: AbstractDevice, key, spread: Mapping[str, float], n: int, 
     if distribution not in _DISTRIBUTIONS:
         raise ValueError(f"{own}: distribution={distribution!r}; expected one of {_DISTRIBUTIONS}")
     names = parameter_names(device)
-    own_axes = parameter_axes(device)
     _check_spread(own, device, spread, names)
     if isinstance(symmetric, str):
         raise ValueError(f"{own}: symmetric={symmetric!r} must be a tuple of parameter names, "
                          f"e.g. ({symmetric!r},)")
-    reciprocal = tuple(getattr(type(device), "reciprocal", ()))
-    symmetric = tuple(symmetric) + tuple(m for m in reciprocal if m not in symmetric)
+    symmetric = tuple(symmetric) + tuple(sorted(m for m in type(device).reciprocal
+                                                if m not in symmetric))
     for name in symmetric:
         if name not in names or own_axes[name] != 2:
             mats = [m for m in names if own_axes[m] == 2]
@@ -384,7 +388,7 @@ def fabricate(device: AbstractDevice, key, spread: Mapping[str, float], n: int, 
         sigma = jnp.asarray(sigma, dtype=v.dtype)
         if distribution == "normal":
             factor = 1.0 + sigma * xi
-            f = V._concrete(factor)
+            f = V.concrete(factor)
             if f is not None and np.any(f <= 0):
                 chip = int(np.argwhere(f <= 0)[0][0])
                 raise ValueError(
@@ -422,9 +426,9 @@ def _gradient(fn, device: AbstractDevice, names, own: str):
     if shape != ():
         raise ValueError(f"{own}: fn(device) must return a finite scalar, got shape {shape}")
     value, grads = jax.value_and_grad(f)(params)
-    v = V._concrete(value)
+    v = V.concrete(value)
     if v is not None and not np.isfinite(v):
-        raise ValueError(f"{own}: fn(device) must return a finite scalar, got {V._show(v)}")
+        raise ValueError(f"{own}: fn(device) must return a finite scalar, got {V.show(v)}")
     return value, grads, params
 
 
@@ -446,7 +450,7 @@ def sensitivity(fn, device: AbstractDevice, names=None) -> dict[str, jax.Array]:
     """
     own = "sensitivity"
     value, grads, params = _gradient(fn, device, names, own)
-    v = V._concrete(value)
+    v = V.concrete(value)
     if v is not None and v == 0:
         raise ValueError(f"{own}: fn(device) = 0, so relative changes of it are undefined; use "
                          "spread_std, or a figure of merit that is not zero at the device")

@@ -42,7 +42,8 @@ import numpy as np
 from jaxtyping import Array, PyTree
 
 from .devices._base import AbstractDelayDevice
-from .drives import AbstractDrive
+from .drives import AbstractDrive, Masked
+from .trajectory import SAVE_MODES, Trajectory, batch_shape, check_solution, time_grid
 
 __all__ = ["simulate_delay", "delay_map", "node_states"]
 
@@ -82,8 +83,6 @@ def _set(buf, i, value, length):
 
 def _check_drive_matches(device, drive, func: str, check_theta: bool = True):
     """A Masked drive must match the node's virtual-node count (and spacing)."""
-    from .drives import Masked
-
     if not isinstance(drive, Masked):
         return
     name = type(device).__name__
@@ -147,14 +146,12 @@ def simulate_delay(
     hundreds of thousands of sequential steps per delay into one vectorised pass (same numbers
     to rounding; ``vectorise=False`` forces the step-by-step scan).
     """
-    from .simulate import Trajectory, _batch_shape, _check, _time_grid  # simulate imports us
-
     name = type(device).__name__
     unit = device.time_unit
     _check_drive_matches(device, drive, "simulate")
-    dt, t0, t1, held, n_seg, n_sub, h = _time_grid(device, drive, dt, t0, t1)
+    dt, t0, t1, held, n_seg, n_sub, h = time_grid(device, drive, dt, t0, t1)
     save = saveat if saveat is not None else ("holds" if held else "steps")
-    if save not in ("holds", "steps", "final"):
+    if save not in SAVE_MODES:
         raise ValueError(
             f"simulate: saveat={saveat!r} for the delay device {name}; expected 'holds', 'steps', "
             "'final' or None"
@@ -188,14 +185,14 @@ def simulate_delay(
     length = int(math.floor(bound / h * (1 + 1e-5))) + 4
 
     # ---- initial state and history -------------------------------------------------------
-    batch_shape = _batch_shape(device, drive, None)
+    shape = batch_shape(device, drive, None)
     if callable(history) and not isinstance(history, jax.Array):
         hist_fn = history
     else:
         const = history
 
         def hist_fn(t):
-            base = device.init_state(batch_shape) if const is None and y0 is None else \
+            base = device.init_state(shape) if const is None and y0 is None else \
                 (y0 if const is None else const)
             return jtu.tree_map(lambda a: jnp.asarray(a) + 0.0 * t, base)
 
@@ -245,7 +242,7 @@ def simulate_delay(
         us = jax.vmap(drive.segment)(seg_idx)
     else:
         us = None if drive is None else jax.vmap(drive)(ts)
-    ys = _check(name, unit, ts, ys, jnp.ones((1,), bool), t1, h, False, 0)
+    ys = check_solution(name, unit, ts, ys, jnp.ones((1,), bool), t1, h, False, 0)
     obs = jax.vmap(device.observe)(ts, ys, us) if observe else None
     return Trajectory(ts=ts, ys=ys, obs=obs, us=us)
 

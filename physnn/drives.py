@@ -10,6 +10,8 @@ time, so every solver stage sees the value of its own interval, with no ambiguit
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
+from typing import ClassVar
 
 import equinox as eqx
 import jax
@@ -68,6 +70,12 @@ class AbstractDrive(eqx.Module):
 
     hold: float | None = eqx.field(static=True, default=None, kw_only=True)
     t0: float = eqx.field(static=True, default=0.0, kw_only=True)
+    #: ``{field name: number of the field's own trailing axes}`` for the fields that carry the
+    #: drive's batch axes in front (:attr:`batch_shape`); :mod:`physnn.parallel` splits only
+    #: these. E.g. ``SampleAndHold.values`` of shape ``batch + (n_samples, n_inputs)`` has 2 own
+    #: axes; the mask of :class:`Masked` carries no batch axes and is not listed. ``None``
+    #: (undeclared, a user's drive) is treated as no batch fields.
+    batch_fields: ClassVar[Mapping[str, int] | None] = None
 
     @abc.abstractmethod
     def __call__(self, t) -> Array:
@@ -103,6 +111,7 @@ class Constant(AbstractDrive):
     """A constant input ``u(t) = value``, with shape ``batch + (n_inputs,)``."""
 
     value: Float[Array, "*batch n_inputs"]
+    batch_fields: ClassVar[dict[str, int]] = {"value": 1}
 
     def __init__(self, value):
         v = V.as_float("value", value, owner="Constant")
@@ -127,6 +136,7 @@ class SampleAndHold(AbstractDrive):
     """
 
     values: Float[Array, "*batch n_samples n_inputs"]
+    batch_fields: ClassVar[dict[str, int]] = {"values": 2}
 
     def __init__(self, values, hold: float, *, t0: float = 0.0):
         v = V.as_float("values", values, owner="SampleAndHold")
@@ -175,6 +185,7 @@ class Tones(AbstractDrive):
     freqs: Float[Array, "*batch n_tones"]
     amps: Float[Array, "*batch n_tones"]
     phases: Float[Array, "*batch n_tones"]
+    batch_fields: ClassVar[dict[str, int]] = {"freqs": 1, "amps": 1, "phases": 1}
 
     def __init__(self, freqs, amps=1.0, phases=0.0):
         f = V.positive("freqs", freqs, owner="Tones", allow_zero=True)
@@ -226,6 +237,7 @@ class Chirps(AbstractDrive):
     f_end: Float[Array, "*batch n_tones"]
     amps: Float[Array, "*batch n_tones"]
     phases: Float[Array, "*batch n_tones"]
+    batch_fields: ClassVar[dict[str, int]] = {"f_start": 1, "f_end": 1, "amps": 1, "phases": 1}
     sweep_time: float = eqx.field(static=True)
 
     def __init__(self, f_start, f_end, sweep_time, amps=1.0, phases=0.0):
@@ -286,6 +298,7 @@ class Masked(AbstractDrive):
 
     inputs: Float[Array, "*batch n_samples n_channels"]
     mask: Float[Array, "n_nodes n_channels"]
+    batch_fields: ClassVar[dict[str, int]] = {"inputs": 2}
 
     def __init__(self, inputs, mask, theta: float, *, t0: float = 0.0):
         x = V.as_float("inputs", inputs, owner="Masked")

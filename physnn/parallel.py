@@ -41,7 +41,7 @@ import jax.tree_util as jtu
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from .devices._base import AbstractDevice, leading_axes_fields
+from .devices._base import AbstractDevice
 from .drives import AbstractDrive
 
 __all__ = ["mesh", "shard", "pad", "sum_over_shards", "use_host_cores", "usable_cores", "n_devices"]
@@ -75,14 +75,16 @@ def _batch_spec(tree, n):
     """For every leaf of ``tree``: ``"split"`` where it carries the batch axis of size ``n``,
     ``"whole"`` where it does not, ``"keep"`` for a device's other fields (left as they are).
 
-    Inside a device only ensemble axes count (``Float[Array, "*e ..."]``: a parameter's own axes,
-    such as the oscillators of a network, never do), and inside a drive only its batch axes
-    (``"*batch ..."``: a mask of virtual nodes never does); other leaves count when their
-    leading axis has size ``n``."""
+    Inside a device only the ensemble axes of the parameters it declares in ``ensemble_params``
+    count (a parameter's own axes, such as the oscillators of a network, never do), and inside a
+    drive only the batch axes of the fields it declares in ``batch_fields`` (a mask of virtual
+    nodes never does); a device or drive that declares nothing has no batch axes. Other leaves
+    count when their leading axis has size ``n``."""
     def spec(node):
         if isinstance(node, AbstractDevice | AbstractDrive):
-            star = "e" if isinstance(node, AbstractDevice) else "batch"
-            axes = leading_axes_fields(node, star)
+            declared = (type(node).ensemble_params if isinstance(node, AbstractDevice)
+                        else type(node).batch_fields)
+            axes = dict(declared or {})
             rest = _KEEP if isinstance(node, AbstractDevice) else _WHOLE
             out = jtu.tree_map(lambda _: rest, node)
             names = [k for k in axes if getattr(node, k) is not None]

@@ -22,7 +22,6 @@ Design choices (measured, see DESIGN.md):
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import diffrax as dfx
@@ -35,35 +34,20 @@ import lineax as lx
 import numpy as np
 from jaxtyping import Array, PyTree
 
+from .delay import simulate_delay
 from .devices._base import AbstractDelayDevice, AbstractDevice, not_a_device
 from .drives import AbstractDrive
+from .trajectory import (
+    SAVE_MODES,
+    SimulationError,
+    Trajectory,
+    batch_shape,
+    check_solution,
+    is_traced,
+    time_grid,
+)
 
-
-class SimulationError(RuntimeError):
-    """A solve failed: the state became non-finite or the step budget ran out."""
-
-
-class Trajectory(eqx.Module):
-    """The result of :func:`simulate`.
-
-    - `ts`: saved times, shape ``(n_save,)``.
-    - `ys`: saved states; every leaf has shape ``(n_save,) + batch + state``.
-    - `obs`: ``device.observe`` at the saved times (same leading axes), or ``None``.
-    - `us`: the drive value at the saved times (the value *in force* on the interval that ends
-      there, for piecewise-constant drives), or ``None`` without a drive.
-    """
-
-    ts: Array
-    ys: PyTree[Array]
-    obs: PyTree[Array] | None
-    us: PyTree[Array] | None
-
-    @property
-    def y_final(self) -> PyTree[Array]:
-        return jtu.tree_map(lambda y: y[-1], self.ys)
-
-
-_SAVE_MODES = ("holds", "steps", "final")
+__all__ = ["simulate", "Trajectory", "SimulationError"]
 
 
 def _drive_value(drive, t):
@@ -245,54 +229,6 @@ class _Shifted(eqx.Module):
 # --------------------------------------------------------------------------------------------
 
 
-def _batch_shape(device, drive, y0):
-    if y0 is not None:
-        return None
-    shapes = [getattr(device, "batch_shape", ())]
-    if drive is not None:
-        shapes.append(drive.batch_shape)
-    return tuple(np.broadcast_shapes(*[tuple(s) for s in shapes]))
-
-
-def _is_traced(x) -> bool:
-    return any(isinstance(leaf, jax.core.Tracer) for leaf in jtu.tree_leaves(x))
-
-
-def _time_grid(device, drive, dt, t0, t1):
-    """Validate the time arguments shared by the ODE/SDE and delay paths.
-
-    Returns ``(dt, t0, t1, held, n_seg, n_sub, step)``: for a piecewise-constant drive, ``n_seg``
-    holds of ``n_sub`` steps of ``step = hold / n_sub``; otherwise ``n_seg`` steps of
-    ``step = (t1 - t0) / n_seg`` and ``n_sub = 1``."""
-    unit = device.time_unit
-    dt = float(dt)
-    if not (math.isfinite(dt) and dt > 0):
-        raise ValueError(f"simulate: dt={dt!r} must be a finite step > 0 ({unit})")
-    held = drive is not None and drive.hold is not None
-    t0 = float(drive.t0 if (t0 is None and drive is not None) else (0.0 if t0 is None else t0))
-    if t1 is None:
-        if not held:
-            raise ValueError(f"simulate: t1 is required for {type(drive).__name__ if drive else 'no drive'}")
-        t1 = drive.t0 + drive.duration
-    t1 = float(t1)
-    if not t1 > t0:
-        raise ValueError(f"simulate: t1={t1!r} must be greater than t0={t0!r}")
-    if not held:
-        n_steps = max(1, math.ceil((t1 - t0) / dt - 1e-9))
-        return dt, t0, t1, False, n_steps, 1, (t1 - t0) / n_steps
-    if abs(drive.t0 - t0) > 1e-9 * max(1.0, abs(t0)):
-        raise ValueError(f"simulate: t0={t0} must equal the drive's start t0={drive.t0}")
-    m = (t1 - t0) / drive.hold
-    n_seg = int(round(m))
-    if n_seg < 1 or abs(m - n_seg) > 1e-6 * max(1.0, m):
-        raise ValueError(
-            f"simulate: t1={t1} is not aligned with the drive: (t1 - t0)/hold = {m:.6g} must "
-            f"be a whole number (hold = {drive.hold} {unit})"
-        )
-    n_sub = max(1, math.ceil(drive.hold / dt - 1e-9))
-    return dt, t0, t1, True, n_seg, n_sub, drive.hold / n_sub
-
-
 def simulate(
     device: AbstractDevice,
     drive: AbstractDrive | None = None,
@@ -367,8 +303,6 @@ def simulate(
                 "integrator (RK4 with a history buffer); key, solver, adjoint and adaptive do not "
                 "apply to it"
             )
-        from .delay import simulate_delay
-
         return simulate_delay(device, drive, dt=dt, t1=t1, t0=t0, y0=y0, history=history,
                               saveat=saveat, max_delay=max_delay, min_delay=min_delay,
                               observe=observe)
@@ -380,16 +314,16 @@ def simulate(
             "simulate: saveat=diffrax.SaveAt(...) is not accepted; pass 'holds', 'steps', "
             "'final' or an array of times"
         )
-    if isinstance(saveat, str) and saveat not in _SAVE_MODES:
-        raise ValueError(f"simulate: saveat={saveat!r}; expected one of {_SAVE_MODES}, an array or None")
-    dt, t0, t1, held, n_seg, n_sub, step = _time_grid(device, drive, dt, t0, t1)
+    if isinstance(saveat, str) and saveat not in SAVE_MODES:
+        raise ValueError(f"simulate: saveat={saveat!r}; expected one of {SAVE_MODES}, an array or None")
+    dt, t0, t1, held, n_seg, n_sub, step = time_grid(device, drive, dt, t0, t1)
     max_steps = int(max_steps)
     if max_steps < 1:
         raise ValueError(f"simulate: max_steps={max_steps} must be a positive integer")
 
-    batch_shape = _batch_shape(device, drive, y0)
+    shape = batch_shape(device, drive, y0)
     if y0 is None:
-        y0 = device.init_state(batch_shape)
+        y0 = device.init_state(shape)
     noisy = key is not None and device.diffusion(t0, y0, _drive_value(drive, t0)) is not None
     if not noisy:
         key = None
@@ -421,7 +355,7 @@ def simulate(
                 raise ValueError("simulate: saveat='steps' needs fixed steps (adaptive=False)")
             save, save_ts = saveat, None
         else:
-            if _is_traced(saveat):
+            if is_traced(saveat):
                 raise ValueError(
                     "simulate: saveat times must be concrete values (build them with numpy, e.g. "
                     "np.linspace), not traced JAX arrays: they fix the shape of the result"
@@ -440,50 +374,10 @@ def simulate(
                save, solver, adjoint, adaptive, rtol, atol, max_steps)
         ts, ys, us, ok = _solve_continuous(device, drive, y0, key, cfg)
 
-    ys = _check(name, device.time_unit, ts, ys, ok, t1, step, adaptive, max_steps)
+    ys = check_solution(name, device.time_unit, ts, ys, ok, t1, step, adaptive, max_steps)
     obs = None
     if observe:
         obs = jax.vmap(device.observe)(ts, ys, us)
     return Trajectory(ts=ts, ys=ys, obs=obs, us=us)
 
 
-def _check(name, unit, ts, ys, ok, t1, step, adaptive, max_steps):
-    """Raise (eagerly) or attach an ``error_if`` (under tracing) for failed solves."""
-    leaves = jtu.tree_leaves(ys)
-    finite_t = jnp.stack([jnp.all(jnp.isfinite(y.reshape(y.shape[0], -1)), axis=1) for y in leaves])
-    finite_t = jnp.all(finite_t, axis=0)
-    all_ok = jnp.all(ok)
-    all_finite = jnp.all(finite_t)
-    if _is_traced((all_ok, all_finite)):
-        budget = (
-            f"simulate: {name}: the adaptive step budget max_steps={max_steps} ran out before "
-            f"t1={t1} {unit}; raise max_steps, loosen rtol/atol, or use fixed steps"
-        )
-        nonfinite = (
-            f"simulate: {name}: the state became non-finite (NaN/inf) before t1={t1} {unit} "
-            f"(step {step:.4g} {unit}); reduce dt or check the parameters and the drive"
-        )
-        ys = eqx.error_if(ys, ~all_ok & adaptive, budget)
-        ys = eqx.error_if(ys, ~all_finite, nonfinite)
-        return ys
-    if adaptive and not bool(all_ok):
-        k = int(np.argmin(np.asarray(ok)))
-        raise SimulationError(
-            f"simulate: {name}: the adaptive step budget max_steps={max_steps} ran out "
-            f"(in the solve ending at t={float(np.asarray(ts)[min(k, len(ts) - 1)]):.6g} {unit}, "
-            f"before t1={t1} {unit}); raise max_steps, loosen rtol/atol, or use fixed steps"
-        )
-    if not bool(all_finite):
-        idx = int(np.argmin(np.asarray(finite_t)))
-        t_bad = float(np.asarray(ts)[idx])
-        t_prev = float(np.asarray(ts)[idx - 1]) if idx > 0 else None
-        window = f"between t={t_prev:.6g} and t={t_bad:.6g}" if t_prev is not None else \
-            f"by t={t_bad:.6g}"
-        bad_leaf = next(y for y in leaves if not np.all(np.isfinite(np.asarray(y[idx]))))
-        where = np.argwhere(~np.isfinite(np.asarray(bad_leaf[idx])))[0]
-        raise SimulationError(
-            f"simulate: {name}: the state became non-finite (NaN/inf) {window} {unit} "
-            f"(first at state index {tuple(int(i) for i in where)}; step {step:.4g} {unit}); "
-            "reduce dt or check the parameters and the drive"
-        )
-    return ys

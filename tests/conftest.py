@@ -1,5 +1,7 @@
 """Shared test helpers: tiny devices with known analytic solutions."""
 
+from typing import ClassVar
+
 import equinox as eqx
 import jax.numpy as jnp
 import pytest
@@ -12,6 +14,8 @@ class Relaxation(AbstractDevice):
 
     tau: jnp.ndarray
     noise: jnp.ndarray = eqx.field(default_factory=lambda: jnp.asarray(0.0))
+    # tau divides a state of shape batch + (1,), so it cannot carry ensemble axes
+    ensemble_params: ClassVar[dict[str, int]] = {}
 
     def init_state(self, batch_shape=()):
         return jnp.zeros(tuple(batch_shape) + (1,))
@@ -32,6 +36,8 @@ class Relaxation(AbstractDevice):
 
 class BlowUp(AbstractDevice):
     """dy/dt = y^2 from y(0) = 1: finite-time blow-up at t = 1."""
+
+    ensemble_params: ClassVar[dict[str, int]] = {}
 
     def init_state(self, batch_shape=()):
         return jnp.ones(tuple(batch_shape) + (1,))

@@ -7,12 +7,8 @@ import numpy as np
 import pytest
 
 import physnn as pn
-from physnn.devices.mechanical import (
-    DuffingNetwork,
-    coupling_matrix,
-    frequency_sweep,
-    simulate_checked,
-)
+from physnn.devices.mechanical import DuffingNetwork, coupling_matrix
+from physnn.resonators import frequency_sweep, simulate_checked
 
 F0 = 2.2  # MHz
 

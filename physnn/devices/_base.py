@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import re
+from collections.abc import Mapping
 from typing import ClassVar
 
 import equinox as eqx
@@ -22,14 +22,50 @@ from jaxtyping import Array, PyTree
 
 
 class AbstractDevice(eqx.Module):
-    """Base class of all non-delayed devices (ODE, or SDE with thermal noise).
+    r"""Base class of all non-delayed devices (ODE, or SDE with thermal noise).
 
     Subclasses implement :meth:`init_state`, :meth:`drift`, :meth:`observe` and :meth:`power`,
     and may implement :meth:`diffusion` (default: deterministic). ``time_unit`` names the unit of
-    ``t`` ("ns", "us", or "tau" for normalised systems).
+    ``t`` ("ns", "us", or "tau" for normalised systems). A step-by-step guide from a new equation
+    to a trained parameter is ``docs/adding-a-device.md``.
+
+    **The contract a device declares** (class variables, read by :func:`physnn.codesign.fabricate`
+    and :mod:`physnn.parallel`; nothing is inferred from annotations):
+
+    - ``ensemble_params``: ``{field name: number of the parameter's own (trailing) axes}`` for
+      every array parameter that may carry leading *ensemble* axes (a chip ensemble from
+      ``fabricate``, a sweep of operating points). A per-oscillator parameter of shape ``(M,)``
+      has 1 own axis, a coupling matrix ``(M, M)`` 2, a scalar 0; any axes in front of them are
+      ensemble axes, which broadcast against the batch of the state. ``fabricate`` spreads only
+      these parameters and ``parallel.shard`` splits only their ensemble axes. ``None`` (the
+      default) means undeclared: ``fabricate`` refuses such a device with a message saying what
+      to declare, and ``parallel`` treats it as having no ensemble axes (its fields are left where
+      they are). ``{}`` declares that the device has none.
+    - ``reciprocal``: the names of matrix parameters (two own axes) that are symmetric because
+      the elements they describe are reciprocal (a resistor, a capacitor, a spring between $i$
+      and $j$). ``fabricate`` draws one factor per link for them, so they stay symmetric. Default:
+      none.
+
+    For example, $M$ oscillators with frequencies, a scalar temperature and a spring matrix:
+
+    ```python
+    class Springs(AbstractDevice):
+        f0_ghz: Float[Array, "*e m"]
+        temperature_k: Float[Array, "*e"]
+        coupling: Float[Array, "*e m m"]
+        ensemble_params: ClassVar[dict[str, int]] = {"f0_ghz": 1, "temperature_k": 0,
+                                                     "coupling": 2}
+        reciprocal: ClassVar[frozenset[str]] = frozenset({"coupling"})
+    ```
+
+    A device with ensemble parameters also has a ``batch_shape`` property: the ensemble axes
+    its parameters carry (``()`` for a single device), which ``simulate`` broadcasts with the
+    drive's batch axes.
     """
 
     time_unit: ClassVar[str] = "ns"
+    ensemble_params: ClassVar[Mapping[str, int] | None] = None
+    reciprocal: ClassVar[frozenset[str]] = frozenset()
 
     @abc.abstractmethod
     def init_state(self, batch_shape: tuple[int, ...] = ()) -> PyTree[Array]:
@@ -75,23 +111,27 @@ def not_a_device(own: str, obj) -> str:
     return f"{own}: device must be a physnn device (an AbstractDevice), got {type(obj).__name__}{hint}"
 
 
-def parameter_axes(device: AbstractDevice) -> dict[str, int]:
-    """``{name: number of the parameter's own axes}`` for every array parameter of ``device``
-    declared ``Float[Array, "*e m m"]`` (any leading axes are ensemble axes; here 2 own axes)."""
-    return leading_axes_fields(device, "e")
-
-
-def leading_axes_fields(module: eqx.Module, star: str) -> dict[str, int]:
-    """``{name: number of trailing own axes}`` for every field of ``module`` annotated
-    ``Float[Array, "*<star> ..."]``: those fields carry the leading axes named ``*<star>`` (``e``,
-    a device's ensemble axes; ``batch``, a drive's batch axes), and fields without them do not."""
-    axes = {}
-    for f in dataclasses.fields(module):
-        if f.metadata.get("static", False):
-            continue
-        ann = next((str(k.__annotations__[f.name]) for k in type(module).__mro__
-                    if f.name in getattr(k, "__annotations__", {})), "")
-        found = re.search(r"['\"]\*" + re.escape(star) + r"((?:\s+\w+)*)\s*['\"]", ann)
-        if found is not None:
-            axes[f.name] = len(found.group(1).split())
-    return axes
+def ensemble_params(device: AbstractDevice, own: str) -> dict[str, int]:
+    """``device``'s declared ``ensemble_params`` (see :class:`AbstractDevice`), checked: a
+    mapping of its own field names to whole numbers >= 0. ``None`` (undeclared) raises a
+    ``ValueError`` naming ``own`` (the caller) and what to declare."""
+    kind = type(device).__name__
+    declared = type(device).ensemble_params
+    fields = {f.name for f in dataclasses.fields(device) if not f.metadata.get("static", False)}
+    if declared is None:
+        example = ", ".join(f"{n!r}: 1" for n in sorted(fields)[:2]) or "'param': 1"
+        raise ValueError(
+            f"{own}: {kind} does not declare which of its parameters may carry ensemble (chip) "
+            f"axes; set the class variable ensemble_params = {{{example}, ...}} "
+            "(field name: number of the parameter's own trailing axes; {} for none), see "
+            "physnn.AbstractDevice and docs/adding-a-device.md")
+    out = {}
+    for name, n_own in dict(declared).items():
+        if name not in fields:
+            raise ValueError(f"{own}: {kind}.ensemble_params names {name!r}, which is not one of "
+                             f"its array fields ({', '.join(sorted(fields))})")
+        if isinstance(n_own, bool) or not isinstance(n_own, int) or n_own < 0:
+            raise ValueError(f"{own}: {kind}.ensemble_params[{name!r}]={n_own!r}; expected the "
+                             "number of the parameter's own trailing axes (an integer >= 0)")
+        out[name] = n_own
+    return out

@@ -58,7 +58,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
@@ -72,8 +71,8 @@ TWO_PI = 2 * np.pi
 # Conversions from SI to (nm, us): stiffness/mass 1/s^2 -> 1/us^2, k3/m -> 1/(nm^2 us^2),
 # force/mass: pN/kg -> nm/us^2.
 _PER_S2 = 1e-12
-_K3 = 1e-30
-_PN = 1e-15
+K3_UNIT = 1e-30  #: (k3 in N/m^3) / (m in kg) -> 1/(nm^2 us^2)
+PN_UNIT = 1e-15  #: (force in pN) / (m in kg) -> nm/us^2
 
 _PER = ("f0_mhz", "q", "mass_kg", "k3_n_per_m3", "drive_force_pn", "temperature_k")
 TOPOLOGIES = ("ring", "chain", "none")
@@ -128,9 +127,13 @@ class DuffingNetwork(AbstractDevice):
     frame: str = eqx.field(static=True)
 
     time_unit: ClassVar[str] = "us"
+    #: per-resonator parameters have one own axis, the springs and input gains two, the drive
+    #: frequency none; leading axes in front of them are ensemble axes
+    ensemble_params: ClassVar[dict[str, int]] = {
+        **dict.fromkeys(_PER, 1), "coupling_n_per_m": 2, "input_gain": 2, "drive_mhz": 0}
     #: matrix parameters of reciprocal elements (springs: $k_{ij} = k_{ji}$), kept symmetric by
     #: the constructor's check and by :func:`physnn.codesign.fabricate`
-    reciprocal: ClassVar[tuple[str, ...]] = ("coupling_n_per_m",)
+    reciprocal: ClassVar[frozenset[str]] = frozenset({"coupling_n_per_m"})
 
     def __init__(
         self,
@@ -243,14 +246,14 @@ class DuffingNetwork(AbstractDevice):
         return self.mass_kg * (TWO_PI * self.f0_mhz * 1e6) ** 2
 
     def _cubic(self):
-        return self.k3_n_per_m3 * _K3 / self.mass_kg  # 1/(nm^2 us^2)
+        return self.k3_n_per_m3 * K3_UNIT / self.mass_kg  # 1/(nm^2 us^2)
 
     def _couple(self):
         return self.coupling_n_per_m * _PER_S2 / self.mass_kg[..., :, None]  # 1/us^2
 
     def _force(self, u):
         """Drive amplitude per unit mass $F_i/m_i$, nm/µs^2."""
-        f = self.drive_force_pn * _PN / self.mass_kg
+        f = self.drive_force_pn * PN_UNIT / self.mass_kg
         if u is None:
             return f
         return f * (1.0 + jnp.einsum("...ia,...a->...i", self.input_gain, u))
@@ -389,7 +392,7 @@ class DuffingNetwork(AbstractDevice):
         return jnp.sqrt(2 * self.damping_rate() * 1e6 * K_B * self.temperature_k / self.mass_kg)
 
     def diffusion(self, t, y, u):
-        temp = V._concrete(self.temperature_k)
+        temp = V.concrete(self.temperature_k)
         if temp is not None and not np.any(temp > 0):
             return None
         s = self.thermal_force_density()
@@ -400,8 +403,10 @@ class DuffingNetwork(AbstractDevice):
                                  s.shape[:-1] + (2, s.shape[-1]))
         return jnp.broadcast_to(g, y.shape).astype(y.dtype)
 
-    def _lab_and_amplitude(self, t, y):
-        """(x, v, A) in every frame; A is the lock-in amplitude referenced to the drive."""
+    def lab_and_amplitude(self, t, y):
+        r"""$(x, \dot x, A)$ in either frame, each of shape ``batch + (N,)``: displacement (nm),
+        velocity (nm/µs) and the complex lock-in amplitude $A$ (nm) referenced to the drive,
+        $x = \mathrm{Re}[A e^{i\omega_d t}]$."""
         w = self.omega_drive()
         theta = self._carrier(t, y.dtype)
         rot = jnp.exp(1j * theta)
@@ -412,12 +417,19 @@ class DuffingNetwork(AbstractDevice):
         z = a * rot
         return jnp.real(z), -w * jnp.imag(z), a
 
+    def amplitude_nm(self, y):
+        r"""The oscillation amplitude of every resonator, nm, shape ``batch + (N,)``:
+        $\sqrt{x^2 + (\dot x/\omega_d)^2}$ in the lab frame, $|A|$ in the rotating frame."""
+        if self.frame == "lab":
+            return jnp.sqrt(y[..., 0, :] ** 2 + (y[..., 1, :] / self.omega_drive()) ** 2)
+        return jnp.sqrt(y[..., 0, :] ** 2 + y[..., 1, :] ** 2)
+
     def observe(self, t, y, u):
         """``displacement_nm`` $x_i$ and ``velocity_nm_per_us`` $\\dot x_i$ (lab frame; rebuilt
         from the carrier in the rotating frame); ``amplitude_nm`` $|A_i|$ and ``phase_rad``
         $\\arg A_i$, with $x_i = |A_i|\\cos(\\omega_d t + \\arg A_i)$ (what a lock-in amplifier
         referenced to the drive reads). Each of shape ``batch + (N,)``."""
-        x, v, a = self._lab_and_amplitude(t, y)
+        x, v, a = self.lab_and_amplitude(t, y)
         return {"displacement_nm": x, "velocity_nm_per_us": v, "amplitude_nm": jnp.abs(a),
                 "phase_rad": jnp.angle(a)}
 
@@ -430,141 +442,3 @@ class DuffingNetwork(AbstractDevice):
         else:
             v2 = 0.5 * self.omega_drive() ** 2 * (y[..., 0, :] ** 2 + y[..., 1, :] ** 2)
         return jnp.sum(self.mass_kg * self.damping_rate() * v2, axis=-1)
-
-
-# -------------------------------------------------------------------- blow-up reporting
-
-
-class _Guarded(AbstractDevice):
-    """A DuffingNetwork whose resonators freeze once their amplitude passes ``bound_nm``.
-
-    Beyond the bound the physics is gone anyway; freezing keeps the state finite (a non-finite
-    resonator would contaminate every other one through the coupling product) so that the first
-    resonator to cross can be named."""
-
-    device: DuffingNetwork
-    bound_nm: Array
-    time_unit: ClassVar[str] = "us"
-
-    @property
-    def batch_shape(self):
-        return self.device.batch_shape
-
-    def init_state(self, batch_shape=()):
-        return self.device.init_state(batch_shape)
-
-    def drift(self, t, y, u):
-        r = _amplitude(self.device, y)
-        alive = jnp.isfinite(r) & (r <= self.bound_nm)
-        y_safe = jnp.where(alive[..., None, :], y, 0.0)
-        return jnp.where(alive[..., None, :], self.device.drift(t, y_safe, u), 0.0)
-
-    def diffusion(self, t, y, u):
-        return self.device.diffusion(t, y, u)
-
-    def observe(self, t, y, u):
-        return self.device.observe(t, y, u)
-
-    def power(self, t, y, u):
-        return self.device.power(t, y, u)
-
-
-def _amplitude(device, y):
-    if device.frame == "lab":
-        return jnp.sqrt(y[..., 0, :] ** 2 + (y[..., 1, :] / device.omega_drive()) ** 2)
-    return jnp.sqrt(y[..., 0, :] ** 2 + y[..., 1, :] ** 2)
-
-
-def simulate_checked(device: DuffingNetwork, drive=None, *, blow_up_nm: float = 1e5, **kwargs):
-    r""":func:`physnn.simulate` for a :class:`DuffingNetwork`, with blow-ups named per resonator.
-
-    A resonator blows up when its amplitude ($\sqrt{x^2 + (\dot x/\omega_d)^2}$, or $|A|$)
-    passes ``blow_up_nm`` (default 1e5 nm, far beyond any nanobeam's deflection) or, for a
-    softening spring ($k_3 < 0$), the top of its potential barrier $x_b$, after which it escapes
-    and diverges. Such resonators are frozen during the solve (so that they cannot spread NaN to
-    the others through the coupling) and :class:`physnn.SimulationError` names the first one to
-    cross, its batch element and the time interval between saves in which it crossed.
-    All other keyword arguments go to :func:`physnn.simulate`; without a blow-up the trajectory is
-    the plain one.
-    """
-    from ..simulate import SimulationError, simulate
-
-    own = type(device).__name__
-    bound = jnp.minimum(device.escape_amplitude_nm(), V.positive("blow_up_nm", blow_up_nm,
-                                                                 owner="simulate_checked"))
-    traj = simulate(_Guarded(device, bound), drive, **kwargs)
-    amp = np.asarray(_amplitude(device, traj.ys))
-    b = np.broadcast_to(np.asarray(bound), amp.shape[1:])
-    over = ~(amp <= b)
-    if not over.any():
-        return traj
-    k = int(np.argmax(over.reshape(over.shape[0], -1).any(axis=1)))
-    ratio = np.where(over[k], amp[k] / b, -np.inf)
-    where = np.unravel_index(int(np.argmax(np.nan_to_num(ratio, nan=np.inf))), ratio.shape)
-    batch, res = tuple(int(i) for i in where[:-1]), int(where[-1])
-    ts = np.asarray(traj.ts)
-    when = f"between t={ts[k - 1]:.6g} and t={ts[k]:.6g} us" if k > 0 else f"by t={ts[k]:.6g} us"
-    xb = float(np.broadcast_to(np.asarray(device.escape_amplitude_nm()), b.shape)[where])
-    what = (f"escaped over the potential barrier of its softening spring (x_b = {xb:.4g} nm)"
-            if np.isfinite(xb) else f"passed {blow_up_nm:.3g} nm (blow_up_nm)")
-    raise SimulationError(
-        f"{own}: resonator {res}{_batch_words(batch)} blew up: its amplitude {what} {when}. "
-        f"{_hint(device, res)}"
-    )
-
-
-def _batch_words(batch):
-    return f" (batch element {batch})" if batch else ""
-
-
-def _hint(device, res):
-    k3 = np.asarray(device.k3_n_per_m3)[..., res]
-    f = float(np.asarray(device.drive_force_pn)[..., res].max())
-    if k3.min() < 0:
-        return (f"Its spring softens (k3 = {k3.min():.3g} N/m^3 < 0), so a strong drive "
-                f"(F0 = {f:.3g} pN, times 1 + input_gain * u) pushes it out of its well: reduce "
-                "the drive or the input gain.")
-    return (f"With a hardening spring (k3 = {k3.max():.3g} N/m^3) the frequency grows with "
-            f"amplitude: reduce dt or the drive (F0 = {f:.3g} pN, times 1 + input_gain * u).")
-
-
-# -------------------------------------------------------------------- frequency response
-
-
-def frequency_sweep(device: DuffingNetwork, freqs_mhz, *, settle_us: float, dt: float, y0=None):
-    r"""Quasi-static drive-frequency sweep: the drive steps through ``freqs_mhz`` in order, dwelling
-    ``settle_us`` at each, and every dwell starts from the state the previous one ended in (so a
-    bistable resonator stays on its branch until the branch ends: sweeping up and down traces the
-    hysteresis loop). Rotating frame only: the slow flow's amplitude is relative to the drive, so
-    the drive phase stays continuous from one dwell to the next (a lab-frame solve would restart
-    the carrier at every dwell, a phase jump that can knock a resonator off its branch).
-
-    **Returns:** the lock-in amplitudes $|A_i|$ (nm) at the end of every dwell, shape
-    ``(n_freqs,) + batch + (N,)``, and the final state.
-    """
-    if device.frame != "rotating":
-        raise ValueError("frequency_sweep: needs a DuffingNetwork with frame='rotating' (a lab-frame "
-                         "sweep would restart the drive phase at every dwell)")
-    freqs = jnp.asarray(freqs_mhz, dtype=device.f0_mhz.dtype)
-    if freqs.ndim != 1 or freqs.size == 0:
-        raise ValueError(f"frequency_sweep: freqs_mhz must be a non-empty 1-D array, got "
-                         f"shape {tuple(freqs.shape)}")
-    y = device.init_state() if y0 is None else y0
-    y_end, amps = _sweep(device, y, freqs, float(settle_us), float(dt))
-    return amps, y_end
-
-
-@eqx.filter_jit
-def _sweep(dev, y, freqs, settle_us: float, dt: float):
-    """The dwells of :func:`frequency_sweep` as one scan (compiled once per device structure,
-    sweep length and dwell; floats are static under ``filter_jit``)."""
-    from ..simulate import simulate
-
-    def dwell(y, f):
-        d = eqx.tree_at(lambda m: m.drive_mhz, dev, jnp.broadcast_to(f, dev.drive_mhz.shape))
-        traj = simulate(d, None, t1=settle_us, dt=dt, y0=y, saveat="final", observe=False)
-        y_end = traj.ys[-1]
-        _, _, a = d._lab_and_amplitude(jnp.asarray(settle_us, y.dtype), y_end)
-        return y_end, jnp.abs(a)
-
-    return jax.lax.scan(dwell, y, freqs)

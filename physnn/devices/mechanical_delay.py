@@ -57,15 +57,16 @@ from __future__ import annotations
 from typing import ClassVar
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
 from .. import _validate as V
-from .._validate import _show
+from ..drives import Masked, SampleAndHold
 from ._base import AbstractDelayDevice
-from .mechanical import _K3, _PN, K_B, TWO_PI
-from .photonic import _delay, _n_nodes
+from ._virtual_nodes import node_delay, virtual_node_count
+from .mechanical import K3_UNIT, K_B, PN_UNIT, TWO_PI
 
 __all__ = ["DuffingDelayNode", "thermal_drive"]
 
@@ -112,12 +113,15 @@ class DuffingDelayNode(AbstractDelayDevice):
     n_nodes: int = eqx.field(static=True)
     delay_bound: float = eqx.field(static=True)
     time_unit: ClassVar[str] = "us"
+    #: every parameter is a scalar per node; leading axes are ensemble axes (operating points,
+    #: chips). theta and delay set the integrator's grid, so fabricate does not spread them
+    ensemble_params: ClassVar[dict[str, int]] = dict.fromkeys(_PARAMS, 0)
 
     def __init__(self, f0_mhz=2.2, q=4000.0, mass_kg=1e-15, k3_n_per_m3=3e11, drive_force_pn=1.0,
                  drive_mhz=None, input_gain=0.5, feedback_gain=0.5, temperature_k=300.0, *, n_nodes: int = 50,
                  theta=None, delay=None, desync: int = 0, delay_bound=None):
         own = "DuffingDelayNode"
-        self.n_nodes = _n_nodes(n_nodes, own)
+        self.n_nodes = virtual_node_count(n_nodes, own)
         self.f0_mhz = V.positive("f0_mhz", f0_mhz, owner=own)
         self.q = V.positive("q", q, owner=own)
         self.mass_kg = V.positive("mass_kg", mass_kg, owner=own)
@@ -130,13 +134,13 @@ class DuffingDelayNode(AbstractDelayDevice):
         self.feedback_gain = V.as_float("feedback_gain", feedback_gain, owner=own)
         self.temperature_k = V.positive("temperature_k", temperature_k, owner=own, allow_zero=True)
         if theta is None:
-            f0, q = V._concrete(f0_mhz), V._concrete(q)
+            f0, q = V.concrete(f0_mhz), V.concrete(q)
             if f0 is None or q is None:
                 raise ValueError(f"{own}: theta=None needs concrete f0_mhz and q (the default is "
                                  "0.2 ring-down times); pass theta when they are traced")
             theta = float(0.2 * np.max(2.0 * np.asarray(q) / (TWO_PI * np.asarray(f0))))
         self.theta = V.positive("theta", theta, owner=own)
-        self.delay, self.delay_bound = _delay(self.n_nodes, self.theta, delay, desync, delay_bound,
+        self.delay, self.delay_bound = node_delay(self.n_nodes, self.theta, delay, desync, delay_bound,
                                               own)
         try:
             np.broadcast_shapes(*[jnp.shape(getattr(self, n)) for n in _PARAMS])
@@ -167,7 +171,7 @@ class DuffingDelayNode(AbstractDelayDevice):
         return 2.0 / self.damping_rate()
 
     def _cubic(self):
-        return 0.75 * self.k3_n_per_m3 * _K3 / self.mass_kg  # 1/(nm^2 us^2)
+        return 0.75 * self.k3_n_per_m3 * K3_UNIT / self.mass_kg  # 1/(nm^2 us^2)
 
     def feedback_per_nm(self):
         r"""Feedback force per unit mass and unit delayed amplitude, $\eta\omega_0^2/Q$, 1/µs²."""
@@ -175,7 +179,7 @@ class DuffingDelayNode(AbstractDelayDevice):
 
     def force_per_mass(self, j, amplitude_delayed_nm):
         r"""$F(t)/m$, nm/µs², for masked input ``j`` and delayed amplitude $|A(t-\tau)|$."""
-        f0 = self.drive_force_pn * _PN / self.mass_kg
+        f0 = self.drive_force_pn * PN_UNIT / self.mass_kg
         return f0 * (1.0 + self.input_gain * j) + self.feedback_per_nm() * amplitude_delayed_nm
 
     def thermal_amplitude_nm(self):
@@ -200,9 +204,9 @@ class DuffingDelayNode(AbstractDelayDevice):
                              f"(this node has ensemble shape {self.batch_shape})")
         p = {n: float(np.asarray(getattr(self, n), np.float64)) for n in _PARAMS[:-2]}
         w0, w = TWO_PI * p["f0_mhz"], TWO_PI * p["drive_mhz"]  # float64: w^2 - w0^2 cancels
-        c, d = 0.75 * p["k3_n_per_m3"] * _K3 / p["mass_kg"], w**2 - w0**2
+        c, d = 0.75 * p["k3_n_per_m3"] * K3_UNIT / p["mass_kg"], w**2 - w0**2
         g = w0 / p["q"]
-        f = p["drive_force_pn"] * _PN / p["mass_kg"] * (1.0 + p["input_gain"] * float(j))
+        f = p["drive_force_pn"] * PN_UNIT / p["mass_kg"] * (1.0 + p["input_gain"] * float(j))
         b = p["feedback_gain"] * w0**2 / p["q"]
         coeffs = [c**2, 0.0, -2 * c * d, 0.0, d**2 + (w * g) ** 2 - b**2, -2 * f * b, -f**2]
         roots = np.roots(np.trim_zeros(np.asarray(coeffs), "f"))
@@ -254,21 +258,17 @@ def thermal_drive(drive, key, node: DuffingDelayNode | None = None):
     (drawn from ``key``; same key, same noise). :class:`DuffingDelayNode` turns them into its
     thermal force at ``temperature_k``, scaled for a hold equal to its own ``theta``; pass the
     ``node`` to have its virtual-node count and spacing checked against the drive's."""
-    import jax
-
-    from ..drives import Masked, SampleAndHold
-
     if not isinstance(drive, Masked):
         raise ValueError(f"thermal_drive: drive must be a physnn.Masked drive, got "
                          f"{type(drive).__name__}")
     if node is not None:
-        theta = V._concrete(node.theta)
+        theta = V.concrete(node.theta)
         if drive.n_nodes != node.n_nodes:
             raise ValueError(f"thermal_drive: the mask has {drive.n_nodes} entries but the node "
                              f"has n_nodes={node.n_nodes}")
         if theta is not None and np.any(np.abs(theta - drive.hold) > 1e-6 * drive.hold):
             raise ValueError(f"thermal_drive: the drive's node spacing theta={drive.hold:.6g} us "
-                             f"differs from the node's theta={_show(theta)} us; the thermal force "
+                             f"differs from the node's theta={V.show(theta)} us; the thermal force "
                              "is scaled for the node's theta")
     g = jnp.arange(drive.n_segments)
     j = jnp.moveaxis(jax.vmap(drive.segment)(g), 0, -2)  # batch + (n_seg, 1)

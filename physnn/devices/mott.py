@@ -188,7 +188,9 @@ class MottNetwork(AbstractDevice):
     time_unit: ClassVar[str] = "ns"
     #: matrix parameters of reciprocal elements (resistors, capacitors, thermal links: $G_{jk} =
     #: G_{kj}$), kept symmetric by the constructor's check and by :func:`physnn.codesign.fabricate`
-    reciprocal: ClassVar[tuple[str, ...]] = _MATS
+    reciprocal: ClassVar[frozenset[str]] = frozenset(_MATS)
+    #: per-oscillator parameters have one own axis, the coupling matrices two
+    ensemble_params: ClassVar[dict[str, int]] = {**dict.fromkeys(_PER, 1), **dict.fromkeys(_MATS, 2)}
 
     def __init__(
         self,
@@ -373,7 +375,7 @@ class MottNetwork(AbstractDevice):
         return jnp.stack(rows, axis=-2).astype(y.dtype)
 
     def diffusion(self, t, y, u):
-        n = V._concrete(self.noise)
+        n = V.concrete(self.noise)
         if n is not None and not np.any(n > 0):
             return None
         rows = [jnp.zeros_like(self.noise), self.noise] + [jnp.zeros_like(self.noise)] * self.hysteretic
@@ -409,7 +411,7 @@ def _soft_relu(x, s=HYST_SMOOTH):
 
 
 def _all_zero(x) -> bool:
-    a = V._concrete(x)
+    a = V.concrete(x)
     return a is not None and not np.any(a)
 
 

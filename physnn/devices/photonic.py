@@ -19,37 +19,13 @@ from typing import ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array
 
 from .. import _validate as V
 from ._base import AbstractDelayDevice
+from ._virtual_nodes import node_delay, virtual_node_count
 
 __all__ = ["MackeyGlassNode", "IkedaNode"]
-
-
-def _n_nodes(n_nodes, owner) -> int:
-    if int(n_nodes) != n_nodes or int(n_nodes) < 1:
-        raise ValueError(f"{owner}: n_nodes={n_nodes!r} must be an integer >= 1")
-    return int(n_nodes)
-
-
-def _delay(n_nodes, theta, delay, desync, delay_bound, owner):
-    """The delay (default (N + desync) theta) and its static bound."""
-    if delay is None:
-        delay = (n_nodes + int(desync)) * theta
-    delay = V.positive("delay", delay, owner=owner)
-    return delay, _bound(delay, delay_bound)
-
-
-def _bound(delay, delay_bound) -> float:
-    """Static upper bound on a (trainable) delay, which sizes the integrator's history buffer
-    when the delay is traced: by default twice the initial delay."""
-    d = float(np.max(np.asarray(delay)))
-    b = 2.0 * d if delay_bound is None else float(delay_bound)
-    if not (np.isfinite(b) and b >= d):
-        raise ValueError(f"delay_bound={delay_bound!r} must be a finite bound >= delay={d:.6g}")
-    return b
 
 
 class MackeyGlassNode(AbstractDelayDevice):
@@ -92,16 +68,18 @@ class MackeyGlassNode(AbstractDelayDevice):
     n_nodes: int = eqx.field(static=True)
     delay_bound: float = eqx.field(static=True)
     time_unit: ClassVar[str] = "tau"
+    #: a single node: no ensemble axes (one node per operating point)
+    ensemble_params: ClassVar[dict[str, int]] = {}
 
     def __init__(self, eta=0.5, gamma=0.05, p=1.0, *, n_nodes: int = 400, theta=0.2, delay=None,
                  desync: int = 0, power_w=0.0, delay_bound=None):
         own = "MackeyGlassNode"
-        self.n_nodes = _n_nodes(n_nodes, own)
+        self.n_nodes = virtual_node_count(n_nodes, own)
         self.eta = V.positive("eta", eta, owner=own)
         self.gamma = V.as_float("gamma", gamma, owner=own)
         self.p = V.positive("p", p, owner=own)
         self.theta = V.positive("theta", theta, owner=own)
-        self.delay, self.delay_bound = _delay(self.n_nodes, self.theta, delay, desync, delay_bound, own)
+        self.delay, self.delay_bound = node_delay(self.n_nodes, self.theta, delay, desync, delay_bound, own)
         self.power_w = V.positive("power_w", power_w, owner=own, allow_zero=True)
 
     def nonlinearity(self, x_delayed, j):
@@ -180,18 +158,20 @@ class IkedaNode(AbstractDelayDevice):
     n_nodes: int = eqx.field(static=True)
     delay_bound: float = eqx.field(static=True)
     time_unit: ClassVar[str] = "ns"
+    #: a single node: no ensemble axes (one node per operating point)
+    ensemble_params: ClassVar[dict[str, int]] = {}
 
     def __init__(self, beta=0.9, rho=1.0, phi0=-jnp.pi / 4, *, tau_r=0.02, n_nodes: int = 400,
                  theta=0.05, delay=None, desync: int = 0, theta_l=None, laser_power_w=1e-3,
                  delay_bound=None):
         own = "IkedaNode"
-        self.n_nodes = _n_nodes(n_nodes, own)
+        self.n_nodes = virtual_node_count(n_nodes, own)
         self.beta = V.positive("beta", beta, owner=own)
         self.rho = V.as_float("rho", rho, owner=own)
         self.phi0 = V.as_float("phi0", phi0, owner=own)
         self.tau_r = V.positive("tau_r", tau_r, owner=own)
         self.theta = V.positive("theta", theta, owner=own)
-        self.delay, self.delay_bound = _delay(self.n_nodes, self.theta, delay, desync, delay_bound, own)
+        self.delay, self.delay_bound = node_delay(self.n_nodes, self.theta, delay, desync, delay_bound, own)
         self.theta_l = None if theta_l is None else V.positive("theta_l", theta_l, owner=own)
         self.laser_power_w = V.positive("laser_power_w", laser_power_w, owner=own, allow_zero=True)
 

@@ -123,6 +123,11 @@ class STONetwork(AbstractDevice):
     current_shift_ghz_per_ma: float = eqx.field(static=True, default=0.0)
 
     time_unit: ClassVar[str] = "ns"
+    #: per-oscillator parameters have one own axis; W, beta and F two
+    ensemble_params: ClassVar[dict[str, int]] = {
+        "f0_ghz": 1, "nonlinear_shift_ghz": 1, "damping": 1, "nonlinear_damping": 1,
+        "threshold_ma": 1, "current_ma": 1, "coupling": 2, "coupling_phase": 2, "rf_coupling": 2,
+        "temperature_k": 1, "mode_energy_j": 1, "resistance_ohm": 1, "delta_r_ohm": 1}
 
     def __init__(
         self,
@@ -252,7 +257,7 @@ class STONetwork(AbstractDevice):
         if self.current_shift_ghz_per_ma != 0.0:
             return self._current_by_bisection(f_ghz)
         p0 = (jnp.asarray(f_ghz) - self.f0_ghz) / self.nonlinear_shift_ghz
-        bad = V._concrete((p0 <= 0) | (p0 >= 1))
+        bad = V.concrete((p0 <= 0) | (p0 >= 1))
         if bad is not None and np.any(bad):
             raise ValueError(
                 f"STONetwork.current_for_frequency_ma: f_ghz={np.asarray(f_ghz)} is outside the "
@@ -265,14 +270,14 @@ class STONetwork(AbstractDevice):
     def _current_by_bisection(self, f_ghz) -> Array:
         kappa = self.current_shift_ghz_per_ma
         f = jnp.asarray(f_ghz, jnp.result_type(float))
-        shift = V._concrete(self.nonlinear_shift_ghz)
+        shift = V.concrete(self.nonlinear_shift_ghz)
         if kappa < 0 or (shift is not None and np.any(shift < 0)):
             raise ValueError(
                 f"STONetwork.current_for_frequency_ma: current_shift_ghz_per_ma={kappa} with "
                 f"nonlinear_shift_ghz={np.asarray(self.nonlinear_shift_ghz)}; the inverse needs "
                 "both >= 0 (a frequency that rises with the current)")
         f_th = self.f0_ghz + kappa * self.threshold_ma  # at threshold, p0 = 0
-        bad = V._concrete(f <= f_th)
+        bad = V.concrete(f <= f_th)
         if bad is not None and np.any(bad):
             raise ValueError(
                 f"STONetwork.current_for_frequency_ma: f_ghz={np.asarray(f_ghz)} is at or below "
@@ -363,7 +368,7 @@ class STONetwork(AbstractDevice):
         return jnp.stack([jnp.real(dc), jnp.imag(dc)], axis=-2).astype(y.dtype)
 
     def _may_be_noisy(self) -> bool:
-        temp = V._concrete(self.temperature_k)
+        temp = V.concrete(self.temperature_k)
         return temp is None or bool(np.any(temp > 0))
 
     def diffusion(self, t, y, u):
@@ -424,7 +429,7 @@ def window_weights(ts, t_start=None, taper="none") -> Array:
     window happens to cut the last beat."""
     if taper not in TAPERS:
         raise ValueError(f"taper={taper!r}: expected one of {TAPERS}")
-    ts_c, t0_c = V._concrete(ts), (None if t_start is None else V._concrete(t_start))
+    ts_c, t0_c = V.concrete(ts), (None if t_start is None else V.concrete(t_start))
     if ts_c is not None and (t_start is None or t0_c is not None):
         n_in = int(np.sum(ts_c >= (ts_c[0] if t_start is None else t0_c)))
         need = 3 if taper == "hann" else 1
