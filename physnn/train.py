@@ -16,6 +16,7 @@ import math
 import operator
 import os
 import pathlib
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -152,6 +153,18 @@ def _step_keys(key, step):
     return jax.random.split(jax.random.fold_in(key, step))
 
 
+def _warn_nothing_trainable(model) -> None:
+    """The warning of :func:`fit` for a model with no floating-point array to train."""
+    floats = sum(isinstance(x, float) for x in jax.tree_util.tree_leaves(model))
+    why = (f"; {floats} of the model's leaves are Python floats, which JAX treats as constants"
+           if floats else "")
+    warnings.warn(
+        "fit: nothing in the model is trainable: no leaf selected by filter_spec is a "
+        f"floating-point JAX array{why}. Pass parameters as arrays (e.g. jnp.asarray(0.5), not "
+        "0.5) or check filter_spec; as it is, every step leaves the model unchanged.",
+        UserWarning, stacklevel=3)
+
+
 def fit(
     model: PyTree,
     loss_fn: Callable[[PyTree, Any, Any], Any],
@@ -200,7 +213,9 @@ def fit(
     - `log_every`: record history (and refresh the progress bar's loss) every `log_every` steps,
         and at the last step.
     - `filter_spec`: which leaves are trained, as for `eqx.partition`: a callable on leaves or a
-        PyTree of bools. Only inexact (floating) arrays among the selected leaves are trained.
+        PyTree of bools. Only inexact (floating) arrays among the selected leaves are trained;
+        when there are none (e.g. parameters given as Python floats) `fit` warns
+        (`UserWarning`) and the model comes back unchanged.
 
     **Returns:**
 
@@ -232,6 +247,8 @@ def fit(
     params, static = eqx.partition(model, filter_spec)
     params, frozen = eqx.partition(params, eqx.is_inexact_array)
     static = eqx.combine(static, frozen)
+    if not jax.tree_util.tree_leaves(params):
+        _warn_nothing_trainable(model)
     # weakly typed leaves (e.g. jnp.asarray(0.7)) would come back strongly typed from the first
     # update and make the jitted step compile a second time
     params = jax.tree_util.tree_map(lambda x: jax.lax.convert_element_type(x, x.dtype), params)

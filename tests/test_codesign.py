@@ -3,6 +3,8 @@ and first-order sensitivities, checked against closed forms: each chip's free-ru
 frequency, the power a driven resonator absorbs at resonance, the optimum of a robust design
 trained through the solve, and the elasticities of the steady frequency."""
 
+import dataclasses
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -71,7 +73,7 @@ def test_reciprocal_coupling_matrices_stay_symmetric_with_the_spread_per_link():
     duff = pn.DuffingNetwork(n_resonators=4, temperature_k=0.0)  # ring
     mott = pn.MottNetwork(coupling_conductance_s=2e-4 * pn.devices.mechanical.coupling_matrix(4, 1.0),
                           thermal_coupling_w_per_k=1e-6 * (1 - np.eye(4)))
-    assert duff.reciprocal == ("coupling_n_per_m",) and len(mott.reciprocal) == 3
+    assert duff.reciprocal == {"coupling_n_per_m"} and len(mott.reciprocal) == 3
     for dev, name in ((duff, "coupling_n_per_m"), (mott, "coupling_conductance_s"),
                       (mott, "thermal_coupling_w_per_k")):
         for dist in ("normal", "lognormal"):
@@ -530,3 +532,102 @@ def test_constrain_bad_input_is_a_clear_error():
     # delay devices have design variables too (not their grid), without ensemble axes
     node = codesign.constrain(pn.MackeyGlassNode(), {"eta": (0.0, 2.0), "gamma": "positive"})
     assert set(node.values()) == {"eta", "gamma"}
+
+
+# ------------------------------------------------------------------ the declared device contract
+
+SHIPPED = [
+    lambda: pn.STONetwork(n_oscillators=3, rf_coupling=jnp.full((3, 2), 0.002)),
+    lambda: pn.MottNetwork(n_oscillators=3),
+    lambda: pn.DuffingNetwork(n_resonators=3, input_gain=jnp.ones((3, 2))),
+    lambda: pn.DuffingDelayNode(n_nodes=5),
+    lambda: pn.MackeyGlassNode(n_nodes=5),
+    lambda: pn.IkedaNode(n_nodes=5),
+]
+
+
+@pytest.mark.parametrize("make", SHIPPED, ids=lambda m: type(m()).__name__)
+def test_every_shipped_device_declares_what_its_fields_hold(make):
+    """ensemble_params names every array parameter of a device with ensemble axes (and nothing
+    else), each with as many own axes as the nominal device's array has; reciprocal names square
+    matrices among them; a fabricated ensemble carries the chips axis in front of exactly those
+    axes, and its batch_shape is (n,)."""
+    dev = make()
+    declared = type(dev).ensemble_params
+    assert isinstance(declared, dict) and isinstance(type(dev).reciprocal, frozenset)
+    arrays = {f.name for f in dataclasses.fields(dev) if not f.metadata.get("static", False)
+              and eqx.is_inexact_array(getattr(dev, f.name))}
+    if not hasattr(dev, "batch_shape"):  # single delay nodes: no ensemble axes
+        assert declared == {}
+        with pytest.raises(ValueError, match="takes no ensemble axes"):
+            codesign.fabricate(dev, jax.random.key(0), {"eta": 0.1}, 3)
+        return
+    assert set(declared) == arrays
+    for name, n_own in declared.items():
+        assert getattr(dev, name).ndim == n_own, name
+    for name in type(dev).reciprocal:
+        assert declared[name] == 2 and getattr(dev, name).shape[-1] == getattr(dev, name).shape[-2]
+    names = codesign.parameter_names(dev)
+    spread = {name: 0.01 for name in names
+              if np.all(np.asarray(getattr(dev, name)) != 0)}  # a zero stays zero
+    chips = codesign.fabricate(dev, jax.random.key(0), spread, 4, distribution="lognormal")
+    assert chips.batch_shape == (4,)
+    for name in declared:
+        value, nominal = getattr(chips, name), getattr(dev, name)
+        if name in spread:
+            assert value.shape == (4,) + nominal.shape, name
+            assert not np.array_equal(value[0], value[1]), name  # the chips differ
+        else:
+            assert value.shape == nominal.shape, name  # not spread: broadcast, left as it was
+    chips2 = codesign.fabricate(dev, jax.random.key(0), spread, 4, batch_ndim=1)
+    assert chips2.batch_shape == (4, 1)
+
+
+def test_drives_declare_their_batch_fields():
+    drives = [pn.Constant(jnp.ones((3, 2))), pn.SampleAndHold(jnp.ones((3, 7, 2)), 1.0),
+              pn.Tones(jnp.ones((3, 2)), amps=0.5), pn.Chirps(jnp.ones((3, 2)), jnp.ones((3, 2)), 10.0),
+              pn.Masked(jnp.ones((3, 7)), jnp.ones(5), 0.2)]
+    for drive in drives:
+        assert drive.batch_shape == (3,), type(drive).__name__
+        for name, n_own in type(drive).batch_fields.items():
+            value = getattr(drive, name)
+            assert value.shape[:value.ndim - n_own] == (3,), (type(drive).__name__, name)
+    assert "mask" not in pn.Masked.batch_fields
+
+
+class Undeclared(pn.AbstractDevice):
+    """A user's device that declares no ensemble parameters."""
+
+    rate: jax.Array
+
+    @property
+    def batch_shape(self):
+        return self.rate.shape
+
+    def init_state(self, batch_shape=()):
+        return jnp.ones(tuple(batch_shape))
+
+    def drift(self, t, y, u):
+        return -self.rate * y
+
+    def observe(self, t, y, u):
+        return y
+
+    def power(self, t, y, u):
+        return jnp.zeros_like(y)
+
+
+def test_a_device_that_declares_nothing_gets_a_clear_error_from_fabricate():
+    dev = Undeclared(rate=jnp.asarray(1.0))
+    with pytest.raises(ValueError, match=r"fabricate: Undeclared does not declare .*ensemble_params "
+                                         r"= \{'rate': 1, \.\.\.\}.*adding-a-device"):
+        codesign.fabricate(dev, jax.random.key(0), {"rate": 0.1}, 3)
+    with pytest.raises(ValueError, match="parameter_names: Undeclared does not declare"):
+        codesign.parameter_names(dev)
+    declared = type("Declared", (Undeclared,), {"__annotations__": {}, "ensemble_params": {"rate": 0}})
+    chips = codesign.fabricate(declared(rate=jnp.asarray(1.0)), jax.random.key(0), {"rate": 0.1}, 3)
+    assert chips.rate.shape == (3,)
+    wrong = type("Wrong", (Undeclared,), {"__annotations__": {}, "ensemble_params": {"k": 0}})
+    with pytest.raises(ValueError, match=r"Wrong.ensemble_params names 'k', which is not one of its "
+                                         r"array fields \(rate\)"):
+        codesign.fabricate(wrong(rate=jnp.asarray(1.0)), jax.random.key(0), {"rate": 0.1}, 3)

@@ -236,3 +236,17 @@ def test_physnn_run_presents_the_cores_to_experiments_that_split(tmp_path, name,
     child(WIRING, name, str(tmp_path), *extra)
     record = json.loads((tmp_path / "results.json").read_text())
     assert record["metrics"]["devices"] == devices == record["versions"]["devices"]
+
+
+def test_only_declared_ensemble_parameters_are_batch_axes():
+    """pad and shard read a device's ensemble_params: a parameter declared with 0 own axes and a
+    leading axis of size n is padded; the same device class without a declaration (a user's
+    device) has no batch axes, so nothing of it is padded."""
+    from conftest import Relaxation
+
+    declared = type("Declared", (Relaxation,), {"__annotations__": {}, "ensemble_params": {"tau": 0}})
+    undeclared = type("Undeclared", (Relaxation,), {"__annotations__": {}, "ensemble_params": None})
+    tau = jnp.arange(1.0, 5.0)
+    assert parallel.pad(declared(tau=tau), 4, 3).tau.shape == (6,)
+    assert parallel.pad(undeclared(tau=tau), 4, 3).tau.shape == (4,)
+    assert parallel.pad(Relaxation(tau=tau), 4, 3).tau.shape == (4,)  # declares {}

@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import warnings
 
 import equinox as eqx
 import jax
@@ -126,6 +127,25 @@ def test_filter_spec_callable_and_pytree_of_bools():
         filter_spec=lambda x: eqx.is_inexact_array(x) and x.shape == (3,),
     )
     assert np.array_equal(m.frozen, jnp.array([5.0]))
+
+
+def test_warns_when_nothing_is_trainable():
+    """Parameters given as Python floats are constants to JAX: fit says so (and what to do)
+    instead of silently training nothing; a model with one array parameter does not warn."""
+    loss = lambda m, b, k: (m.w - b) ** 2
+    kw = dict(steps=3, key=jax.random.key(0), progress=False)
+    floats = Quad(w=0.5, frozen=5.0)
+    with pytest.warns(UserWarning, match=r"nothing in the model is trainable.*2 of the model's "
+                                         r"leaves are Python floats.*jnp.asarray\(0.5\)"):
+        m, hist = fit(floats, loss, 2.0, optax.sgd(0.1), **kw)
+    assert m.w == 0.5 and hist["loss"][-1] == pytest.approx(2.25)  # unchanged
+    with pytest.warns(UserWarning, match="nothing in the model is trainable.*check filter_spec"):
+        fit(quad_model(), lambda m, b, k: jnp.sum(m.w ** 2), TARGET, optax.sgd(0.1),
+            filter_spec=lambda x: False, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m, _ = fit(Quad(w=jnp.asarray(0.5), frozen=5.0), loss, 2.0, optax.sgd(0.1), **kw)
+    assert float(m.w) != 0.5
 
 
 def test_step_is_traced_once():
