@@ -1,19 +1,19 @@
 """Graph colouring with coupled VO2 oscillators (Parihar et al. 2017): the graph tools (exact
 chromatic numbers, readout), bad input, gradients through the dynamics against finite differences,
-the quick experiment end to end, and a second run in its folder that resumes every stage."""
+the quick experiment end to end (slow). The phase readout itself (physnn.phases) is tested in
+test_analysis.py."""
 
+import dataclasses
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from physnn import cli
+import experiments.parihar2017 as E
+from experiments.parihar2017 import graphs, network, readout, search, training
+from physnn.phases import frequency_cvs
 from physnn.tasks import graphs as G
-
-
-def _experiment():
-    return cli.load_experiment("parihar2017")
 
 
 def test_chromatic_numbers_of_the_benchmark_families():
@@ -174,74 +174,74 @@ def test_phase_clusters_are_the_largest_distinct_clusters_in_order():
         G.phase_clusters(a, ph, count=0)
 
 
+@pytest.mark.slow
 def test_second_stage_tries_the_next_cluster_when_the_tightest_is_not_a_class():
     """With ``cluster_candidates`` = 1 the second run gets the rest of class A's four nodes:
     node 4 with B and C, K(1, 4, 3), which holds triangles, so the restart cannot reach 3
     colours. The second cluster is the whole class B; its rest K(5, 3) is bipartite, and the
     oscillators must lock its two sides in anti-phase: 3 colours."""
-    E = _experiment()
     a, ph = _k543_with_a_split_class()
-    cfg = dict(E.QUICK, restarts=1)
+    cfg = dataclasses.replace(E.QUICK, restarts=1)
     design = {"coupling_pf": 3.0, "degree_exponent": 0.34, "node_pf": 108.0, "bias_v": 4.0,
               "equalise": 0.97}  # as in the test below
     cols, target = np.array([[5.0]]), np.array([3.0])
-    one, runs1 = E.second_stage([("K543", a)], design, cols, ph[None], target, jax.random.key(0),
-                                dict(cfg, cluster_candidates=1))
-    two, runs2 = E.second_stage([("K543", a)], design, cols, ph[None], target, jax.random.key(0),
-                                dict(cfg, cluster_candidates=2))
+    one, runs1 = readout.second_stage([("K543", a)], design, cols, ph[None], target, jax.random.key(0),
+                                dataclasses.replace(cfg, cluster_candidates=1))
+    two, runs2 = readout.second_stage([("K543", a)], design, cols, ph[None], target, jax.random.key(0),
+                                dataclasses.replace(cfg, cluster_candidates=2))
     assert runs1 == 1 and one[0, 0] >= 4.0
     assert runs2 == 2 and two[0, 0] == 3.0
     for bad in (0, 1.5, True):
         with pytest.raises(ValueError, match=r"cluster_candidates = .*; expected an integer >= 1"):
-            E.second_stage([("K543", a)], design, cols, ph[None], target, jax.random.key(0),
-                           dict(cfg, cluster_candidates=bad))
+            readout.second_stage([("K543", a)], design, cols, ph[None], target, jax.random.key(0),
+                           dataclasses.replace(cfg, cluster_candidates=bad))
 
 
+@pytest.mark.slow
 def test_second_stage_colours_the_rest_of_a_two_cluster_state():
     """The state the two-stage readout is for: one colour class in a tight phase cluster, the
     other two overlapping in anti-phase to it (no three arcs separate them), here given as a
     restart that used 5 colours. On the complete tripartite graph K(5, 4, 3) the cluster is the
     class of 5 (every independent set lies in one class); the second run, on the K(4, 3) left,
     must lock its two sides in anti-phase, which reads as 2 colours: 3 in all."""
-    E = _experiment()
     sizes = (5, 4, 3)
     cls = np.repeat(np.arange(3), sizes)
     a = (cls[:, None] != cls[None, :]).astype(float)
     ph = np.where(cls == 0, 0.01 * np.arange(12), np.pi + 0.3 * np.sin(np.arange(12.0)))
     assert sorted(G.phase_cluster(a, ph)) == [0, 1, 2, 3, 4]
-    cfg = dict(E.QUICK, restarts=1, cluster_candidates=1)  # the tightest cluster only
+    cfg = dataclasses.replace(E.QUICK, restarts=1, cluster_candidates=1)  # the tightest cluster only
     design = {"coupling_pf": 3.0, "degree_exponent": 0.34, "node_pf": 108.0, "bias_v": 4.0,
               "equalise": 0.97}  # near the co-designed design of records/parihar2017
     cols = np.array([[5.0]])
-    out, runs = E.second_stage([("K543", a)], design, cols, ph[None], np.array([3.0]),
+    out, runs = readout.second_stage([("K543", a)], design, cols, ph[None], np.array([3.0]),
                                jax.random.key(0), cfg)
     assert runs == 1 and out[0, 0] == 3.0
     # a restart already at the target, or with a silent oscillator, is left alone (no run)
-    out, runs = E.second_stage([("K543", a)], design, np.array([[3.0]]), ph[None], np.array([3.0]),
+    out, runs = readout.second_stage([("K543", a)], design, np.array([[3.0]]), ph[None], np.array([3.0]),
                                jax.random.key(0), cfg)
     assert runs == 0 and out[0, 0] == 3.0
     ph_silent = ph.copy()
     ph_silent[4] = np.nan
-    out, runs = E.second_stage([("K543", a)], design, np.array([[np.nan]]), ph_silent[None],
+    out, runs = readout.second_stage([("K543", a)], design, np.array([[np.nan]]), ph_silent[None],
                                np.array([3.0]), jax.random.key(0), cfg)
     assert runs == 0 and np.isnan(out[0, 0])
     # bad input names the argument and the shape expected
     with pytest.raises(ValueError, match=r"cols has shape \(1, 2\); expected \(1, 1\)"):
-        E.second_stage([("K543", a)], design, np.ones((1, 2)), ph[None], np.array([3.0]),
+        readout.second_stage([("K543", a)], design, np.ones((1, 2)), ph[None], np.array([3.0]),
                        jax.random.key(0), cfg)
     with pytest.raises(ValueError, match=r"phases has shape \(1, 5\); expected \(1, >= 12\)"):
-        E.second_stage([("K543", a)], design, cols, ph[None, :5], np.array([3.0]),
+        readout.second_stage([("K543", a)], design, cols, ph[None, :5], np.array([3.0]),
                        jax.random.key(0), cfg)
     with pytest.raises(ValueError, match=r"target has shape \(2,\); expected \(1,\)"):
-        E.second_stage([("K543", a)], design, cols, ph[None], np.array([3.0, 3.0]),
+        readout.second_stage([("K543", a)], design, cols, ph[None], np.array([3.0, 3.0]),
                        jax.random.key(0), cfg)
     with pytest.raises(ValueError, match=r"cluster_width_deg = 0; expected a phase half-width"):
-        E.second_stage([("K543", a)], design, cols, ph[None], np.array([3.0]),
-                       jax.random.key(0), dict(cfg, cluster_width_deg=0))
+        readout.second_stage([("K543", a)], design, cols, ph[None], np.array([3.0]),
+                       jax.random.key(0), dataclasses.replace(cfg, cluster_width_deg=0))
     # an edgeless rest needs no run: the star K(1, 4) read as a cluster of the 4 leaves + the hub
     star = np.zeros((5, 5))
     star[0, 1:] = star[1:, 0] = 1.0
-    out, runs = E.second_stage([("star", star)], design, np.array([[3.0]]),
+    out, runs = readout.second_stage([("star", star)], design, np.array([[3.0]]),
                                np.array([[np.pi, 0.0, 0.1, 0.2, 0.3]]), np.array([2.0]),
                                jax.random.key(0), cfg)
     assert runs == 0 and out[0, 0] == 2.0
@@ -261,24 +261,23 @@ def test_bad_graphs_raise_clear_errors():
         G.check_adjacency(np.zeros((2, 3)))
     with pytest.raises(ValueError, match=r"adjacency\[2, 2\]=1: a self-loop"):
         G.check_adjacency(np.diag([0.0, 0.0, 1.0, 0.0]) + G.cycle_graph(4))
-    E = _experiment()
     # the oscillator network needs symmetric coupling: the offending graph and entry are named
     with pytest.raises(ValueError, match=r"adj\[1\]\[0, 1\]=1 but adj\[1\]\[1, 0\]=0"):
-        E.build_network(np.stack([G.cycle_graph(5), asym]), E.DESIGN0)
+        network.build_network(np.stack([G.cycle_graph(5), asym]), E.DESIGN0)
     with pytest.raises(ValueError, match=r"adj\[0\] of shape \(5, 5\) has no edges"):
-        E.build_network(np.zeros((1, 5, 5)), E.DESIGN0)
+        network.build_network(np.zeros((1, 5, 5)), E.DESIGN0)
 
 
+@pytest.mark.slow
 def test_gradient_through_the_dynamics_matches_finite_differences():
-    E = _experiment()
-    config = dict(E.QUICK, t1_ns=3000.0, window_ns=1500.0, dt_ns=20.0)
+    config = dataclasses.replace(E.QUICK, t1_ns=3000.0, window_ns=1500.0, dt_ns=20.0)
     with jax.enable_x64(True):
-        adj = jnp.asarray(E.pad([G.wheel_graph(5)])[0])  # hub degree 5, rim 3: the trim acts
-        raw = E.to_raw(E.DESIGN0)
+        adj = jnp.asarray(graphs.pad([G.wheel_graph(5)])[0])  # hub degree 5, rim 3: the trim acts
+        raw = training.to_raw(E.DESIGN0)
         key = jax.random.key(3)
 
         def loss(r):
-            return E.surrogate_loss(r, adj, key, config)
+            return training.surrogate_loss(r, adj, key, config)
 
         g = jax.grad(loss)(raw)
         for name, h in (("log_coupling_pf", 1e-4), ("bias_v", 1e-4), ("equalise_logit", 1e-4)):
@@ -289,10 +288,10 @@ def test_gradient_through_the_dynamics_matches_finite_differences():
             np.testing.assert_allclose(float(g[name]), float(fd), rtol=1e-4, err_msg=name)
         # on a fabricated chip (node biases bias (1 + 2 % z)): the spread changes the loss, and
         # the gradient in the nominal bias still matches finite differences
-        chip = jnp.asarray(E.node_biases(1.0, 1, adj.shape[-1], 1, 0.02, seed=5))
+        chip = jnp.asarray(readout.node_biases(1.0, 1, adj.shape[-1], 1, 0.02, seed=5))
 
         def loss_chip(r):
-            return E.surrogate_loss(r, adj, key, config, chip)
+            return training.surrogate_loss(r, adj, key, config, chip)
 
         assert abs(float(loss_chip(raw) - loss(raw))) > 1e-4
         h = 1e-4
@@ -301,27 +300,27 @@ def test_gradient_through_the_dynamics_matches_finite_differences():
         np.testing.assert_allclose(float(jax.grad(loss_chip)(raw)["bias_v"]), float(fd), rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_potts_surrogate_rewards_three_phase_clusters_and_its_gradient_is_exact():
     """``edge_potts`` on relaxation-like waveforms (strong harmonics): -1.5 for a triangle at
     0/120/240 degrees, 0 in phase and in anti-phase, +0.5 for 0/60/120 (edges at 60, 60 and 120
     degrees); through the dynamics its gradient matches finite differences; a bad name is an
     error that names it."""
-    E = _experiment()
     t = np.arange(600) * 20.0
     tri = jnp.asarray(1.0 - np.eye(3))[None]
     for deg, want in (([0, 120, 240], -1.5), ([0, 0, 0], 0.0), ([0, 180, 0], 0.0),
                       ([0, 60, 120], 0.5)):
         s = np.mod(t[:, None] / 1000.0 + np.asarray(deg)[None, :] / 360.0, 1.0)
         v = jnp.asarray(1.0 + 0.5 * s**3)[:, None, :]  # (n_t, B=1, 3), period 1000 ns
-        assert float(E.edge_potts(v, tri)) == pytest.approx(want, abs=0.06), deg
-    config = dict(E.QUICK, t1_ns=3000.0, window_ns=1500.0, dt_ns=20.0, surrogate="potts")
+        assert float(training.edge_potts(v, tri)) == pytest.approx(want, abs=0.06), deg
+    config = dataclasses.replace(E.QUICK, t1_ns=3000.0, window_ns=1500.0, dt_ns=20.0, surrogate="potts")
     with jax.enable_x64(True):
-        adj = jnp.asarray(E.pad([G.wheel_graph(5)])[0])
-        raw = E.to_raw(E.DESIGN0)
+        adj = jnp.asarray(graphs.pad([G.wheel_graph(5)])[0])
+        raw = training.to_raw(E.DESIGN0)
         key = jax.random.key(3)
 
         def loss(r):
-            return E.surrogate_loss(r, adj, key, config)
+            return training.surrogate_loss(r, adj, key, config)
 
         g = jax.grad(loss)(raw)
         for name, h in (("log_coupling_pf", 1e-4), ("bias_v", 1e-4)):
@@ -330,19 +329,20 @@ def test_potts_surrogate_rewards_three_phase_clusters_and_its_gradient_is_exact(
             assert abs(float(fd)) > 1e-4, name
             np.testing.assert_allclose(float(g[name]), float(fd), rtol=1e-4, err_msg=name)
         with pytest.raises(ValueError, match="surrogate = 'xy'"):
-            E.surrogate_loss(raw, adj, key, dict(config, surrogate="xy"))
+            training.surrogate_loss(raw, adj, key, dataclasses.replace(config, surrogate="xy"))
 
 
+@pytest.mark.slow
 def test_codesign_under_spread_steps_on_fresh_chips():
     """``codesign(..., spread=)`` descends the surrogate on fabricated chips: a step on chips
     differs from a nominal step from the same key, and is reproducible."""
-    E = _experiment()
-    config = dict(E.QUICK, t1_ns=3000.0, train_t1_ns=3000.0, window_ns=1500.0, train_restarts=1)
-    adj, _ = E.pad([G.cycle_graph(5)])
-    nominal, l0 = E.codesign(E.DESIGN0, adj, config, steps=1)
-    chips, l1 = E.codesign(E.DESIGN0, adj, config, spread=0.05, steps=1)
+    config = dataclasses.replace(E.QUICK, t1_ns=3000.0, train_t1_ns=3000.0, window_ns=1500.0,
+                                 train_restarts=1)
+    adj, _ = graphs.pad([G.cycle_graph(5)])
+    nominal, l0 = training.codesign(E.DESIGN0, adj, config, steps=1)
+    chips, l1 = training.codesign(E.DESIGN0, adj, config, spread=0.05, steps=1)
     seen = []
-    again, l2 = E.codesign(E.DESIGN0, adj, config, spread=0.05, steps=1,
+    again, l2 = training.codesign(E.DESIGN0, adj, config, spread=0.05, steps=1,
                            callback=lambda *a: seen.append(a))
     assert seen == [(1, again, l2[0])]  # the callback sees each step's design and loss
     assert np.isfinite(l1[0]) and l1[0] != l0[0] and l2 == l1 and again == chips
@@ -352,21 +352,19 @@ def test_codesign_under_spread_steps_on_fresh_chips():
 
 
 def test_frequency_spread_of_synthetic_networks():
-    E = _experiment()
     ts = np.linspace(0.0, 1000.0, 20001)
     f = np.array([[0.05, 0.05, 0.05], [0.04, 0.05, 0.06]])  # per ns: locked, then 20 % apart
     v = np.sin(2 * np.pi * f[None, :, :] * ts[:, None, None] + 0.3)  # (n_t, 2 networks, 3 nodes)
-    cv = E.frequency_cvs(ts, v, [G.cycle_graph(3)] * 2)
+    cv = frequency_cvs(ts, v, [G.cycle_graph(3)] * 2)
     assert cv[0] < 1e-3
     np.testing.assert_allclose(cv[1], np.std(f[1]) / np.mean(f[1]), rtol=0.02)
 
 
 def test_graph_network_keeps_the_cells_thermal_noise():
     """The capacitance mixing must not drop the cells' diffusion: noisy cells give an SDE."""
-    E = _experiment()
-    adj = E.pad([G.cycle_graph(5)])[0]
-    quiet = E.build_network(adj, E.DESIGN0)
-    noisy = E.build_network(adj, E.DESIGN0, noise=0.2)
+    adj = graphs.pad([G.cycle_graph(5)])[0]
+    quiet = network.build_network(adj, E.DESIGN0)
+    noisy = network.build_network(adj, E.DESIGN0, noise=0.2)
     y = noisy.init_state((1,), voltage=1.0, temperature=330.0)
     assert quiet.diffusion(0.0, y, None) is None
     g = np.asarray(noisy.diffusion(0.0, y, None))
@@ -375,16 +373,16 @@ def test_graph_network_keeps_the_cells_thermal_noise():
     np.testing.assert_allclose(g[:, 0], 0.0)  # not on the node voltages
 
 
+@pytest.mark.slow
 def test_design_search_keeps_the_design_that_colours_the_training_graphs():
     """A grid with a silent bias (3 V: no oscillation, no phases, the readout fails) and an
     oscillating one: the search must score the silent design n + 1 colours, none optimal, and
     keep the other."""
-    E = _experiment()
-    config = dict(E.QUICK, t1_ns=12000.0, window_ns=6000.0, search_restarts=2,
+    config = dataclasses.replace(E.QUICK, t1_ns=12000.0, window_ns=6000.0, search_restarts=2,
                   search={"bias_v": [3.0, 6.0]})
     graphs = [("C5", G.cycle_graph(5)), ("C6", G.cycle_graph(6))]
     with jax.enable_x64(True):
-        best, score, table = E.design_search(E.DESIGN0, graphs, config, jax.random.key(0))
+        best, score, table = search.design_search(E.DESIGN0, graphs, config, jax.random.key(0))
     scores = {d["bias_v"]: sc for d, sc in table}
     assert set(scores) == {3.0, 6.0}
     assert scores[3.0] == (6.5, 0.0)  # silent: (5 + 1 + 6 + 1) / 2 colours, none optimal
@@ -396,45 +394,45 @@ def test_design_search_keeps_the_design_that_colours_the_training_graphs():
 def test_fabrication_spread_gives_each_chip_its_own_node_biases():
     """One chip per graph: its restarts share the node biases, graphs differ, the relative spread
     is the one asked for, and no spread gives the nominal bias."""
-    E = _experiment()
-    b = E.node_biases(4.0, 3, 5, 2, 0.01, seed=0)
+    b = readout.node_biases(4.0, 3, 5, 2, 0.01, seed=0)
     assert b.shape == (6, 5)
     np.testing.assert_array_equal(b[0], b[1])
     assert not np.allclose(b[0], b[2])
-    big = E.node_biases(4.0, 400, 30, 1, 0.01, seed=1)
+    big = readout.node_biases(4.0, 400, 30, 1, 0.01, seed=1)
     assert abs(big.std() / 4.0 - 0.01) < 0.001 and abs(big.mean() - 4.0) < 0.001
-    np.testing.assert_array_equal(E.node_biases(4.0, 2, 3, 2, 0.0, seed=0), 4.0)
+    np.testing.assert_array_equal(readout.node_biases(4.0, 2, 3, 2, 0.0, seed=0), 4.0)
     with pytest.raises(ValueError, match="spread = -0.01"):
-        E.evaluate([("C5", G.cycle_graph(5))], E.DESIGN0, jax.random.key(0), E.QUICK, -0.01)
+        readout.evaluate([("C5", G.cycle_graph(5))], E.DESIGN0, jax.random.key(0), E.QUICK, -0.01)
 
 
+@pytest.mark.slow
 def test_bias_spread_reaches_the_oscillators():
     """Nearly uncoupled oscillators (1 fF per edge of C5) on a chip with a 5 % bias spread run at
     different frequencies, ranked like their own biases (a relaxation oscillator charges faster
     at a higher bias); on the nominal chip they share one frequency."""
     from physnn.devices.mott import phase_from_spikes
 
-    E = _experiment()
-    config = dict(E.QUICK, restarts=1, t1_ns=20000.0, window_ns=10000.0)
+    config = dataclasses.replace(E.QUICK, restarts=1, t1_ns=20000.0, window_ns=10000.0)
     graphs = [("C5", G.cycle_graph(5))]
     design = dict(E.DESIGN0, bias_v=4.5, coupling_pf=1e-3, equalise=0.0)
     with jax.enable_x64(True):
-        _, (ts, v0, _) = E.evaluate(graphs, design, jax.random.key(0), config)
-        _, (_, v1, _) = E.evaluate(graphs, design, jax.random.key(0), config, 0.05, 0)
-    assert E.frequency_cvs(ts, v0, [graphs[0][1]])[0] < 1e-3
-    assert E.frequency_cvs(ts, v1, [graphs[0][1]])[0] > 0.01
+        _, (ts, v0, _) = readout.evaluate(graphs, design, jax.random.key(0), config)
+        _, (_, v1, _) = readout.evaluate(graphs, design, jax.random.key(0), config, 0.05, 0)
+    assert frequency_cvs(ts, v0, [graphs[0][1]])[0] < 1e-3
+    assert frequency_cvs(ts, v1, [graphs[0][1]])[0] > 0.01
     freq = []
     for j in range(5):
         ph = phase_from_spikes(ts, v1[:, 0, j], 0.5 * (v1[:, 0, j].max() + v1[:, 0, j].min()))
         ok = np.nonzero(~np.isnan(ph))[0]
         freq.append((ph[ok[-1]] - ph[ok[0]]) / (ts[ok[-1]] - ts[ok[0]]))
-    biases = E.node_biases(4.5, 1, 5, 1, 0.05, seed=0)[0]
+    biases = readout.node_biases(4.5, 1, 5, 1, 0.05, seed=0)[0]
     np.testing.assert_array_equal(np.argsort(freq), np.argsort(biases))
 
 
 EXPERIMENT = "parihar2017"  # for the quick_run fixture (conftest.py)
 
 
+@pytest.mark.slow
 def test_quick_run_colours_cycles_and_petersen_optimally(quick_run):
     tmp_path, rec, printed = quick_run
     assert "random_test_optimal_fraction_after" in printed
@@ -502,15 +500,3 @@ def test_quick_run_colours_cycles_and_petersen_optimally(quick_run):
             missed += int(np.sum(ok & (c1 > chi)))
         assert 0 <= m[runs] <= rec["config"]["cluster_candidates"] * missed
         assert m[f"random_test_optimal_fraction_{stage2}"] >= m[f"random_test_optimal_fraction_{stage1}"]
-
-
-STAGES = ["baselines", "eval_before", "design_search", "rerank", "eval_searched", "score_gradient",
-          "eval_after", "score_after_spread", "robust_search", "eval_after_spread",
-          "eval_robust_spread", "second_stage_after", "second_stage_robust"]
-
-
-def test_a_rerun_in_the_same_folder_resumes_every_stage(rerun_resumes_every_stage):
-    """With every checkpoint of a finished run in its folder, the same command simulates nothing
-    and runs no gradient step, and writes the same record bit for bit. (Resuming from the middle
-    of a run: dion2018's tests, and train_loop's in test_train_loops.py.)"""
-    rerun_resumes_every_stage(STAGES, ["simulate_graphs", "baselines", "surrogate_loss"])

@@ -33,7 +33,7 @@ window, at several noise amplitudes:
   wider than the region where the oscillation is born: the full relaxation cycle appears within
   0.02 mV of biases where the fixed point is only weakly stable, and there the noise decides when
   the oscillator fires.
-  Each edge of the deterministic window is located to about 0.02 mV (:func:`~experiments.kumar2017.scan.locate_onset`: two
+  Each edge of the deterministic window is located to about 0.02 mV (:func:`.scan.locate_onset`: two
   grids of deterministic runs), and the noisy oscillator is measured on a fine grid around it
   (+-0.5 mV in 0.05 mV steps, 640 us per bias: the exponents there are small, of order 1e-3 per
   ns, and need about 3000 cycles to resolve), with the two-trajectory check at the biases found
@@ -63,7 +63,7 @@ from physnn.analysis import exponents
 
 from .figures import onset_zoom_figure, sweep_figures
 from .model import check, counts, device
-from .report import report
+from .report import make_record
 from .scan import bias_sweep, lorenz_exponent, onset_zoom
 from .validation import check_config
 
@@ -170,7 +170,8 @@ def run(config: Config, out_dir) -> dict:
 
     sweep_figures(out_dir, vins, scales, main, variants, cb, lam_b * 1e3)
     onset_zoom_figure(out_dir, zooms)
-    result = report(config, vins, scales, main, variants, zooms, (cb, lam_a, lam_b, se_a), lorenz)
+    result = make_record(config, vins, scales, main, variants, zooms, (cb, lam_a, lam_b, se_a),
+                         lorenz)
     result["figures"] = ["bifurcation.png", "lyapunov.png"] + (["onset_zoom.png"] if zooms else [])
     result["notes"] += stages.notes()
     result["resumed"] = stages.resumed

@@ -9,10 +9,10 @@ from .scan import LORENZ_REFERENCE
 PER_US = 1e3  # exponents are measured per ns
 
 
-def report(config, vins, scales, main, variants, zooms, check, lorenz) -> dict:
+def make_record(config, vins, scales, main, variants, zooms, check, lorenz) -> dict:
     """The record's metrics, reference, tables and notes from the scans: ``main`` and
-    ``variants`` (:func:`~experiments.kumar2017.scan.bias_sweep`), ``zooms``
-    (:func:`~experiments.kumar2017.scan.onset_zoom`), ``check`` = (bias V, tangent, two-trajectory
+    ``variants`` (:func:`.scan.bias_sweep`), ``zooms``
+    (:func:`.scan.onset_zoom`), ``check`` = (bias V, tangent, two-trajectory
     exponents and standard error per ns) and ``lorenz`` = (tangent, two-trajectory, s.e.)."""
     cb, lam_a, lam_b, se_a = check
     lor_t, lor_2, _ = lorenz

@@ -10,8 +10,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from physnn.analysis import (advance, cycle_extrema, exponent_from_logs, exponents, find_bands,
-                             rk4_step, tangent_logs, two_trajectory_logs)
+from physnn.analysis import (
+    advance,
+    cycle_extrema,
+    exponent_from_logs,
+    exponents,
+    find_bands,
+    rk4_step,
+    tangent_logs,
+    two_trajectory_logs,
+)
 
 from .model import check, counts, device, sweep, thermal_noise
 

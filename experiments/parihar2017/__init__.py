@@ -22,7 +22,7 @@ Protocol:
   chromatic number. A graph counts as solved with k colours when the best of its R restarts uses
   k colours (a colouring is checked in polynomial time, so keeping the best restart is fair); the
   per-restart rate is reported as well.
-- Two-stage readout (:func:`~experiments.parihar2017.readout.second_stage`), reported beside the one-run readout for the
+- Two-stage readout (:func:`.readout.second_stage`), reported beside the one-run readout for the
   co-designed design and for the robust design on chips with a spread: a restart whose readout
   misses chi colours runs a second time. Each of its ``cluster_candidates`` (3) largest distinct
   phase clusters (``graphs.phase_clusters``, 60 degrees) is taken in turn as one colour class,
@@ -41,8 +41,8 @@ Protocol:
 - Co-design, on the training graphs only, in two stages:
   1. a design search: every point of the grid ``search`` (bias x coupling capacitance x trim) is
      run on the training graphs, ``search_restarts`` runs each, ranked by the colours used on
-     average (:func:`~experiments.parihar2017.search.design_search`); the ``rerank`` best are re-scored with the two-stage
-     readout from the same runs, and the best of them is kept (:func:`~experiments.parihar2017.search.rerank`);
+     average (:func:`.search.design_search`); the ``rerank`` best are re-scored with the two-stage
+     readout from the same runs, and the best of them is kept (:func:`.search.rerank`);
   2. gradient steps from there: the coupling capacitance, its degree exponent alpha, the node
      capacitance, the bias and the trim are trained with optax (Adam) by gradient through the
      dynamics (diffrax, recursive checkpointing, ``train_t1_ns`` per step) of a differentiable
@@ -53,7 +53,7 @@ Protocol:
   initial conditions.
 - Fabrication spread (``spread``, default 1 %): every graph then runs on its own chip, whose node
   biases are ``bias (1 + spread z)`` with z standard normal per node (one chip per graph, shared
-  by its restarts; :func:`~experiments.parihar2017.readout.node_biases`), standing for the spread of the bias or of the switching
+  by its restarts; :func:`.readout.node_biases`), standing for the spread of the bias or of the switching
   threshold. The co-designed design and the grid ``robust_search`` (its other entries from the
   co-designed design) are scored on training chips, and the best is the robust design. The
   co-designed and the robust designs are then measured on held-out chips (the robust one
@@ -108,12 +108,12 @@ from tqdm.auto import tqdm
 import physnn as pn
 
 from .baselines import baselines
-from .codesign import codesign
 from .figures import petersen_figure, results_figure
 from .graphs import benchmark_graphs, pad, random_graphs
 from .readout import evaluate, second_stage
-from .report import report
+from .report import make_record
 from .search import design_search, rerank, training_score
+from .training import codesign
 
 NAME = "parihar2017"
 DESCRIPTION = "Graph colouring with coupled VO2 oscillators, and its co-design (Parihar 2017)"
@@ -302,7 +302,7 @@ def run(config: Config, out_dir) -> dict:
 
     k_pet = int(np.nonzero(owner == "petersen")[0][0])
     petersen_figure(out_dir, ts, v, phases, k_pet, config)
-    result = report(
+    result = make_record(
         config, families, owner, base, len(train),
         cols={"before": cols0, "searched": cols_s, "after": cols1, "after_spread": cols1_sp,
               "robust_spread": cols_r_sp, "after_two_stage": cols1_2,

@@ -8,7 +8,7 @@ import numpy as np
 from .baselines import summarise
 
 
-def report(config, families, owner, base, n_train, cols, designs, scores, tables, flags,
+def make_record(config, families, owner, base, n_train, cols, designs, scores, tables, flags,
            n_second, losses) -> dict:
     """The record from the measurements of ``run``: ``cols`` the colours of every graph x restart
     for each readout (before, searched, after, after_spread, robust_spread, after_two_stage,
