@@ -52,6 +52,14 @@ class BlowUp(AbstractDevice):
         return jnp.zeros(y.shape[:-1])
 
 
+def pytest_configure(config):
+    """JAX's persistent compilation cache, as for ``physnn run``: a second run of the suite
+    reuses the compiled programs (PHYSNN_COMPILATION_CACHE=0 turns it off)."""
+    from physnn.experiment import use_compilation_cache
+
+    use_compilation_cache()
+
+
 @pytest.fixture
 def relaxation():
     return Relaxation(tau=jnp.asarray(2.0))
