@@ -1,49 +1,45 @@
-"""Associative memory in coupled VO2 oscillators (experiments/mott_memory.py): pattern handling and
+"""Associative memory in coupled VO2 oscillators (experiments/mott_memory/): pattern handling and
 bad input, the Hebbian rule against the digital Hopfield network, the gradient of the recall
-surrogate through the dynamics against finite differences (float64), the quick experiment end
-to end through the CLI, and a second run in its folder that resumes every stage."""
+surrogate through the dynamics against finite differences (float64), and the quick experiment end
+to end through the CLI (slow)."""
 
+import dataclasses
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from physnn import cli
-
-
-def _experiment():
-    return cli.load_experiment("mott-memory")
+import experiments.mott_memory as E
+from experiments.mott_memory import network, patterns, training
 
 
 def test_bad_patterns_raise_clear_errors():
-    E = _experiment()
     with pytest.raises(ValueError, match=r"patterns\[0, 1\]=0.5; expected every pixel to be \+1"):
-        E.check_patterns([[1.0, 0.5, -1.0]])
+        patterns.check_patterns([[1.0, 0.5, -1.0]])
     with pytest.raises(ValueError, match=r"patterns has shape \(0, 25\): an empty pattern set"):
-        E.hebbian_weights(np.zeros((0, 25)))
+        patterns.hebbian_weights(np.zeros((0, 25)))
     with pytest.raises(ValueError, match=r"patterns has shape \(25,\); expected a \(P, N\) array"):
-        E.hebbian_weights(np.ones(25))
+        patterns.hebbian_weights(np.ones(25))
     with pytest.raises(ValueError, match=r"letters=\['E', 'Q'\] contains \['Q'\]"):
-        E.letter_patterns(["E", "Q"])
+        patterns.letter_patterns(["E", "Q"])
     with pytest.raises(ValueError, match=r"n_flips=13; expected 0 <= n_flips <= N/2 = 12"):
-        E.corrupt(E.letter_patterns(["E"]), 13, 1, np.random.default_rng(0))
+        patterns.corrupt(patterns.letter_patterns(["E"]), 13, 1, np.random.default_rng(0))
 
 
 def test_hebbian_rule_and_digital_hopfield():
-    E = _experiment()
-    xi = E.letter_patterns(E.QUICK["letters"])
-    w = E.hebbian_weights(xi)
+    xi = patterns.letter_patterns(E.QUICK.letters)
+    w = patterns.hebbian_weights(xi)
     assert np.allclose(w, w.T) and np.all(np.diag(w) == 0)
     # the stored letters are fixed points of the ideal network: every local field agrees in sign
     assert np.all(np.sign(xi @ w) == xi)
     rng = np.random.default_rng(0)
-    cues, idx = E.corrupt(xi, 2, 3, rng)
+    cues, idx = patterns.corrupt(xi, 2, 3, rng)
     assert np.all((cues != xi[idx]).sum(1) == 2)
-    rec = E.hopfield_recall(w, cues, rng)
+    rec = patterns.hopfield_recall(w, cues, rng)
     assert np.mean(np.all(rec == xi[idx], 1)) >= 0.9
     # the element map: a positive weight joins i+ j+ (and i- j-), a negative one i+ j- (and i- j+)
-    g = np.asarray(E.coupling_conductances(jnp.asarray(w), E.DESIGN0))
+    g = np.asarray(network.coupling_conductances(jnp.asarray(w), E.DESIGN0))
     n = xi.shape[1]
     i, j = np.unravel_index(np.argmax(w), w.shape)
     k, m = np.unravel_index(np.argmin(w), w.shape)
@@ -53,19 +49,19 @@ def test_hebbian_rule_and_digital_hopfield():
     assert g[k, n + m] == pytest.approx(-gu * w[k, m]) and g[k, m] == 0 and np.all(g >= 0)
 
 
+@pytest.mark.slow
 def test_gradient_through_the_dynamics_matches_finite_differences():
-    E = _experiment()
-    config = dict(E.QUICK, t1_ns=3000.0, window_ns=1500.0, dt_ns=20.0)
-    cycle = E.limit_cycle_states(E.DESIGN0, config)[0]  # float32 is fine for a start state
+    config = dataclasses.replace(E.QUICK, t1_ns=3000.0, window_ns=1500.0, dt_ns=20.0)
+    cycle = network.limit_cycle_states(E.DESIGN0, config)[0]  # float32 is fine for a start state
     rng = np.random.default_rng(1)
     xi = np.where(rng.random((3, 8)) < 0.5, -1.0, 1.0)  # 3 random patterns of 8 pixels
-    cues, idx = E.corrupt(xi, 2, 1, rng)
+    cues, idx = patterns.corrupt(xi, 2, 1, rng)
     with jax.enable_x64(True):
-        w = jnp.asarray(E.hebbian_weights(xi))
-        direction = jnp.asarray(E.symmetric(rng.standard_normal((8, 8)) * 0.1))
+        w = jnp.asarray(patterns.hebbian_weights(xi))
+        direction = jnp.asarray(network.symmetric(rng.standard_normal((8, 8)) * 0.1))
 
         def loss(s):
-            return E.surrogate_loss(w + s * direction, jnp.asarray(cues), jnp.asarray(xi[idx]),
+            return training.surrogate_loss(w + s * direction, jnp.asarray(cues), jnp.asarray(xi[idx]),
                                     E.DESIGN0, jnp.asarray(cycle, jnp.float64), config)
 
         g = jax.grad(loss)(0.0)
@@ -78,6 +74,7 @@ def test_gradient_through_the_dynamics_matches_finite_differences():
 EXPERIMENT = "mott-memory"  # for the quick_run fixture (conftest.py)
 
 
+@pytest.mark.slow
 def test_quick_run_recalls_stored_letters_and_training_helps(quick_run):
     tmp_path, rec, printed = quick_run
     assert "heldout_gain_exact" in printed
@@ -99,13 +96,3 @@ def test_quick_run_recalls_stored_letters_and_training_helps(quick_run):
     assert 0 < m["hebbian_latency_median_us"] <= rec["config"]["t1_ns"] / 1e3
     w = np.asarray(rec["weights_trained"])
     assert np.allclose(w, w.T) and np.all(np.diag(w) == 0)
-
-
-
-def test_a_rerun_in_the_same_folder_resumes_every_stage(rerun_resumes_every_stage):
-    """With every checkpoint of a finished run in its folder, the same command simulates nothing
-    and runs no training step, and writes the same record bit for bit. (Resuming from the middle
-    of a run: dion2018's tests, and train_loop's in test_train_loops.py.)"""
-    rerun_resumes_every_stage(["eval_hebbian", "eval_hebbian_train", "eval_trained",
-                               "eval_trained_train", "capacity_3", "capacity_5"],
-                              ["simulate_recall", "surrogate_loss"])
