@@ -15,7 +15,7 @@ for 14 us. Over the last 10 us it prints the ranges of V, T and phi and the numb
 voltage peaks. It then starts a second trajectory 1e-9 V away and prints their separation over
 4 us.
 
-Run: ``python scripts/kumar_hysteretic_probe.py H_K V_IN [TAU_NS] [DT_NS]`` (about 30 s).
+Run: ``python -m experiments.kumar2017.probes.hysteretic_probe H_K V_IN [TAU_NS] [DT_NS]`` (about 30 s).
 
 What it showed on 2026-11-29, at h = 60 K, V_in = 4.0 V, tau_s = 0.1 ns:
 
@@ -37,9 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import physnn as pn
-
-sys.path.insert(0, "experiments")
-from kumar2017_chaos import rk4  # noqa: E402
+from physnn.analysis import rk4_step
 
 jax.config.update("jax_enable_x64", True)
 
@@ -50,7 +48,7 @@ def main():
     dt = float(sys.argv[4]) if len(sys.argv) > 4 else 0.02
     dev = pn.MottNetwork("NbO2", hysteretic=True, hysteresis_k=hk, switching_time_ns=tau,
                          activation_ev=0.2, source_voltage_v=vin)
-    rk = rk4(lambda y: dev.drift(0.0, y.reshape(3, 1), None).reshape(3), dt)
+    rk = rk4_step(lambda y: dev.drift(0.0, y.reshape(3, 1), None).reshape(3), dt)
 
     def step(y):
         return rk(y, None)  # deterministic: no noise increment

@@ -16,10 +16,11 @@ C_th = 1 fJ/K), R_1 = f R_th and R_2 = (1 - f) R_th (the DC thermal resistance R
 kept), and C_s set by the surroundings' time constant tau = R_2 C_s. It sweeps V_in over
 3.0-3.6 V (49 points), integrates deterministically (RK4, float64, dt in ns) for a transient of
 5 tau, and prints the largest Lyapunov exponent from the tangent dynamics (``jax.jvp``,
-``kumar2017_chaos.tangent_logs``, measured over whole cycles) at every bias where it exceeds three
+``physnn.analysis.tangent_logs``, measured over whole cycles) at every bias where it exceeds three
 standard errors, then the voltage peaks at the biases given with ``--peaks``.
 
-Run: ``python scripts/kumar_substrate_probe.py F TAU_NS [DT_NS] [T_MEASURE_NS] [--peaks V1,V2]``
+Run: ``python -m experiments.kumar2017.probes.substrate_probe F TAU_NS [DT_NS] [T_MEASURE_NS]
+[--peaks V1,V2]``
 (about 1 minute at tau = 10 us).
 
 What it showed on 2026-11-29, 2 cores (f in {0.2, 0.5, 0.8, 0.95}, tau in {30, 300, 1000, 3000,
@@ -29,7 +30,7 @@ What it showed on 2026-11-29, 2 cores (f in {0.2, 0.5, 0.8, 0.95}, tau in {30, 3
   than three standard errors. With a transient of 5 tau they vanish (f = 0.8, tau = 3 us: +0.02
   per us, 1.7 standard errors, over 3.40-3.48 V): the slow node was still drifting.
 - With 5 tau transients, the only adjacent positive points are at f = 0.5, tau = 10 us.
-  ``python scripts/kumar_substrate_probe.py 0.5 10000 0.02 30000 --peaks=3.45,3.455,3.46``
+  ``python -m experiments.kumar2017.probes.substrate_probe 0.5 10000 0.02 30000 --peaks=3.45,3.455,3.46``
   prints +1.08 per us (3.2 standard errors) at 3.4500 V and +0.72 (3.4) at 3.4625 V; over a
   40 us window, 3.450 and 3.460 V gave +1.4 and +1.0 per us at dt 0.02 and 0.01 ns alike, with
   0.000 at 3.455 V between them. The voltage peaks at all three biases are constant to 2e-4 V
@@ -45,9 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import physnn as pn
-
-sys.path.insert(0, "experiments")
-import kumar2017_chaos as K  # noqa: E402
+from physnn import analysis as A
 
 jax.config.update("jax_enable_x64", True)
 
@@ -84,13 +83,13 @@ def main():
     y0 = jnp.array([0.0, T_AMB, T_AMB])
 
     def lane(vin):
-        step = K.rk4(lambda y: field(y, vin), dt)
-        y = K.advance(step, y0, key, n_tr, k, 0)
-        return K.tangent_logs(step, y, key, n_me, k, 0, WEIGHTS, first_block=n_tr)
+        step = A.rk4_step(lambda y: field(y, vin), dt)
+        y = A.advance(step, y0, key, n_tr, k, 0)
+        return A.tangent_logs(step, y, key, n_me, k, 0, WEIGHTS, first_block=n_tr)
 
     vins = np.linspace(3.0, 3.6, 49)
     logs, hi, lo = jax.jit(jax.vmap(lane))(jnp.asarray(vins))
-    lam, se = K.exponents(logs, hi, lo, bt)
+    lam, se = A.exponents(logs, hi, lo, bt)
     hi, lo = np.asarray(hi), np.asarray(lo)
     amp = hi[:, n_me // 10:].max(1) - lo[:, n_me // 10:].min(1)
     osc = vins[amp > 0.02]
@@ -100,8 +99,8 @@ def main():
         if lm > 3 * s and lm > 0:
             print(f"  V_in {v:.4f} V: exponent {lm * 1e3:+.3f} per us, {lm / s:.1f} standard errors")
     for vin in peaks:
-        step = K.rk4(lambda y, vin=vin: field(y, vin), dt)
-        y = K.advance(step, y0, key, n_tr, k, 0)
+        step = A.rk4_step(lambda y, vin=vin: field(y, vin), dt)
+        y = A.advance(step, y0, key, n_tr, k, 0)
         def one(c, _, s=step):  # one step; the new state carries on, its voltage is saved
             c = s(c, None)
             return c, c[0]
