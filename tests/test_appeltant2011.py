@@ -2,20 +2,23 @@
 CLI machinery, and what it reports is consistent (finite, better than predicting the mean, the
 co-design actually moved the parameters and the delay)."""
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
-from physnn.cli import load_experiment, run_experiment
+from experiments.appeltant2011 import QUICK, codesign, reservoir, scans
+from physnn.experiment import run_experiment
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
+def quick(tmp_path_factory):  # the quick run: the tests that use it are slow
     out = tmp_path_factory.mktemp("appeltant2011")
     return run_experiment("appeltant2011", quick=True, out=out), out
 
 
+@pytest.mark.slow
 def test_quick_run_writes_results_and_figures(quick):
     record, out = quick
     on_disk = json.loads((out / "results.json").read_text())
@@ -33,67 +36,45 @@ def test_quick_run_writes_results_and_figures(quick):
     assert record["reference"]["narma10_nrmse_paper_theta"] == 0.12
 
 
+@pytest.mark.slow
 def test_codesign_moves_parameters_and_delay(quick):
     record, _ = quick
     cd = record["codesign"]
-    assert len(cd["curve"]) == load_experiment("appeltant2011").QUICK["codesign_steps"]
+    assert len(cd["curve"]) == QUICK.codesign_steps
     # the map phase (each step on a fresh series) lowers the loss on the fixed validation split
     assert cd["val_map"] < cd["val_start"]
-    assert len(cd["curve_tau"]) == load_experiment("appeltant2011").QUICK["tau_steps"]
+    assert len(cd["curve_tau"]) == QUICK.tau_steps
     assert all(np.isfinite(g) and g != 0.0 for g in cd["dloss_dtau"])  # a real tau gradient
     assert abs(cd["tau_over_theta"] - round(cd["tau_over_theta"])) > 1e-6  # tau left the grid
 
 
+@pytest.mark.slow
 def test_codesign_resumes_from_its_checkpoints(quick):
     """Run again on the same output folder, the co-design finds its finished checkpoints: no
-    step is trained again (the checkpoint files are not rewritten) and the result is the same."""
+    step is trained again (the checkpoint files are not rewritten) and the result is the same.
+    (appeltant2011's own selection checkpoints, selection.json and best.eqx, beside fit's.)"""
     import jax
 
     record, out = quick
     ckpts = sorted((out / "checkpoints").rglob("*.eqx"))
     assert len(ckpts) == 4  # training state and best model, for each phase
     stamps = [p.stat().st_mtime_ns for p in ckpts]
-    exp = load_experiment("appeltant2011")
     with jax.enable_x64(True):
-        again = exp.codesign(exp.QUICK, record["best"], out, progress=False)
+        again = codesign.train_codesign(QUICK, record["best"], out, progress=False)
     assert [p.stat().st_mtime_ns for p in ckpts] == stamps
     assert again["curve"] == record["codesign"]["curve"]
     assert again["best_step_map"] == record["codesign"]["best_step_map"]
     assert again["test_map"] == pytest.approx(record["codesign"]["test_map"], rel=1e-9)
 
 
+@pytest.mark.slow
 def test_checkpoints_of_another_set_up_are_refused(quick):
     import jax
 
     record, out = quick
-    exp = load_experiment("appeltant2011")
-    other = dict(exp.QUICK, codesign_lr=0.01)
+    other = dataclasses.replace(QUICK, codesign_lr=0.01)
     with jax.enable_x64(True), pytest.raises(ValueError, match="codesign_lr"):
-        exp.codesign(other, record["best"], out, progress=False)
-
-
-def test_a_rerun_in_the_same_folder_loads_the_scans_and_the_codesign(quick, monkeypatch):
-    """The same command again in the folder of a finished run (whose checkpoints are kept):
-    the two scans are loaded, not computed, no co-design step is trained, and the record is the
-    same, bit for bit."""
-    record, out = quick
-    exp = load_experiment("appeltant2011")
-
-    def computed_again(*args, **kwargs):
-        raise AssertionError("a checkpointed scan was computed again")
-
-    monkeypatch.setattr(exp, "narma_scan", computed_again)
-    monkeypatch.setattr(exp, "santafe", computed_again)
-    ckpts = sorted((out / "checkpoints").rglob("*.eqx"))
-    stamps = [p.stat().st_mtime_ns for p in ckpts]
-    again = run_experiment("appeltant2011", quick=True, out=out)
-    assert [p.stat().st_mtime_ns for p in ckpts] == stamps
-    assert again["resumed"] == ["narma_scan", "santafe"] and record["resumed"] == []
-    assert "resumed from the checkpoints" in again["notes"][-1]
-    assert again["notes"][:-1] == record["notes"]
-    for k in ("narma_grid_paper_theta", "narma_grids_theta", "best", "best_paper_theta"):
-        assert again[k] == record[k], k
-    assert again["metrics"] == record["metrics"] and again["codesign"] == record["codesign"]
+        codesign.train_codesign(other, record["best"], out, progress=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -101,7 +82,7 @@ def test_a_rerun_in_the_same_folder_loads_the_scans_and_the_codesign(quick, monk
 # or stops (small set-ups, without the quick run)
 # --------------------------------------------------------------------------------------------
 
-_SMALL = {"n_nodes": 20, "theta": 0.2, "p": 1.0, "mask_amp": 0.1, "seed": 0}
+_SMALL = dataclasses.replace(QUICK, n_nodes=20, theta=0.2, p=1.0, mask_amp=0.1, seed=0)
 
 
 class _Bar:
@@ -109,6 +90,7 @@ class _Bar:
         pass
 
 
+@pytest.mark.slow  # 6-8 s: a scan and a continuous solve compiled in float64
 def test_a_scan_point_across_the_pole_is_diverged_and_not_chosen():
     """gamma = 30 drives z = X + gamma J past -1 (the old formula went through the pole and
     scored the point); the grid marks it NaN and nanargmin picks the valid point."""
@@ -116,27 +98,26 @@ def test_a_scan_point_across_the_pole_is_diverged_and_not_chosen():
 
     from physnn.tasks import narma10
 
-    exp = load_experiment("appeltant2011")
     u, y = narma10(400, seed=0, washout=200)
     fit, val = slice(50, 300), slice(300, 400)
     with jax.enable_x64(True):
-        grid = exp._grid(_SMALL, u, y, fit, val, 0.2, [0.5], [0.1, 30.0], 1, _Bar())
+        grid = scans.validation_grid(_SMALL, u, y, fit, val, 0.2, [0.5], [0.1, 30.0], 1, _Bar())
         assert np.isfinite(grid[0, 0]) and np.isnan(grid[0, 1])
         assert np.unravel_index(np.nanargmin(grid), grid.shape) == (0, 0)
-        node = exp._node(_SMALL, 0.5, 30.0, 1)
+        node = reservoir.make_node(_SMALL, 0.5, 30.0, 1)
         for continuous in (False, True):  # the continuous solve's SimulationError, the same way
             with pytest.raises(FloatingPointError, match="non-finite"):
-                exp.node_features(node, u, exp._mask(_SMALL), 0.2, continuous=continuous)
+                reservoir.node_features(node, u, reservoir.make_mask(_SMALL), 0.2, continuous=continuous)
 
 
+@pytest.mark.slow  # 6-8 s: a scan and a continuous solve compiled in float64
 def test_the_santafe_scan_skips_a_point_across_the_pole():
     import jax
 
-    exp = load_experiment("appeltant2011")
-    cfg = dict(_SMALL, santafe_train=300, santafe_test=100, santafe_etas=[0.5],
-               santafe_gammas=[0.3, 30.0])
+    cfg = dataclasses.replace(_SMALL, santafe_train=300, santafe_test=100, santafe_etas=(0.5,),
+                              santafe_gammas=(0.3, 30.0))
     with jax.enable_x64(True):
-        sf = exp.santafe(cfg, progress=False)
+        sf = scans.santafe(cfg, progress=False)
     assert (sf["eta"], sf["gamma"]) == (0.5, 0.3) and np.isfinite(sf["test_nmse"])
 
 
@@ -148,7 +129,6 @@ def _small_codesign_problem():
 
     import physnn as pn
 
-    exp = load_experiment("appeltant2011")
     rng = np.random.default_rng(0)
     u, y = jnp.asarray(rng.uniform(0, 0.5, 60)), jnp.asarray(rng.normal(size=60))
     mask = jnp.asarray(np.where(rng.random(20) > 0.5, 0.5, -0.5))
@@ -160,10 +140,10 @@ def _small_codesign_problem():
         nd, mk = model
         nd = eqx.tree_at(lambda m: m.delay, nd, 21 * 0.5)  # concrete, for the map
         x = pn.node_states(pn.delay_map(nd, pn.Masked(b[0], mk, 0.5)), 20)
-        val = exp._readout_loss(x[10:40], b[1][10:40], x[40:], b[1][40:])
+        val = codesign.readout_loss(x[10:40], b[1][10:40], x[40:], b[1][40:])
         return val, jnp.all(jnp.isfinite(x)) & jnp.isfinite(val)
 
-    return exp, jax, jnp, pn, u, y, mask, node, loss
+    return jax, jnp, pn, u, y, mask, node, loss
 
 
 def test_the_codesign_loss_skips_a_series_across_the_pole():
@@ -171,8 +151,8 @@ def test_the_codesign_loss_skips_a_series_across_the_pole():
     series whose node crosses the pole the loss is 1, flagged, with a zero (not NaN) gradient."""
     import equinox as eqx
 
-    exp, jax, jnp, pn, u, y, mask, node, loss = _small_codesign_problem()
-    guarded = exp._skip_diverged(loss)
+    jax, jnp, pn, u, y, mask, node, loss = _small_codesign_problem()
+    guarded = codesign.skip_diverged(loss)
     with jax.enable_x64(True):
         valid = (node(0.5, 0.3), mask)
         plain = eqx.filter_value_and_grad(lambda m: loss(m, (u, y))[0])(valid)
@@ -193,7 +173,7 @@ def test_codesign_training_stops_where_the_integrator_diverges(tmp_path):
     to there, and a second call (resume) gives the same."""
     import optax
 
-    exp, jax, jnp, pn, u, y, mask, node, _ = _small_codesign_problem()
+    jax, jnp, pn, u, y, mask, node, _ = _small_codesign_problem()
 
     def loss_ode(model, b, key):
         nd, mk = model
@@ -204,12 +184,12 @@ def test_codesign_training_stops_where_the_integrator_diverges(tmp_path):
         return u * (1.0 if step < 3 else 30.0)
 
     model = (node(0.5, 1.0), mask)
-    spec = exp._trainable(model, ("eta", "gamma"))
+    spec = codesign.trainable(model, ("eta", "gamma"))
     with jax.enable_x64(True):
         args = (model, loss_ode, data, optax.adam(1e-3), 6, 2, jax.random.key(0), tmp_path / "c",
                 lambda m: float(m[0].eta), False, spec)
-        best, hist, scores, best_step, stopped = exp._fit_select(*args)
+        best, hist, scores, best_step, stopped = codesign.fit_select(*args)
         assert stopped["after_step"] == 2 and "non-finite" in stopped["error"]
         assert [s for s, _ in scores] == [0, 2] and len(hist["loss"]) == 2
-        again = exp._fit_select(*args)
+        again = codesign.fit_select(*args)
         assert again[4] == stopped and again[1]["loss"] == hist["loss"] and again[2] == scores

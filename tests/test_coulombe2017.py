@@ -1,17 +1,17 @@
 """coulombe2017: the parity targets, and the physics behind the result: a Duffing chain computes
 3-bit parity with a linear readout, the same chain with linear springs cannot; the quick run end
-to end through the CLI, and a second run in its folder that resumes every stage."""
+to end through the CLI."""
+
+import dataclasses
 
 import numpy as np
 import pytest
 
-from physnn.cli import load_experiment
+from experiments.coulombe2017 import FULL, QUICK, chain, parity
 from physnn.tasks.parity import parity_targets
 
-exp = load_experiment("coulombe2017")
-
-SMALL = {**exp.QUICK, "n_resonators": 8, "n_bits": 400, "n_washout": 30, "n_train": 250,
-         "temperature_k": 0.0}
+SMALL = dataclasses.replace(QUICK, n_resonators=8, n_bits=400, n_washout=30, n_train=250,
+                            temperature_k=0.0)
 
 
 def test_parity_targets_are_xors_of_the_last_n_bits():
@@ -23,13 +23,13 @@ def test_parity_targets_are_xors_of_the_last_n_bits():
 
 
 def test_parity_needs_the_duffing_nonlinearity():
-    bits = np.random.default_rng(1).integers(0, 2, SMALL["n_bits"])
-    period = 0.5 * exp.ring_down_time_us(SMALL)
+    bits = np.random.default_rng(1).integers(0, 2, SMALL.n_bits)
+    period = 0.5 * chain.ring_down_time_us(SMALL)
     key = None
     p3 = {}
     for name, k3 in (("duffing", 3e11), ("linear", 0.0)):
-        feats, power = exp.run_stream(exp.reservoir(SMALL, [32.0], k3=k3), bits, period, SMALL, key)
-        p3[name] = exp.success(feats[0], bits, SMALL)[0][0]
+        feats, power = chain.run_stream(chain.reservoir(SMALL, [32.0], k3=k3), bits, period, SMALL, key)
+        p3[name] = parity.success(feats[0], bits, SMALL)[0][0]
         assert power.shape == (1,) and 1e-16 < float(power[0]) < 1e-10  # W: pN forces, ~100 nm
     print("P3 success, Duffing chain vs linear chain:", p3)
     assert p3["duffing"] >= 0.95
@@ -41,54 +41,55 @@ def test_the_operating_point_is_chosen_on_validation_success_only():
     val = rng.uniform(0.5, 0.9, (3, 4, 5))
     test = rng.uniform(0.5, 0.9, (3, 4, 5))
     val[0, 1, 3], test[0, 2, 0] = 0.97, 1.0  # the best points disagree
-    assert tuple(exp.choose_point(val)) == (1, 3)
+    assert tuple(parity.choose_point(val)) == (1, 3)
     # the test map plays no part: the test-chosen point is another one
-    assert tuple(exp.choose_point(test)) == (2, 0) != tuple(exp.choose_point(val))
+    assert tuple(parity.choose_point(test)) == (2, 0) != tuple(parity.choose_point(val))
     # ties in P3 go to the higher P4 + P5, then to the first point
     val[0] = 0.9
     val[1:, 3, 2] = 0.95
-    assert tuple(exp.choose_point(val)) == (3, 2)
-    assert tuple(exp.choose_point(np.full((3, 2, 2), 0.7))) == (0, 0)
+    assert tuple(parity.choose_point(val)) == (3, 2)
+    assert tuple(parity.choose_point(np.full((3, 2, 2), 0.7))) == (0, 0)
 
 
 def test_validation_success_uses_no_test_bit():
     rng = np.random.default_rng(2)
-    cfg = {**SMALL, "n_bits": 300, "n_washout": 20, "n_train": 200}
-    bits = rng.integers(0, 2, cfg["n_bits"])
-    feats = rng.normal(size=(cfg["n_bits"], 12))
+    cfg = dataclasses.replace(SMALL, n_bits=300, n_washout=20, n_train=200)
+    bits = rng.integers(0, 2, cfg.n_bits)
+    feats = rng.normal(size=(cfg.n_bits, 12))
     feats[:, 0] = bits  # makes P1-like information available; P3 stays near chance
-    val = exp.validation_success(feats, bits, cfg)
+    val = parity.validation_success(feats, bits, cfg)
     assert val.shape == (3,) and np.all((0 <= val) & (val <= 1))
     # other test bits and test features: the same validation success (and a different test one)
     bits2, feats2 = bits.copy(), feats.copy()
-    bits2[cfg["n_train"]:] = 1 - bits2[cfg["n_train"]:]
-    feats2[cfg["n_train"]:] = rng.normal(size=(cfg["n_bits"] - cfg["n_train"], 12))
-    np.testing.assert_array_equal(exp.validation_success(feats2, bits2, cfg), val)
+    bits2[cfg.n_train:] = 1 - bits2[cfg.n_train:]
+    feats2[cfg.n_train:] = rng.normal(size=(cfg.n_bits - cfg.n_train, 12))
+    np.testing.assert_array_equal(parity.validation_success(feats2, bits2, cfg), val)
     # the validation bits are the last quarter of the training bits after the washout: changing
     # them changes the score
     feats2[170:200] = 0.0
-    assert not np.array_equal(exp.validation_success(feats2, bits2, cfg), val)
+    assert not np.array_equal(parity.validation_success(feats2, bits2, cfg), val)
 
 
 def test_configs_fit_the_time_budget():
     # quick < 2 min, full <= 15 min on 2 cores: bounded by the number of solver steps
-    for cfg, max_steps in ((exp.QUICK, 2e5), (exp.FULL, 1.2e6)):
-        tau = exp.ring_down_time_us(cfg)
-        per_bit = sum(np.ceil(t * tau / cfg["samples_per_bit"] / cfg["dt_max_us"])
-                      * cfg["samples_per_bit"] for t in cfg["bit_periods_tau"])
-        assert per_bit * cfg["n_bits"] <= max_steps
-    assert exp.QUICK["n_train"] < exp.QUICK["n_bits"]
+    for cfg, max_steps in ((QUICK, 2e5), (FULL, 1.2e6)):
+        tau = chain.ring_down_time_us(cfg)
+        per_bit = sum(np.ceil(t * tau / cfg.samples_per_bit / cfg.dt_max_us)
+                      * cfg.samples_per_bit for t in cfg.bit_periods_tau)
+        assert per_bit * cfg.n_bits <= max_steps
+    assert QUICK.n_train < QUICK.n_bits
 
 
-@pytest.mark.parametrize("cfg", [exp.QUICK, exp.FULL])
+@pytest.mark.parametrize("cfg", [QUICK, FULL])
 def test_configs_are_consistent(cfg):
-    assert cfg["n_washout"] < cfg["n_train"] < cfg["n_bits"]
-    assert cfg["spreads"][0] == 0.0
+    assert cfg.n_washout < cfg.n_train < cfg.n_bits
+    assert cfg.spreads[0] == 0.0
 
 
 EXPERIMENT = "coulombe2017"  # for the quick_run fixture (conftest.py)
 
 
+@pytest.mark.slow
 def test_quick_run_computes_parity_only_with_the_nonlinearity(quick_run):
     out, rec, printed = quick_run
     assert "p3_success" in printed and rec["quick"] is True
@@ -108,17 +109,9 @@ def test_quick_run_computes_parity_only_with_the_nonlinearity(quick_run):
     # the chosen point is the validation map's choice, whatever the test map says
     i, j = rec["maps"]["chosen"]
     val = np.array([rec["maps"]["validation_success"][f"P{n}"] for n in (3, 4, 5)])
-    assert (i, j) == tuple(exp.choose_point(val))
+    assert (i, j) == tuple(parity.choose_point(val))
     assert m["p3_success"] == rec["maps"]["success"]["P3"][i][j]
     assert m["fsdd_accuracy"] > 0.5  # chance: 0.1
-
-
-def test_a_rerun_in_the_same_folder_resumes_every_stage(rerun_resumes_every_stage):
-    """With every checkpoint of a finished run in its folder, the same command simulates nothing
-    and writes the same record bit for bit."""
-    rerun_resumes_every_stage(["parity_maps", "controls", "robustness", "spoken_digits"],
-                              ["parity_maps", "controls", "robustness", "spoken_digits",
-                               "run_stream"])
 
 
 def test_the_robustness_spread_draws_one_factor_per_spring():
@@ -128,10 +121,10 @@ def test_the_robustness_spread_draws_one_factor_per_spring():
     import jax
 
     sigma = 0.1
-    dev = exp.reservoir(SMALL, [10.0], spread=sigma, n_trials=2000, key=jax.random.key(5))
+    dev = chain.reservoir(SMALL, [10.0], spread=sigma, n_trials=2000, key=jax.random.key(5))
     k = np.asarray(dev.coupling_n_per_m)[:, 0]  # (trials, N, N)
     np.testing.assert_array_equal(k, np.swapaxes(k, -1, -2))
-    k0 = np.asarray(exp.reservoir(SMALL, [10.0]).coupling_n_per_m)
+    k0 = np.asarray(chain.reservoir(SMALL, [10.0]).coupling_n_per_m)
     link = k0 != 0
     np.fill_diagonal(link, False)
     rel = (k[:, link] / k0[link] - 1).ravel()

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import physnn as pn
-from physnn.cli import load_experiment, main
+from experiments.dion2018 import parity
+from physnn.cli import main
 from physnn.devices import DuffingDelayNode, DuffingNetwork, thermal_drive
 
 
@@ -143,26 +144,26 @@ def _score(val_error, val_mse, test_error):
 
 
 def test_operating_points_are_chosen_on_validation_only():
-    exp = load_experiment("dion2018")
     grid = [(0.5, 0.0, 0.0), (2.0, 0.0, 0.0), (0.5, 0.9, 0.0), (2.0, 0.0, 1.0), (2.0, 0.9, 1.0)]
     scores = [_score(0.30, 0.20, 0.10),  # eta = 0, the lowest test error
               _score(0.20, 0.18, 0.35),  # eta = 0, the lowest validation error and MSE
               _score(0.01, 0.05, 0.02),  # with feedback: the best overall
               _score(0.20, 0.19, 0.12),  # eta = 0, validation error tied, higher MSE
               _score(0.01, 0.04, 0.30)]  # with feedback: tied error, lower MSE, worse test
-    assert exp._choose(scores) == 4
-    assert exp._choose_without_feedback(grid, scores) == 1
-    assert exp._choose(scores, [0, 3]) == 3
-    assert exp._choose_without_feedback([(g, 0.5, d) for g, _, d in grid], scores) is None
+    assert parity.choose(scores) == 4
+    assert parity.choose_without_feedback(grid, scores) == 1
+    assert parity.choose(scores, [0, 3]) == 3
+    assert parity.choose_without_feedback([(g, 0.5, d) for g, _, d in grid], scores) is None
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
+def quick(tmp_path_factory):  # the quick run: the tests that use it are slow
     out = tmp_path_factory.mktemp("dion2018")
     assert main(["run", "dion2018", "--quick", "--out", str(out)]) == 0
     return out, json.loads((out / "results.json").read_text())
 
 
+@pytest.mark.slow
 def test_quick_parity_energy_and_codesign(quick):
     out, rec = quick
     m = rec["metrics"]
@@ -189,11 +190,3 @@ def test_quick_parity_energy_and_codesign(quick):
     # FSDD (stand-in for TI-46) is far better than chance (WER 0.9)
     assert m["fsdd_wer_official"] < 0.5
     assert any("TI-46" in note for note in rec["notes"])
-
-
-def test_an_interrupted_run_resumes_and_ends_as_an_uninterrupted_one(quick, interrupted_run_resumes):
-    """Ctrl-C during the co-design's second step; the same command then resumes: the maps and the
-    spoken digits are loaded, the co-design goes on from step 1, and the record is the
-    uninterrupted run's, bit for bit."""
-    interrupted_run_resumes("dion2018", quick[1], stop_at=1,
-                            resumed=["operating_map", "theta_map", "spoken_digits"])

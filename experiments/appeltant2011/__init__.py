@@ -41,7 +41,7 @@ import jax
 import physnn as pn
 from physnn.checkpoint import config_dict
 
-from .codesign import codesign
+from .codesign import train_codesign
 from .figures import figures
 from .scans import narma_scan, santafe
 
@@ -131,7 +131,7 @@ def protocol(config: Config, out_dir) -> dict:
     sf = stages("santafe", santafe, config)
     t["santafe_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    cd = codesign(config, scan["best"], out_dir)
+    cd = train_codesign(config, scan["best"], out_dir)
     t["codesign_s"] = time.perf_counter() - t0
     figures(out_dir, config, scan, sf, cd)
 

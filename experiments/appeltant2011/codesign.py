@@ -145,7 +145,7 @@ def fit_select(model, loss_fn, data, optimizer, steps, every, key, ckpt_dir, sco
 
 
 
-def codesign(config, start, out_dir=None, progress=True):
+def train_codesign(config, start, out_dir=None, progress=True):
     """Co-design by gradient with :func:`physnn.train.fit` (checkpointed: an interrupted run
     resumes where it stopped). Phase 1 trains the mask, eta, gamma and theta through the map;
     phase 2 trains the mask, eta, gamma and the delay tau (fractional) through the continuous

@@ -53,7 +53,7 @@ import numpy as np
 
 import physnn as pn
 
-from .codesign import codesign
+from .codesign import train_codesign
 from .device import K3, Q, device_scales, make_mask, make_node
 from .digits import spoken_digits
 from .figures import figures
@@ -165,7 +165,7 @@ def run(config: Config, out_dir) -> dict:
 
     t = time.perf_counter()
     start = config.codesign_start
-    params, curve = codesign(config, mask, checkpoint=stages.path("codesign"))
+    params, curve = train_codesign(config, mask, checkpoint=stages.path("codesign"))
     point = (start["gamma"], start["eta"], start["detuning_lw"])
     if point in grid:  # a map point: same bits, same noise, already simulated
         before, p_before = scores[grid.index(point)], power[grid.index(point)]

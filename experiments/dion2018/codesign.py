@@ -16,7 +16,7 @@ from physnn.tasks import parity_targets, parity_task
 from .device import F0_MHZ, Q, device_scales, make_node, simulate_nodes
 
 
-def codesign(config, mask0, checkpoint=None):
+def train_codesign(config, mask0, checkpoint=None):
     """Train gamma, eta, the detuning, Q, k3 (bounded, see ``device_scales``) and the mask on the
     P3 validation MSE of a differentiable ridge readout, with fixed training bits and thermal
     noise (common random numbers). With ``checkpoint`` (a file) the parameters, the optimiser
