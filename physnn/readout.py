@@ -18,6 +18,11 @@ intercept $b$ is not regularised.
   the targets and $\alpha$, for end-to-end training of a device with a closed-form readout.
 - :func:`nmse`, :func:`nrmse` and :func:`accuracy` are the metrics used across the library, and
   :func:`cv_folds` is the (deterministic) fold split used by the cross-validation.
+- :func:`group_stats`, :func:`wta_ridge` and :func:`wta_predict` are the winner-take-all
+  classifier of sequences of frames (every frame trained on its sequence's class, a sequence
+  classified by its time-averaged outputs), solved from per-group sums so that many training
+  sets share one pass over the features; :func:`blas_threads` limits OpenBLAS's threads around
+  many small solves.
 """
 
 from __future__ import annotations

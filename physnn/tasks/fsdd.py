@@ -40,6 +40,15 @@ Splits
 (2700); the test speakers are also training speakers. ``fsdd_split("speaker", ...)`` and
 :func:`fsdd_speaker_folds`: speaker-independent (leave-one-speaker-out), no speaker on both sides.
 
+Evaluation of a reservoir
+-------------------------
+:func:`fsdd_frames` / :func:`fsdd_inputs` (MFCC frames per utterance), :func:`fsdd_problems` (the
+official split and the leave-one-speaker-out folds, each with a validation set inside its
+training data), :func:`fsdd_problem_inputs` (each problem standardised on its own training set),
+:func:`fsdd_groups`, and :func:`wta_evaluate` / :func:`wta_choose`: the winner-take-all ridge
+readout of the delay-reservoir papers, scored as word error rates, the operating point and
+penalty chosen on validation only.
+
 For scale (no reservoir; :func:`physnn.readout.ridge_fit` with ``classify=True`` on default
 MFCCs, measured): time-averaged MFCC 77.3 % on the official split; the MFCC sequence resampled to
 10 frames (``fsdd_features(n_frames=10)``, 130 features) 92.7 % on the official split and 71.9 %
