@@ -11,7 +11,7 @@ experiment's ``evaluate``. It prints:
 - the fraction of runs 3-coloured by first fit along the phase order (Parihar's readout; the
   experiment also tries the arcs of the phase circle, ``graphs.phase_colouring``).
 
-Run: ``python scripts/parihar_bias_probe.py BIAS_V COUPLING_PF [T1_NS] [SPREAD]`` (about 10 s a
+Run: ``python -m experiments.parihar2017.probes.bias_probe BIAS_V COUPLING_PF [T1_NS] [SPREAD]`` (about 10 s a
 design). ``SPREAD`` gives every node its own bias, drawn with that relative standard deviation, one chip
 per graph shared by its restarts (the experiment's ``node_biases``; a fabrication spread of the
 bias or of the threshold; fixed seed).
@@ -42,28 +42,31 @@ converge towards one frequency, and neighbours fire apart. A bias spread of 1 % 
 the near-onset regime that colours is fragile.
 """
 
+import dataclasses
 import sys
 
 import jax
 import numpy as np
 
-sys.path.insert(0, "experiments")
-import parihar2017_coloring as P  # noqa: E402
-
-from physnn.tasks import graphs as G  # noqa: E402
+import experiments.parihar2017 as E
+from experiments.parihar2017 import readout
+from experiments.parihar2017.graphs import random_graphs
+from physnn.phases import frequency_cvs
+from physnn.tasks import graphs as G
 
 jax.config.update("jax_enable_x64", True)
 
 
 def main(bias_v, coupling_pf, t1_ns=60000.0, spread=0.0, n_graphs=20, restarts=2):
-    config = dict(P.FULL, t1_ns=t1_ns)
-    adjs = [a for _, a in P.random_graphs(config, "test")[:n_graphs]]
+    config = dataclasses.replace(E.FULL, t1_ns=t1_ns)
+    adjs = [a for _, a in random_graphs(config, "test")[:n_graphs]]
     runs = [a for a in adjs for _ in range(restarts)]
-    design = dict(P.DESIGN0, bias_v=bias_v, coupling_pf=coupling_pf, equalise=0.98)
+    design = dict(E.DESIGN0, bias_v=bias_v, coupling_pf=coupling_pf, equalise=0.98)
     graphs = [(str(k), a) for k, a in enumerate(adjs)]
-    _, (ts, v, phases) = P.evaluate(graphs, design, jax.random.key(0), dict(config, restarts=restarts),
-                                    spread, spread_seed=0)
-    cv = P.frequency_cvs(ts, v, runs)
+    _, (ts, v, phases) = readout.evaluate(graphs, design, jax.random.key(0),
+                                          dataclasses.replace(config, restarts=restarts),
+                                          spread, spread_seed=0)
+    cv = frequency_cvs(ts, v, runs)
     close, coloured = [], []
     for b, a in enumerate(runs):
         n = a.shape[0]

@@ -24,7 +24,7 @@ criterion) and on the held-out graphs.
   colours (``training_score``) after 25 steps are strictly below those of the committed
   surrogate's steps (3.406). The held-out graphs are evaluated alone, for the record.
 
-Run: ``python scripts/parihar_codesign_probes.py continue 50 25`` (about 14 minutes),
+Run: ``python -m experiments.parihar2017.probes.codesign_probes continue 50 25`` (about 14 minutes),
 ``... robust 20 10`` (about 8 minutes), ``... soft 3`` (about 6 minutes), ``... potts 25``.
 
 What they printed on 2026-11-29, 2 cores:
@@ -42,6 +42,7 @@ What they printed on 2026-11-29, 2 cores:
   (-0.31: high-degree pairs couple more strongly) and raised the coupling from 3.0 to 4.1 pF.
 """
 
+import dataclasses
 import json
 import sys
 import time
@@ -51,12 +52,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "experiments"))
-import parihar2017_coloring as P  # noqa: E402
+import experiments.parihar2017 as E
+from experiments.parihar2017 import readout, search, training
+from experiments.parihar2017.graphs import benchmark_graphs, pad, random_graphs
 
-CFG = dict(P.FULL)
-REC = json.loads((ROOT / "docs" / "parihar2017" / "results.json").read_text())
+ROOT = Path(__file__).resolve().parents[3]  # the repository root
+
+CFG = E.FULL
+REC = json.loads((ROOT / "records" / "parihar2017" / "results.json").read_text())
 
 
 def _short(design):
@@ -65,13 +68,13 @@ def _short(design):
 
 def continue_steps(extra, every):
     d = REC["design_after"]
-    train, test = P.random_graphs(CFG, "train"), P.random_graphs(CFG, "test")
-    key_train, key = jax.random.key(CFG["seed"] + 1), jax.random.key(CFG["seed"])
-    train_adj, _ = P.pad([a for _, a in train])
+    train, test = random_graphs(CFG, "train"), random_graphs(CFG, "test")
+    key_train, key = jax.random.key(CFG.seed + 1), jax.random.key(CFG.seed)
+    train_adj, _ = pad([a for _, a in train])
 
     def report(step, design):
-        sc = P.training_score(train, design, CFG, key_train)
-        cols, _ = P.evaluate(test, design, key, CFG)
+        sc = search.training_score(train, design, CFG, key_train)
+        cols, _ = readout.evaluate(test, design, key, CFG)
         best = np.nanmin(np.nan_to_num(cols, nan=np.inf), 1)
         print(f"step {step}: train mean colours {sc[0]:.3f} frac {sc[1]:.3f} | held-out best-of-4 "
               f"{np.mean(best == 3):.3f} per restart {np.mean(cols == 3):.3f} | {_short(design)}",
@@ -83,23 +86,23 @@ def continue_steps(extra, every):
             report(25 + s, design)
 
     report(25, d)
-    P.codesign(d, train_adj, CFG, steps=extra, seed=20_000, callback=after_step)
+    training.codesign(d, train_adj, CFG, steps=extra, seed=20_000, callback=after_step)
 
 
 def robust_steps(steps, every):
     design = REC["design_robust"]
-    fam = P.benchmark_graphs(CFG)
-    fam["random_test"] = P.random_graphs(CFG, "test")
+    fam = benchmark_graphs(CFG)
+    fam["random_test"] = random_graphs(CFG, "test")
     everything = [g for gs in fam.values() for g in gs]
     owner = np.concatenate([[f] * len(gs) for f, gs in fam.items()])
-    train = P.random_graphs(CFG, "train")
-    key, key_train = jax.random.key(CFG["seed"]), jax.random.key(CFG["seed"] + 1)
-    sp, chips_train, chips_test = CFG["spread"], CFG["seed"] + 11, CFG["seed"] + 12
-    train_adj, _ = P.pad([a for _, a in train])
+    train = random_graphs(CFG, "train")
+    key, key_train = jax.random.key(CFG.seed), jax.random.key(CFG.seed + 1)
+    sp, chips_train, chips_test = CFG.spread, CFG.seed + 11, CFG.seed + 12
+    train_adj, _ = pad([a for _, a in train])
 
     def report(k, d):
-        sc = P.training_score(train, d, CFG, key_train, sp, chips_train)
-        cols, _ = P.evaluate(everything, d, key, CFG, sp, chips_test)
+        sc = search.training_score(train, d, CFG, key_train, sp, chips_train)
+        cols, _ = readout.evaluate(everything, d, key, CFG, sp, chips_test)
         out = []
         for f in fam:
             c, chi = cols[owner == f], np.array(REC["per_family"][f]["chromatic_number"])
@@ -111,7 +114,7 @@ def robust_steps(steps, every):
     report(0, design)
     d = design
     for k in range(steps // every):
-        d, losses = P.codesign(d, train_adj, CFG, spread=sp, steps=every, seed=30_000 + 1000 * k)
+        d, losses = training.codesign(d, train_adj, CFG, spread=sp, steps=every, seed=30_000 + 1000 * k)
         print("  losses", np.round(losses, 4).tolist(), flush=True)
         report((k + 1) * every, d)
 
@@ -123,29 +126,29 @@ def soft_surrogate(kappa):
         corr = jnp.einsum("tbi,tbj->bij", x, x) / v.shape[0]
         return jnp.sum(jnp.exp(kappa * (corr - 1.0)) * adj) / jnp.sum(adj)
 
-    P.edge_correlation = edge_soft
-    train = P.random_graphs(CFG, "train")
-    key_train = jax.random.key(CFG["seed"] + 1)
-    train_adj, _ = P.pad([a for _, a in train])
+    training.edge_correlation = edge_soft
+    train = random_graphs(CFG, "train")
+    key_train = jax.random.key(CFG.seed + 1)
+    train_adj, _ = pad([a for _, a in train])
     t = time.time()
-    d, losses = P.codesign(REC["design_searched"], train_adj, CFG)
+    d, losses = training.codesign(REC["design_searched"], train_adj, CFG)
     print("losses", np.round(losses, 4).tolist(), f"{time.time() - t:.0f}s", flush=True)
-    sc = P.training_score(train, d, CFG, key_train)
+    sc = search.training_score(train, d, CFG, key_train)
     print(f"kappa {kappa}: train mean colours {sc[0]:.3f} frac {sc[1]:.3f} | {_short(d)}")
 
 
 def potts_surrogate(steps):
-    cfg = dict(CFG, surrogate="potts")
-    train, test = P.random_graphs(CFG, "train"), P.random_graphs(CFG, "test")
-    key_train, key = jax.random.key(CFG["seed"] + 1), jax.random.key(CFG["seed"])
-    train_adj, _ = P.pad([a for _, a in train])
+    cfg = dataclasses.replace(CFG, surrogate="potts")
+    train, test = random_graphs(CFG, "train"), random_graphs(CFG, "test")
+    key_train, key = jax.random.key(CFG.seed + 1), jax.random.key(CFG.seed)
+    train_adj, _ = pad([a for _, a in train])
     t = time.time()
-    d, losses = P.codesign(REC["design_searched"], train_adj, cfg, steps=steps)
+    d, losses = training.codesign(REC["design_searched"], train_adj, cfg, steps=steps)
     print("losses", np.round(losses, 4).tolist(), f"{time.time() - t:.0f}s", flush=True)
-    sc = P.training_score(train, d, CFG, key_train)
+    sc = search.training_score(train, d, CFG, key_train)
     print(f"potts, {steps} steps: train mean colours {sc[0]:.3f} frac {sc[1]:.3f} | {_short(d)}",
           flush=True)
-    cols, _ = P.evaluate(test, d, key, CFG)
+    cols, _ = readout.evaluate(test, d, key, CFG)
     print(f"  held out (for the record): best of {cols.shape[1]} "
           f"{np.mean(np.nanmin(cols, 1) == 3):.3f}, per restart {np.mean(cols == 3):.3f}")
 
@@ -158,7 +161,7 @@ def main(argv):
     elif len(argv) == 2 and argv[0] == "soft":
         soft_surrogate(float(argv[1]))
     else:
-        raise SystemExit("usage: python scripts/parihar_codesign_probes.py "
+        raise SystemExit("usage: python -m experiments.parihar2017.probes.codesign_probes "
                          "continue EXTRA EVERY | robust STEPS EVERY | soft KAPPA | potts STEPS")
 
 

@@ -20,7 +20,7 @@ tight phase clusters, the third spread between them. This probe runs the co-desi
 It prints the chance that best of 4 restarts 3-colours a graph (from the 8 restarts, without
 replacement), the per-restart rate, and each graph's count out of 8.
 
-Run from the repository root: ``python scripts/parihar_escape_probe.py [shil AMP FREQ |
+Run from the repository root: ``python -m experiments.parihar2017.probes.escape_probe [shil AMP FREQ |
 resistive G | anneal SIGMA T_NS] [SEED]`` (about 20 s). The commands behind the table:
 ``none``, ``shil 0.1 0.00165``, ``resistive 1e-6``, ``anneal 0.05 50000`` and so on.
 
@@ -56,17 +56,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+import experiments.parihar2017 as E
 import physnn as pn
-
-sys.path.insert(0, "experiments")
-import parihar2017_coloring as P  # noqa: E402
-
-from physnn.tasks import graphs as G  # noqa: E402
+from experiments.parihar2017 import network, readout
+from experiments.parihar2017.graphs import pad, random_graphs
+from physnn.phases import GraphOscillators, final_phases
+from physnn.tasks import graphs as G
 
 jax.config.update("jax_enable_x64", True)
 
 
-class Escape(P.GraphOscillators):
+class Escape(GraphOscillators):
     """``GraphOscillators`` plus an injected bias tone, edge resistors, and annealed noise."""
 
     amp: float = 0.0
@@ -93,28 +93,28 @@ def main():
     n_par = {"none": 0, "shil": 2, "resistive": 1, "anneal": 2}[kind]
     par = [float(a) for a in args[1:1 + n_par]]
     seed = int(args[1 + n_par]) if len(args) > 1 + n_par else 1
-    config = dict(P.FULL)
-    train = P.random_graphs(config, "train")
+    config = E.FULL
+    train = random_graphs(config, "train")
     adjs = [a for _, a in train]
     chi = np.array([G.chromatic_number(a) for a in adjs])
     design = json.load(open("records/parihar2017/results.json"))["design_after"]
     restarts = 8
-    adj = np.repeat(P.pad(adjs)[0], restarts, 0)
+    adj = np.repeat(pad(adjs)[0], restarts, 0)
     sigma = par[0] if kind == "anneal" else 0.0
-    net = P.build_network(adj, design, noise=sigma)
+    net = network.build_network(adj, design, noise=sigma)
     net = Escape(net.cells, net.mix, amp=par[0] if kind == "shil" else 0.0,
                  freq=par[1] if kind == "shil" else 0.0,
                  g=jnp.asarray(adj, float) * (par[0] if kind == "resistive" else 0.0),
                  t_anneal=par[1] if kind == "anneal" else 1.0)
     key = jax.random.key(seed)
-    v0 = jax.random.uniform(key, adj.shape[:2], minval=P.V0_RANGE[0], maxval=P.V0_RANGE[1])
-    y0 = net.init_state(adj.shape[:1], voltage=v0, temperature=P.T0_K)
-    t1, dt = config["t1_ns"], config["dt_ns"]
-    ts = np.arange(t1 - config["window_ns"], t1 + 0.5 * dt, dt)
+    v0 = jax.random.uniform(key, adj.shape[:2], minval=network.V0_RANGE[0], maxval=network.V0_RANGE[1])
+    y0 = net.init_state(adj.shape[:1], voltage=v0, temperature=network.T0_K)
+    t1, dt = config.t1_ns, config.dt_ns
+    ts = np.arange(t1 - config.window_ns, t1 + 0.5 * dt, dt)
     tr = pn.simulate(net, None, t1=t1, dt=dt, y0=y0, saveat=ts,
                      key=jax.random.key(seed + 100) if kind == "anneal" else None)
-    cols = P.colour_counts([a for a in adjs for _ in range(restarts)],
-                           P.final_phases(ts, tr.obs["voltage"])).reshape(len(adjs), restarts)
+    cols = readout.colour_counts([a for a in adjs for _ in range(restarts)],
+                           final_phases(ts, tr.obs["voltage"])).reshape(len(adjs), restarts)
     k = (cols == chi[:, None]).sum(1)
     best4 = np.mean([1 - comb(restarts - kk, 4) / comb(restarts, 4) for kk in k])
     print(f"{kind} {par} seed {seed}: best of 4 {best4:.3f}, per restart {k.mean() / restarts:.3f}; "

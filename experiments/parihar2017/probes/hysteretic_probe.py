@@ -14,7 +14,7 @@ It colours the first 12 held-out planted 3-colourable graphs of the FULL config,
 with the experiment's readout. It prints the median coefficient of variation of the node
 frequencies (0 when a network is locked) and the 3-coloured fraction.
 
-Run: ``python scripts/parihar_hysteretic_probe.py [coupling_pf] [t1_ns]`` (20-70 s).
+Run: ``python -m experiments.parihar2017.probes.hysteretic_probe [coupling_pf] [t1_ns]`` (20-70 s).
 
 What it printed on 2026-11-29, 2 cores. The "first fit" columns are the first runs, when the
 experiment read colours by Parihar's first fit alone. The "readout" columns are re-runs with the
@@ -36,14 +36,17 @@ re-run. No run locks. The fraction moves with the run length, because the final 
 snapshot of a drifting state.
 """
 
+import dataclasses
 import functools
 import sys
 
 import jax
 import numpy as np
 
-sys.path.insert(0, "experiments")
-import parihar2017_coloring as P  # noqa: E402
+import experiments.parihar2017 as E
+from experiments.parihar2017 import network, readout
+from experiments.parihar2017.graphs import random_graphs
+from physnn.phases import frequency_cvs
 
 jax.config.update("jax_enable_x64", True)
 CELLS = dict(hysteretic=True, ambient_k=300.0, on_resistance_ohm=100.0)
@@ -52,13 +55,13 @@ CELLS = dict(hysteretic=True, ambient_k=300.0, on_resistance_ohm=100.0)
 def main():
     coupling = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
     t1 = float(sys.argv[2]) if len(sys.argv) > 2 else 150000.0
-    P.build_network = functools.partial(P.build_network, **CELLS)
-    P.T0_K, P.V0_RANGE = 300.0, (0.0, 10.0)
-    cfg = {**P.FULL, "n_test": 12, "t1_ns": t1, "dt_ns": 2.0, "restarts": 2}
-    design = {**P.DESIGN0, "bias_v": 16.0, "coupling_pf": coupling, "equalise": 0.98}
-    graphs = P.random_graphs(cfg, "test")
-    cols, (ts, v, _) = P.evaluate(graphs, design, jax.random.key(0), cfg)
-    cv = float(np.nanmedian(P.frequency_cvs(ts, v, [a for _, a in graphs for _ in range(2)])))
+    network.build_network = functools.partial(network.build_network, **CELLS)
+    network.T0_K, network.V0_RANGE = 300.0, (0.0, 10.0)
+    cfg = dataclasses.replace(E.FULL, n_test=12, t1_ns=t1, dt_ns=2.0, restarts=2)
+    design = {**E.DESIGN0, "bias_v": 16.0, "coupling_pf": coupling, "equalise": 0.98}
+    graphs = random_graphs(cfg, "test")
+    cols, (ts, v, _) = readout.evaluate(graphs, design, jax.random.key(0), cfg)
+    cv = float(np.nanmedian(frequency_cvs(ts, v, [a for _, a in graphs for _ in range(2)])))
     print(f"coupling {coupling} pF, t1 {t1 / 1e3:g} us: frequency CV {cv:.4f}, "
           f"3-coloured best of 2 {np.mean(np.nanmin(cols, 1) == 3):.2f}, "
           f"per restart {np.mean(cols == 3):.2f}")

@@ -92,9 +92,9 @@ printed best of 4 0.750, of 8 0.875, of 16 0.925, per restart 0.603; the two-sta
 ``seeds 0 1 2 3 4`` printed two-stage 0.925, 0.950, 0.925, 0.900, 0.950 (0.930 +- 0.021) and
 one-run 0.725, 0.700, 0.775, 0.750, 0.750 (0.740 +- 0.029).
 
-Run from the repository root: ``python scripts/parihar_two_stage_probe.py`` (about 1 minute).
-``python scripts/parihar_two_stage_probe.py heldout`` runs, after the decision, the single-stage
-readout with 8 restarts on the 40 held-out graphs (same design, the experiment's key ``seed``), the
+Run from the repository root: ``python -m experiments.parihar2017.probes.two_stage_probe`` (about 1 minute).
+``python -m experiments.parihar2017.probes.two_stage_probe heldout`` runs, after the decision, the
+single-stage readout with 8 restarts on the 40 held-out graphs (same design, the experiment's key ``seed``), the
 comparison at equal solves for the experiment's two-stage figure.
 
 What it printed on 2026-11-30, 2 cores, with the design of the record before the two-stage
@@ -123,6 +123,7 @@ best of 4 0.750 and best of 8 0.825 (per restart 0.656) for the one-run readout,
 the experiment's two-stage readout (at most 8 solves per graph).
 """
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -130,19 +131,20 @@ from pathlib import Path
 import jax
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "experiments"))
-import parihar2017_coloring as P  # noqa: E402
+import experiments.parihar2017 as E
+from experiments.parihar2017 import readout
+from experiments.parihar2017.graphs import benchmark_graphs, random_graphs
+from physnn.tasks import graphs as G
 
-from physnn.tasks import graphs as G  # noqa: E402
+ROOT = Path(__file__).resolve().parents[3]  # the repository root
 
 
 def first_runs(cfg, design, train):
     """The 4 restarts of ``training_score``'s initial conditions: (chi, colours (n, 4), phases
     (n 4, nodes))."""
     chi = np.array([G.chromatic_number(a) for _, a in train], float)
-    cols4, (_, _, phases) = P.evaluate(train, design, jax.random.key(cfg["seed"] + 1),
-                                       dict(cfg, restarts=4))
+    cols4, (_, _, phases) = readout.evaluate(train, design, jax.random.key(cfg.seed + 1),
+                                       dataclasses.replace(cfg, restarts=4))
     return chi, cols4, phases
 
 
@@ -162,8 +164,8 @@ def stage_two(train, design, cfg, cols4, phases, chi, width_deg=60.0, maximal=Fa
     """The experiment's ``second_stage`` on these runs (second runs from key ``seed + 2``):
     colours (n, 4), the number of second runs, and the fraction of them whose rest is
     bipartite."""
-    two, runs = P.second_stage(train, design, cols4, phases, chi, jax.random.key(cfg["seed"] + 2),
-                               dict(cfg, restarts=4, cluster_width_deg=width_deg,
+    two, runs = readout.second_stage(train, design, cols4, phases, chi, jax.random.key(cfg.seed + 2),
+                               dataclasses.replace(cfg, restarts=4, cluster_width_deg=width_deg,
                                     cluster_maximal=maximal))
     bip = [G.chromatic_number(a[np.ix_(rest, rest)]) <= 2
            for _, _, a, _, rest in missed(train, cols4, phases, chi, width_deg, maximal)
@@ -177,7 +179,7 @@ def best_of(cols, chi):
 
 
 def variants(cfg, design):
-    train = P.random_graphs(cfg, "train")
+    train = random_graphs(cfg, "train")
     chi, cols4, phases = first_runs(cfg, design, train)
     rows = []
     for width_deg in (30, 45, 60, 90):
@@ -192,18 +194,19 @@ def variants(cfg, design):
 
 
 def candidates(cfg, design):
-    train = P.random_graphs(cfg, "train")
+    train = random_graphs(cfg, "train")
     chi, cols4, phases = first_runs(cfg, design, train)
-    key2 = jax.random.key(cfg["seed"] + 2)
+    key2 = jax.random.key(cfg.seed + 2)
     rows = []
     for k in (1, 2, 3):
-        two, runs = P.second_stage(train, design, cols4, phases, chi, key2,
-                                   dict(cfg, restarts=4, cluster_candidates=k))
+        two, runs = readout.second_stage(train, design, cols4, phases, chi, key2,
+                                   dataclasses.replace(cfg, restarts=4, cluster_candidates=k))
         best, rate = best_of(two, chi), np.mean(two == chi[:, None])
         rows.append((best, rate, -k))
         print(f"cluster_candidates {k}: best of 4 {best:.3f}, per restart {rate:.3f}; {runs} second runs "
               f"(at most {1 + k} solves per restart)")
-    cols16, _ = P.evaluate(train, design, jax.random.key(cfg["seed"] + 1), dict(cfg, restarts=16))
+    cols16, _ = readout.evaluate(train, design, jax.random.key(cfg.seed + 1),
+                                 dataclasses.replace(cfg, restarts=16))
     print(f"one-run readout: best of 4 {best_of(cols4, chi):.3f}, best of 16 {best_of(cols16, chi):.3f}, "
           f"per restart {np.mean(cols16 == chi[:, None]):.3f}")
     top = max(rows)
@@ -211,9 +214,10 @@ def candidates(cfg, design):
 
 
 def heldout(cfg, design):
-    test = P.random_graphs(cfg, "test")
+    test = random_graphs(cfg, "test")
     chi = np.array([G.chromatic_number(a) for _, a in test])
-    cols16, _ = P.evaluate(test, design, jax.random.key(cfg["seed"]), dict(cfg, restarts=16))
+    cols16, _ = readout.evaluate(test, design, jax.random.key(cfg.seed),
+                                 dataclasses.replace(cfg, restarts=16))
     for r in (4, 8, 16):
         best = np.nanmin(np.nan_to_num(cols16[:, :r], nan=np.inf), 1) == chi
         print(f"held out, single stage, best of the first {r} of 16 restarts: {best.mean():.3f}")
@@ -221,7 +225,7 @@ def heldout(cfg, design):
 
 
 def designs(cfg, rec):
-    train = P.random_graphs(cfg, "train")
+    train = random_graphs(cfg, "train")
     grid = sorted(rec["design_search"], key=lambda r: (r["train_mean_colours"],
                                                        -r["train_fraction_optimal"]))[:6]
     todo = [("co-designed", rec["design_after"])] + [
@@ -235,11 +239,11 @@ def designs(cfg, rec):
 
 
 def diagnose(cfg, design):
-    train = P.random_graphs(cfg, "train")
-    n_lo, n_hi = cfg["nodes"]
-    base = 1000 * cfg["seed"]
-    sizes = np.random.default_rng(base).integers(n_lo, n_hi + 1, size=cfg["n_train"])
-    planted = [G.planted_3_colourable(int(n), cfg["edge_p"], base + k)[1] for k, n in enumerate(sizes)]
+    train = random_graphs(cfg, "train")
+    n_lo, n_hi = cfg.nodes
+    base = 1000 * cfg.seed
+    sizes = np.random.default_rng(base).integers(n_lo, n_hi + 1, size=cfg.n_train)
+    planted = [G.planted_3_colourable(int(n), cfg.edge_p, base + k)[1] for k, n in enumerate(sizes)]
     chi, cols4, phases = first_runs(cfg, design, train)
     rows = []
     for g, r, a, s, rest in missed(train, cols4, phases, chi):
@@ -260,16 +264,16 @@ def diagnose(cfg, design):
 
 
 def seeds(cfg, design, keys):
-    families = P.benchmark_graphs(cfg)
-    families["random_test"] = P.random_graphs(cfg, "test")
+    families = benchmark_graphs(cfg)
+    families["random_test"] = random_graphs(cfg, "test")
     everything = [g for gs in families.values() for g in gs]
     test = np.array([i for i, g in enumerate(everything) if g[0].startswith("test")])
     chi = np.array([G.chromatic_number(a) for _, a in everything], float)
     one, two = [], []
     for k in keys:
         key = jax.random.key(k)
-        cols, (_, _, phases) = P.evaluate(everything, design, key, cfg)
-        cols2, _ = P.second_stage(everything, design, cols, phases, chi, jax.random.fold_in(key, 2),
+        cols, (_, _, phases) = readout.evaluate(everything, design, key, cfg)
+        cols2, _ = readout.second_stage(everything, design, cols, phases, chi, jax.random.fold_in(key, 2),
                                   cfg)
         for c, acc in ((cols, one), (cols2, two)):
             acc.append(np.mean(np.nanmin(np.nan_to_num(c[test], nan=np.inf), 1) == chi[test]))
@@ -284,8 +288,8 @@ def main():
     # as the experiment does through the CLI, so that key 0 reproduces the record
     if sys.argv[1:2] not in (["seeds"], ["candidates"], ["heldout"]):
         jax.config.update("jax_enable_x64", True)
-    cfg = dict(P.FULL)
-    rec = json.loads((ROOT / "docs" / "parihar2017" / "results.json").read_text())
+    cfg = E.FULL
+    rec = json.loads((ROOT / "records" / "parihar2017" / "results.json").read_text())
     design = rec["design_after"]
     if sys.argv[1:] == ["heldout"]:
         return heldout(cfg, design)
@@ -299,11 +303,12 @@ def main():
         return candidates(cfg, design)
     if sys.argv[1:] == ["designs"]:
         return designs(cfg, rec)
-    train = P.random_graphs(cfg, "train")
+    train = random_graphs(cfg, "train")
     chi, cols4, phases = first_runs(cfg, design, train)
     # best of 8 one-run restarts: their own draw (a batch of 8 restarts draws other initial
     # voltages than the 4 of the two-stage readout)
-    cols8, _ = P.evaluate(train, design, jax.random.key(cfg["seed"] + 1), dict(cfg, restarts=8))
+    cols8, _ = readout.evaluate(train, design, jax.random.key(cfg.seed + 1),
+                                dataclasses.replace(cfg, restarts=8))
     print(f"single stage: best of 4 {best_of(cols4, chi):.3f}, best of 8 {best_of(cols8, chi):.3f}, "
           f"per restart {np.mean(cols8 == chi[:, None]):.3f}")
     two, runs, bip = stage_two(train, design, cfg, cols4, phases, chi)
