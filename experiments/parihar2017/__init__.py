@@ -100,6 +100,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Literal
 
 import jax
 import numpy as np
@@ -163,7 +164,7 @@ class Config:
     design: dict
     spread: float
     robust_search: dict
-    surrogate: str = "correlation"
+    surrogate: Literal["correlation", "potts"] = "correlation"
     cluster_width_deg: float = 60.0
     cluster_maximal: bool = False
 
