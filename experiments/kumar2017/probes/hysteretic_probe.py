@@ -1,6 +1,6 @@
 """Does a hysteretic NbO2 IMT make the kumar2017 oscillator chaotic? An exploratory probe; no.
 
-``experiments/kumar2017_chaos.py`` found no positive-exponent band inside the window with the
+``experiments/kumar2017`` found no positive-exponent band inside the window with the
 two-variable (V, T) model (its edge zoom has since found sub-millivolt noise-induced bands at the
 two edges). Kumar et al. (2017) attribute the chaos to two NDR regions, one from the transport and one
 from the Mott transition, and to a history-dependent resistance. This probe gives the model both:

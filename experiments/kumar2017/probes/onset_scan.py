@@ -1,6 +1,6 @@
 """Is there a chaotic sliver at the edges of the kumar2017 oscillation window? An exploratory scan; no.
 
-``experiments/kumar2017_chaos.py`` sweeps the bias in 12.5 mV steps. A relaxation oscillator
+``experiments/kumar2017`` sweeps the bias in 12.5 mV steps. A relaxation oscillator
 (here R_s C = 100 ns against R_th C_th = 0.3 ns) is born in a canard explosion: between the Hopf
 point and the full relaxation cycle lies a window far narrower than that step, where orbits
 follow the repelling slow branch and noise is amplified. Noise-driven irregular spiking there is a

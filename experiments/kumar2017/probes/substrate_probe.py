@@ -1,6 +1,6 @@
 """Does a slow second thermal node make the kumar2017 oscillator chaotic? An exploratory probe; no.
 
-``experiments/kumar2017_chaos.py`` (when this probe was written) found no positive-exponent band:
+``experiments/kumar2017`` (when this probe was written) found no positive-exponent band:
 its (V, T) model is two-dimensional, so it cannot be chaotic without noise, and across the window
 the thermal noise synchronises it. (Its edge zoom has since found sub-millivolt noise-induced bands
 at the two edges of the window; this probe asked for a broad deterministic band inside it.)

@@ -1,7 +1,7 @@
 """Do the parihar2017 networks lock, and do neighbours fire apart? A probe of one design.
 
 It runs the first 20 held-out planted 3-colourable graphs of the FULL config, 2 restarts each,
-with the anhysteretic VO2 cells of ``experiments/parihar2017_coloring.py``. The design is the hand
+with the anhysteretic VO2 cells of ``experiments/parihar2017``. The design is the hand
 design with the given bias, coupling capacitance per edge and full trim, run through the
 experiment's ``evaluate``. It prints:
 

@@ -1,6 +1,6 @@
 """Do hysteretic VO2 cells lock on the parihar2017 colouring graphs? An exploratory probe.
 
-``experiments/parihar2017_coloring.py`` uses the anhysteretic VO2 model. Parihar's analysis of the
+``experiments/parihar2017`` uses the anhysteretic VO2 model. Parihar's analysis of the
 phase order rests on the IMT hysteresis, which ``MottNetwork(..., hysteretic=True)`` provides. This
 script swaps hysteretic cells into the same graph network:
 

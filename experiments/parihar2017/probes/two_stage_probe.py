@@ -94,8 +94,8 @@ one-run 0.725, 0.700, 0.775, 0.750, 0.750 (0.740 +- 0.029).
 
 Run from the repository root: ``python -m experiments.parihar2017.probes.two_stage_probe`` (about 1 minute).
 ``python -m experiments.parihar2017.probes.two_stage_probe heldout`` runs, after the decision, the
-single-stage readout with 8 restarts on the 40 held-out graphs (same design, the experiment's key ``seed``), the
-comparison at equal solves for the experiment's two-stage figure.
+single-stage readout with 8 restarts on the 40 held-out graphs (same design, the experiment's key
+``seed``), the comparison at equal solves for the experiment's two-stage figure.
 
 What it printed on 2026-11-30, 2 cores, with the design of the record before the two-stage
 readout (``design_after`` at 4.010 V; the re-run record has 3.997 V):
