@@ -22,6 +22,7 @@ def test_parity_targets_are_xors_of_the_last_n_bits():
         np.testing.assert_array_equal(parity_targets(bits, n), expected)
 
 
+@pytest.mark.slow  # two 400-bit solves of the chain: about 25 s on a shared 2-core machine
 def test_parity_needs_the_duffing_nonlinearity():
     bits = np.random.default_rng(1).integers(0, 2, SMALL.n_bits)
     period = 0.5 * chain.ring_down_time_us(SMALL)

@@ -67,6 +67,7 @@ def test_feedback_raises_the_amplitude_and_loop_gain_above_one_saturates():
     assert high.size >= 1 and np.all(np.isfinite(high))
 
 
+@pytest.mark.slow  # about 10 s: float64 solves and their gradient
 def test_gradients_match_finite_differences():
     with jax.enable_x64(True):
         rng = np.random.default_rng(1)
@@ -97,6 +98,7 @@ def test_gradients_match_finite_differences():
         assert abs(float(grads[0])) > 0  # the feedback gain matters
 
 
+@pytest.mark.slow  # about 7 s: 1200 delay periods, twice
 def test_thermal_equipartition():
     node = DuffingDelayNode(drive_force_pn=0.0, feedback_gain=0.0, input_gain=0.0,
                             k3_n_per_m3=0.0, n_nodes=10)
