@@ -32,27 +32,27 @@ from pathlib import Path
 CASE = r"""
 import json, sys, time
 import numpy as np
-from physnn import cli
+import experiments.romera2018 as romera
+from experiments.romera2018 import gradient, model
 from physnn.tasks import load_romera, speaker_folds
-R = cli.load_experiment("romera2018")
 data = load_romera()
 x, y = data.features.astype(np.float32), data.labels
 folds = speaker_folds(data.speakers, n_folds=2, seed=0)
-config = dict(R.QUICK)
+config = romera.QUICK
 padded = sys.argv[1] == "padded"
 n_max = max(len(tr) for tr, _ in folds)
 traces = []
-logits = R.logits
+logits = gradient.logits
 def counting(model, feats):
     traces.append(1)  # called only while the step is traced (train_gradient never calls it eagerly)
     return logits(model, feats)
-R.logits = counting
+gradient.logits = counting
 t0 = time.perf_counter()
 for tr, _ in folds:
     for coupled in (True, False):
-        m = R.initial_model(x[tr], config, "linear", coupling=config["coupling"] if coupled else 0.0)
-        R.train_gradient(m, x[tr], y[tr], config, train_coupling=coupled,
-                         n_pad=n_max if padded else len(tr))
+        m = model.initial_model(x[tr], config, "linear", coupling=config.coupling if coupled else 0.0)
+        gradient.train_gradient(m, x[tr], y[tr], config, train_coupling=coupled,
+                                n_pad=n_max if padded else len(tr))
 print(json.dumps({"seconds": time.perf_counter() - t0, "traces": len(traces),
                   "fold_sizes": [len(tr) for tr, _ in folds]}))
 """
@@ -60,8 +60,8 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "traces": len(traces),
 QUICK_RUN = r"""
 import tempfile, time
 t0 = time.perf_counter()
-from physnn import cli
-cli.run_experiment("romera2018", quick=True, out=tempfile.mkdtemp())
+from physnn import experiment
+experiment.run_experiment("romera2018", quick=True, out=tempfile.mkdtemp())
 print(time.perf_counter() - t0)
 """
 

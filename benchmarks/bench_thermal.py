@@ -32,36 +32,37 @@ import jax.numpy as jnp
 import numpy as np
 from _timing import best_of  # benchmarks/_timing.py, beside this script
 
-from physnn import cli
+import experiments.romera2018 as romera
+import experiments.romera2018.thermal as rt
+from experiments.romera2018 import data, gradient, measure
+from experiments.romera2018 import model as M
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
-    R = cli.load_experiment("romera2018")
-    rt = cli.load_experiment("romera2018-thermal")
-    config = dict(R.FULL)
-    x, y, spk, folds, n_pad = R.load_folds(config)
+    config = romera.FULL
+    x, y, spk, folds, n_pad = data.load_folds(config)
     tr = folds[0][0]
-    model = R.fit_readout(R.initial_model(x[tr], config, "linear"), x[tr], y[tr], config, n_pad=n_pad)
-    xs_all = jnp.asarray(R.pad_tokens(x)[0])
-    xp, yp, wp = R.pad_tokens(x[tr], y[tr], n=n_pad)
+    model = gradient.fit_readout(M.initial_model(x[tr], config, "linear"), x[tr], y[tr], config, n_pad=n_pad)
+    xs_all = jnp.asarray(data.pad_tokens(x)[0])
+    xp, yp, wp = data.pad_tokens(x[tr], y[tr], n=n_pad)
     xs, ys, ws = jnp.asarray(xp), jnp.asarray(yp), jnp.asarray(wp)
-    opt = R._optimizer(config["grad_lr"], config["grad_lr_current"], config["grad_lr_coupling"],
-                       config["grad_steps"])
-    sigma = float(R.formant_scale_spread(x[tr], y[tr], spk[tr]))
-    present = eqx.filter_jit(R.present_features)
+    opt = gradient.optimizer(config.grad_lr, config.grad_lr_current, config.grad_lr_coupling,
+                             config.grad_steps)
+    sigma = float(data.formant_scale_spread(x[tr], y[tr], spk[tr]))
+    present = eqx.filter_jit(measure.present_features)
     rows = {}
     for temp in (0.0, 300.0):
         m = rt.at_temperature(model, temp)
         key = jax.random.key(1)
-        params, static = eqx.partition(m, R._trainable(m))
+        params, static = eqx.partition(m, gradient.trainable(m))
         state = opt.init(params)
 
         def step(params=params, static=static, state=state, key=key):
-            return R._grad_step(params, static, state, xs, ys, ws, jnp.float32(1.0),
-                                jnp.float32(config["readout_l2"]), key, opt, jnp.float32(sigma))
+            return gradient.grad_step(params, static, state, xs, ys, ws, jnp.float32(1.0),
+                                      jnp.float32(config.readout_l2), key, opt, jnp.float32(sigma))
 
         t0 = time.perf_counter()
         jax.block_until_ready(present(m, xs_all, key=key))
@@ -77,8 +78,8 @@ def main():
     cold, hot = rows["0K"], rows["300K"]
     ratio = {k: hot[k] / cold[k] for k in cold}
     print(f"romera2018 network, {len(x)} tokens padded to {xs_all.shape[0]} (presentation), "
-          f"{len(tr)} training tokens padded to {n_pad} (gradient step); t1 = {config['t1_ns']} ns, "
-          f"dt = {config['dt_ns']} ns; best of {args.repeats}")
+          f"{len(tr)} training tokens padded to {n_pad} (gradient step); t1 = {config.t1_ns} ns, "
+          f"dt = {config.dt_ns} ns; best of {args.repeats}")
     print(f"{'':<34}{'0 K (ODE)':>12}{'300 K (SDE)':>13}{'ratio':>8}")
     for k, label in (("present_s", "presentation of 320 tokens"), ("grad_step_s", "gradient step"),
                      ("present_first_call_s", "presentation, first call"),

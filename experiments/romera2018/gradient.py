@@ -99,7 +99,10 @@ def update(params, state, g, opt):
 
 
 @eqx.filter_jit
-def _grad_step(params, static, state, xs, ys, ws, coupling_mask, l2, key, opt, vtl_sigma):
+def grad_step(params, static, state, xs, ys, ws, coupling_mask, l2, key, opt, vtl_sigma):
+    """One step of (b): augmented tokens ``xs``, cross-entropy (weights ``ws``) plus ``l2`` times
+    the readout's squared weights, the coupling's gradient times ``coupling_mask`` (0: the
+    uncoupled variant), then :func:`update`. Returns ``(params, state, loss, accuracy)``."""
     xs = augment(xs, key, vtl_sigma)
 
     def loss_fn(p):
@@ -172,7 +175,7 @@ def train_gradient(model, x, y, config, train_coupling=True, progress=None, n_pa
 
     def step(i, state):
         p, opt_state, fx = state
-        new = _grad_step(p, eqx.combine(fx, rest), opt_state, xs, ys, ws, mask, l2,
+        new = grad_step(p, eqx.combine(fx, rest), opt_state, xs, ys, ws, mask, l2,
                          jax.random.fold_in(base, i), opt, sigma)
         return (new[0], new[1], fx), {"loss": new[2], "accuracy": new[3]}
 

@@ -16,8 +16,8 @@ every Adam step:
   the 5 folds one fifth of the training speakers is held out (``speaker_folds(..., seed=0)[0]``),
   both variants are trained on the rest, and the held-out training speakers are scored.
 
-Run: ``python scripts/romera_augment_probe.py none | iid SIGMA | vtl | select`` (about 3 minutes
-each; ``select`` about 5).
+Run: ``python -m experiments.romera2018.probes.augment_probe none | iid SIGMA | vtl | select``
+(about 3 minutes each; ``select`` about 5).
 
 What it showed on 2026-11-29, 2 cores, in this order (train / test, mean over the 5 folds). The
 first three runs applied the jitter in a wrapper outside the compiled step; the experiment now
@@ -41,43 +41,46 @@ import sys
 
 import jax
 import jax.numpy as jnp
-import romera_protocol as P
-from romera_protocol import R
+
+from experiments.romera2018 import data as vdata
+from experiments.romera2018 import gradient
+from experiments.romera2018 import model as M
+from experiments.romera2018.probes import protocol as P
 
 
 def train_b(x, y, spk, tr, cfg, n_pad, mode, sigma_arg=None):
     """Readout (b) trained on the tokens ``tr`` with the augmentation ``mode``: None (none),
     "vtl" (the experiment's, spread from the training speakers) or "iid" (``sigma_arg``)."""
     if mode != "iid":
-        sigma = R.formant_scale_spread(x[tr], y[tr], spk[tr]) if mode == "vtl" else 0.0
-        return R.train_gradient(R.initial_model(x[tr], cfg, "linear"), x[tr], y[tr], cfg,
+        sigma = vdata.formant_scale_spread(x[tr], y[tr], spk[tr]) if mode == "vtl" else 0.0
+        return gradient.train_gradient(M.initial_model(x[tr], cfg, "linear"), x[tr], y[tr], cfg,
                                 n_pad=n_pad, vtl_sigma=sigma)[0], sigma
-    sigma, orig = float(sigma_arg), R._grad_step
+    sigma, orig = float(sigma_arg), gradient.grad_step
 
     def jittered(params, static, state, xs, ys, ws, mask, l2, key, opt, vtl_sigma):
         z = jax.random.normal(jax.random.fold_in(key, 7), xs.shape)
         return orig(params, static, state, xs * jnp.exp(sigma * z), ys, ws, mask, l2, key, opt,
                     vtl_sigma)
 
-    R._grad_step = jittered
+    gradient.grad_step = jittered
     try:
-        return R.train_gradient(R.initial_model(x[tr], cfg, "linear"), x[tr], y[tr], cfg,
+        return gradient.train_gradient(M.initial_model(x[tr], cfg, "linear"), x[tr], y[tr], cfg,
                                 n_pad=n_pad)[0], sigma
     finally:
-        R._grad_step = orig
+        gradient.grad_step = orig
 
 
 def main(argv):
     if (not argv or argv[0] not in ("none", "iid", "vtl", "select")
             or (argv[0] == "iid" and len(argv) != 2)):
-        raise SystemExit("usage: python scripts/romera_augment_probe.py none | iid SIGMA | vtl | "
-                         "select")
+        raise SystemExit("usage: python -m experiments.romera2018.probes.augment_probe "
+                         "none | iid SIGMA | vtl | select")
     mode = argv[0]
     cfg, x, y, spk, folds, n_pad = P.setup()
     if mode == "select":  # training speakers only: one inner speaker split per outer fold
         P.select({name: (lambda idx, a=aug: train_b(x, y, spk, idx, cfg, n_pad, a)[0])
                   for name, aug in (("none", None), ("vtl", "vtl"))}, x, y, spk, folds,
-                 cfg["seed"])
+                 cfg.seed)
         return
     sigmas = []
 

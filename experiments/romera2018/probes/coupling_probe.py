@@ -16,17 +16,17 @@ device is four *coupled* oscillators):
 ``select`` decides on the training speakers alone (``romera_protocol.select``: in each of the 5
 folds one fifth of the training speakers is held out). The rule, fixed before the run: readout
 (a) adopts the variant with the most held-out tokens only if it scores at least 4 more than
-``c1e-3`` (as in ``romera_rule_probe.py``); ties between other variants go to the one nearer
+``c1e-3`` (as in ``rule_probe.py``); ties between other variants go to the one nearer
 ``W = 0.001``. Otherwise the experiment keeps ``c1e-3``.
 
 ``c1e-3`` | ``c5e-4`` | ``c2e-3`` | ``c4e-3`` alone: train and test recognition on the 5 outer
 folds (run only after ``select`` has decided).
 
-Run: ``python scripts/romera_coupling_probe.py select`` (about 15 minutes on 2 cores).
+Run: ``python -m experiments.romera2018.probes.coupling_probe select`` (about 15 minutes on 2 cores).
 
 What it showed on 2026-11-30, 2 cores (900 s): of 210 tokens of held-out training speakers,
 ``c1e-3`` 182 (86.7 %; per outer fold 38, 35, 38, 35, 36, exactly as in
-``romera_rule_probe.py select``), ``c5e-4`` 182 (36, 39, 37, 37, 33), ``c2e-3`` 172 (38, 32, 33,
+``rule_probe.py select``), ``c5e-4`` 182 (36, 39, 37, 37, 33), ``c2e-3`` 172 (38, 32, 33,
 36, 33) and ``c4e-3`` 169 (33, 35, 33, 37, 31). By the rule the experiment keeps ``c1e-3``; the
 test speakers were not run. Stronger coupling costs held-out tokens, and halving it changes
 nothing: in this simulation the coupling does not help readout (a) at any strength we tried,
@@ -35,21 +35,23 @@ in line with the experiment's ablation and unlike the paper.
 
 import sys
 
-import romera_protocol as P
-from romera_protocol import R
+from experiments.romera2018 import data as vdata
+from experiments.romera2018 import model as M
+from experiments.romera2018 import rule
+from experiments.romera2018.probes import protocol as P
 
 VARIANTS = {"c1e-3": 0.001, "c5e-4": 0.0005, "c2e-3": 0.002, "c4e-3": 0.004}
 
 
 def train_a(x, y, spk, idx, cfg, n_pad, kind):
-    m0 = R.initial_model(x[idx], cfg, "pattern", coupling=VARIANTS[kind])
-    s = R.formant_scale_spread(x[idx], y[idx], spk[idx])
-    return R.train_pattern_rule(m0, x[idx], y[idx], cfg, n_pad=n_pad, vtl_sigma=s)[0]
+    m0 = M.initial_model(x[idx], cfg, "pattern", coupling=VARIANTS[kind])
+    s = vdata.formant_scale_spread(x[idx], y[idx], spk[idx])
+    return rule.train_pattern_rule(m0, x[idx], y[idx], cfg, n_pad=n_pad, vtl_sigma=s)[0]
 
 
 def main(argv):
     cfg, x, y, spk, folds, n_pad = P.setup()
-    P.variant_main(argv, "romera_coupling_probe.py", tuple(VARIANTS),
+    P.variant_main(argv, "coupling_probe.py", tuple(VARIANTS),
                    lambda idx, k: train_a(x, y, spk, idx, cfg, n_pad, k), cfg, (x, y, spk, folds))
 
 

@@ -11,7 +11,7 @@ questions:
 
 scikit-learn is not a physnn dependency. Install it for this script: ``pip install scikit-learn``.
 
-Run: ``python scripts/romera_digital_ceiling.py`` (about 10 s).
+Run: ``python -m experiments.romera2018.probes.digital_ceiling`` (about 10 s).
 
 What it printed on 2026-11-29, 2 cores, scikit-learn 1.9.1 (test accuracy, mean over 5 folds):
 
@@ -35,14 +35,11 @@ device to match the best digital classifiers, and the choice of folds moves any 
 a point.
 """
 
-import sys
 
 import numpy as np
 
-sys.path.insert(0, "experiments")
-import romera2018_vowels as R  # noqa: E402
-
-from physnn.tasks import load_romera, speaker_folds  # noqa: E402
+from experiments.romera2018 import baselines
+from physnn.tasks import load_romera, speaker_folds
 
 
 def classifiers():
@@ -57,7 +54,7 @@ def classifiers():
         from sklearn.preprocessing import FunctionTransformer, PolynomialFeatures, StandardScaler
         from sklearn.svm import SVC
     except ImportError as err:
-        raise SystemExit("romera_digital_ceiling.py needs scikit-learn: pip install scikit-learn") from err
+        raise SystemExit("digital_ceiling.py needs scikit-learn: pip install scikit-learn") from err
 
     def std(m):
         return make_pipeline(StandardScaler(), m)
@@ -88,7 +85,7 @@ def main():
     per_seed = []
     for seed in range(20):
         folds = speaker_folds(data.speakers, n_folds=5, seed=seed)
-        per_seed.append(np.mean([np.mean(R.qda_fit_predict(x[tr], y[tr], x[te]) == y[te])
+        per_seed.append(np.mean([np.mean(baselines.qda_fit_predict(x[tr], y[tr], x[te]) == y[te])
                                  for tr, te in folds]))
     per_seed = np.asarray(per_seed)
     print(f"the experiment's QDA over fold seeds 0-19: mean {per_seed.mean():.3f}, "

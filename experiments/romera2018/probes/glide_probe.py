@@ -14,37 +14,37 @@ with both halves. Read late, the network knows no more than a snapshot of the la
 (QDA at 65 %: 87.2 %): its state keeps little of where the glide started, and it is reading it
 twice that uses the movement.
 
-Run: ``python scripts/romera_glide_probe.py [SEED ...]`` (default seeds 0-4, about a minute a
+Run: ``python -m experiments.romera2018.probes.glide_probe [SEED ...]`` (default seeds 0-4, about a minute a
 seed on 2 cores). Prints the test accuracy per seed and the mean, to set beside the record's
 91.8 % (both halves, seeds 0-4) and 88.7 % (steady tones, both halves).
 """
 
+import dataclasses
 import sys
 
 import numpy as np
 
-from physnn import cli
+import experiments.romera2018.glide as rg
+from experiments.romera2018 import data as vdata
+from experiments.romera2018 import gradient, measure
 from physnn.tasks import speaker_folds
-
-rg = cli.load_experiment("romera2018-glide")
-R = rg.R
 
 
 def main(argv):
     seeds = [int(s) for s in argv] or [0, 1, 2, 3, 4]
-    config = dict(rg.FULL, feature_windows=[[0.5, 1.0]])
+    config = dataclasses.replace(rg.FULL, feature_windows=((0.5, 1.0),))
     x, _, y, spk = rg.load_tokens(config)
-    folds = speaker_folds(spk, n_folds=config["n_folds"], seed=config["seed"])
+    folds = speaker_folds(spk, n_folds=config.n_folds, seed=config.seed)
     n_pad = max(len(tr) for tr, _ in folds)
     means = []
     for seed in seeds:
-        cfg = rg.variant_config(config, "glide", seed)
+        cfg = rg.variant_config(config, seed)
         test, train = [], []
         for tr, te in folds:
-            sigma = R.formant_scale_spread(x[tr], y[tr], spk[tr])
-            m, _ = R.train_gradient(R.initial_model(x[tr], cfg, "linear"), x[tr], y[tr], cfg,
-                                    n_pad=n_pad, vtl_sigma=sigma)
-            pred = R.predict_formants(m, x)
+            sigma = vdata.formant_scale_spread(x[tr], y[tr], spk[tr])
+            m, _ = gradient.train_gradient(rg.variant_model(x[tr], cfg, "glide"), x[tr], y[tr], cfg,
+                                           n_pad=n_pad, vtl_sigma=sigma)
+            pred = measure.predict_formants(m, x)
             test.append(np.mean(pred[te] == y[te]))
             train.append(np.mean(pred[tr] == y[tr]))
         means.append(np.mean(test))

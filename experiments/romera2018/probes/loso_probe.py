@@ -21,7 +21,7 @@ ties). It needs no extra measurement. Variants:
 folds one fifth of the training speakers is held out; the rule sees only the rest, and the
 leave-one-speaker-out objective runs inside those). The rule, fixed before the run: the
 experiment adopts the better of ``loso`` and ``loso_plain`` only if it scores at least 4 more
-held-out tokens than ``vtl`` (as in ``romera_rule_probe.py``); a tie between the two goes to
+held-out tokens than ``vtl`` (as in ``rule_probe.py``); a tie between the two goes to
 ``loso_plain``, the cheaper. Otherwise it keeps ``vtl``. ``vtl`` is deterministic and has scored
 182 of 210 in four ``select`` runs on this host, so ``select`` compares with that figure; ``select
 all`` runs it as well.
@@ -29,7 +29,7 @@ all`` runs it as well.
 A variant's name alone: train and test recognition on the 5 outer folds (run
 only after ``select`` has decided).
 
-Run: ``python scripts/romera_loso_probe.py select`` (about 8 minutes on 2 cores).
+Run: ``python -m experiments.romera2018.probes.loso_probe select`` (about 8 minutes on 2 cores).
 
 What it showed on 2026-11-30, 2 cores (476 s): of 210 tokens of held-out training speakers,
 ``loso`` 185 (per outer fold 38, 38, 38, 38, 33) and ``loso_plain`` 177 (35, 39, 38, 35, 28),
@@ -37,32 +37,37 @@ against 182 for ``vtl`` (38, 35, 38, 35, 36). ``loso`` is 3 tokens ahead, one sh
 margin fixed beforehand, so the experiment keeps ``vtl``; the test speakers were not run.
 
 ``loso_win`` (added after the experiment adopted the rule's window start, ``rule_window_init``,
-whose ``select`` score is 188 in ``romera_window_init_probe.py``): ``loso`` with that start.
+whose ``select`` score is 188 in ``window_init_probe.py``): ``loso`` with that start.
 Same rule: adopt only with at least 4 more held-out tokens than 188. ``python
-scripts/romera_loso_probe.py select loso_win`` (544 s, 2026-11-30, beside a test run): 188 (per
+-m experiments.romera2018.probes.loso_probe select loso_win`` (544 s, 2026-11-30, beside a test run): 188 (per
 outer fold 36, 40, 38, 38, 36), a tie, so the experiment keeps its training-accuracy rule.
 """
 
+import dataclasses
 import sys
 
-import romera_protocol as P
-from romera_protocol import R
+import experiments.romera2018 as romera
+from experiments.romera2018 import data as vdata
+from experiments.romera2018 import model as M
+from experiments.romera2018 import rule
+from experiments.romera2018.probes import protocol as P
 
 VARIANTS = ("vtl", "loso", "loso_plain", "loso_win")
 
 
 def train_a(x, y, spk, idx, cfg, n_pad, kind):
-    m0 = R.initial_model(x[idx], cfg, "pattern")
-    s = 0.0 if kind == "loso_plain" else R.formant_scale_spread(x[idx], y[idx], spk[idx])
-    c = dict(cfg, rule_objective="train" if kind == "vtl" else "loso")
-    if kind == "loso_win":  # with the rule's window start, as committed since (R.FULL's settings)
-        c = dict(c, rule_window_init=R.FULL["rule_window_init"])
-    return R.train_pattern_rule(m0, x[idx], y[idx], c, n_pad=n_pad, vtl_sigma=s, speakers=spk[idx])[0]
+    m0 = M.initial_model(x[idx], cfg, "pattern")
+    s = 0.0 if kind == "loso_plain" else vdata.formant_scale_spread(x[idx], y[idx], spk[idx])
+    c, objective = cfg, "train" if kind == "vtl" else "loso"
+    if kind == "loso_win":  # with the rule's window start, as committed since (romera.FULL's settings)
+        c = dataclasses.replace(c, rule_window_init=romera.FULL.rule_window_init)
+    return rule.train_pattern_rule(m0, x[idx], y[idx], c, n_pad=n_pad, vtl_sigma=s, speakers=spk[idx],
+                                   rule_objective=objective)[0]
 
 
 def main(argv):
     cfg, x, y, spk, folds, n_pad = P.setup()
-    P.variant_main(argv, "romera_loso_probe.py", VARIANTS,
+    P.variant_main(argv, "loso_probe.py", VARIANTS,
                    lambda idx, k: train_a(x, y, spk, idx, cfg, n_pad, k), cfg, (x, y, spk, folds),
                    known_reference=True)
 

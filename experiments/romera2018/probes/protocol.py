@@ -1,20 +1,22 @@
 """The protocol the romera2018 probes share: the committed folds, the selection on held-out
 training speakers, the outer-fold scores, and the command line of a probe that compares named
-variants. Imported by ``romera_amplitude_probe.py``, ``romera_augment_probe.py``,
-``romera_coupling_probe.py``, ``romera_loso_probe.py``, ``romera_map_probe.py``,
-``romera_phase_probe.py``, ``romera_rule_probe.py``, ``romera_window_init_probe.py``,
-``romera_windows_probe.py`` and ``romera_seed_spread.py`` (not a script itself)."""
+variants. Imported by ``amplitude_probe.py``, ``augment_probe.py``,
+``coupling_probe.py``, ``loso_probe.py``, ``map_probe.py``,
+``phase_probe.py``, ``rule_probe.py``, ``window_init_probe.py``,
+``windows_probe.py`` and ``seed_spread.py`` (not a script itself)."""
 
-import sys
+import dataclasses
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
-import romera2018_vowels as R  # noqa: E402
+import experiments.romera2018 as romera
+from experiments.romera2018 import data as vdata
+from experiments.romera2018 import gradient, measure
+from experiments.romera2018 import model as M
+from physnn.tasks import load_romera, speaker_folds
 
-from physnn.tasks import load_romera, speaker_folds  # noqa: E402
+PROBES = "experiments.romera2018.probes"
 
 
 def setup():
@@ -23,12 +25,12 @@ def setup():
     The config's rule starts from random layouts only (``rule_window_init`` off) and the
     window layouts it may be given belong to the min-max input map (``rule_window_fit_map``
     off): the probes compare their variants with the rule as committed before the separated
-    window start (``romera_window_init_probe.py``), and their recorded figures were measured
+    window start (``window_init_probe.py``), and their recorded figures were measured
     that way."""
-    cfg = dict(R.FULL, rule_window_init=False, rule_window_fit_map=False)
+    cfg = dataclasses.replace(romera.FULL, rule_window_init=False, rule_window_fit_map=False)
     data = load_romera()
     x, y, spk = data.features.astype(np.float32), data.labels, np.asarray(data.speakers)
-    folds = speaker_folds(data.speakers, n_folds=cfg["n_folds"], seed=cfg["seed"])
+    folds = speaker_folds(data.speakers, n_folds=cfg.n_folds, seed=cfg.seed)
     return cfg, x, y, spk, folds, max(len(tr) for tr, _ in folds)
 
 
@@ -46,7 +48,7 @@ def select(variants, x, y, spk, folds, seed, inner=0):
         itr, iva = speaker_folds(spk[tr], n_folds=5, seed=seed)[inner]
         itr, iva = tr[itr], tr[iva]
         for name, train in variants.items():
-            hits[name] += int(np.sum(R.predict_formants(train(itr), x)[iva] == y[iva]))
+            hits[name] += int(np.sum(measure.predict_formants(train(itr), x)[iva] == y[iva]))
         n_val += len(iva)
         print(f"  outer fold: inner validation hits so far {hits} of {n_val} "
               f"({time.time() - t:.0f} s)", flush=True)
@@ -83,18 +85,23 @@ def readout_b_probe_main(argv, script, key, variants, margin=20):
     cfg, x, y, spk, folds, n_pad = setup()
 
     def train(idx, name):
-        c = {**cfg, key: variants[name]}
-        sigma = R.formant_scale_spread(x[idx], y[idx], spk[idx])
-        return R.train_gradient(R.initial_model(x[idx], c, "linear"), x[idx], y[idx], c,
-                                n_pad=n_pad, vtl_sigma=sigma)[0]
+        # a configuration field, or an option of the model (lock_phase, feature_windows)
+        if key in {f.name for f in dataclasses.fields(cfg)}:
+            c, options = dataclasses.replace(cfg, **{key: variants[name]}), {}
+        else:
+            c, options = cfg, {key: variants[name]}
+        sigma = vdata.formant_scale_spread(x[idx], y[idx], spk[idx])
+        return gradient.train_gradient(M.initial_model(x[idx], c, "linear", **options), x[idx],
+                                       y[idx], c, n_pad=n_pad, vtl_sigma=sigma)[0]
 
     reference, challenger = list(variants)[:2]
     if argv == ["select"]:
         select_every_inner({k: (lambda idx, k=k: train(idx, k)) for k in variants}, x, y, spk, folds,
-                           cfg["seed"], reference=reference, challenger=challenger, margin=margin)
+                           cfg.seed, reference=reference, challenger=challenger, margin=margin)
         return
     if len(argv) != 1 or argv[0] not in variants:
-        raise SystemExit(f"usage: python scripts/{script} select | " + " | ".join(variants))
+        raise SystemExit(f"usage: python -m {PROBES}.{script.removesuffix('.py')} select | "
+                         + " | ".join(variants))
     cross_validate(lambda idx: train(idx, argv[0]), x, y, folds, argv[0])
 
 
@@ -105,7 +112,7 @@ def cross_validate(train, x, y, folds, label, describe=None):
     tr_acc, te_acc, t = [], [], time.time()
     for tr, te in folds:
         m = train(tr)
-        pred = R.predict_formants(m, x)
+        pred = measure.predict_formants(m, x)
         tr_acc.append(float(np.mean(pred[tr] == y[tr])))
         te_acc.append(float(np.mean(pred[te] == y[te])))
         print(f"  fold: {describe(m) + ', ' if describe else ''}train {tr_acc[-1]:.3f}, "
@@ -140,10 +147,11 @@ def variant_main(argv, script, variants, train, cfg, data, describe=None, known_
     else:
         chosen = variants[1:] if known_reference else variants
     if len(argv) != 1 or argv[0] not in ("select",) + variants:
-        raise SystemExit(f"usage: python scripts/{script} {usage} | " + " | ".join(variants))
+        raise SystemExit(f"usage: python -m {PROBES}.{script.removesuffix('.py')} {usage} | "
+                         + " | ".join(variants))
     x, y, spk, folds = data
     if argv[0] == "select":
-        select({k: (lambda idx, k=k: train(idx, k)) for k in chosen}, x, y, spk, folds, cfg["seed"],
+        select({k: (lambda idx, k=k: train(idx, k)) for k in chosen}, x, y, spk, folds, cfg.seed,
                inner)
         return
     cross_validate(lambda idx: train(idx, argv[0]), x, y, folds, argv[0], describe)

@@ -6,7 +6,7 @@ the augmentation factors (and thermal noise, when on) of every Adam step for (b)
 data and everything else stay as in ``physnn run romera2018`` (FULL configuration, coupled
 network).
 
-Run: ``python scripts/romera_seed_spread.py a|b SEED [SEED ...]`` (about 3 minutes a seed for
+Run: ``python -m experiments.romera2018.probes.seed_spread a|b SEED [SEED ...]`` (about 3 minutes a seed for
 (b), 5-6 for (a)).
 
 What it printed on 2026-11-29/30, 2 cores (test on the 5 folds; seed 0 is the committed run):
@@ -31,31 +31,36 @@ What it printed on 2026-11-29/30, 2 cores (test on the 5 folds; seed 0 is the co
   88.7-90.9 %): with seed 0, mean 83.9 %, standard deviation 2.4 %.
 """
 
+import dataclasses
 import sys
 
 import numpy as np
-import romera_protocol as P
-from romera_protocol import R
+
+import experiments.romera2018 as romera
+from experiments.romera2018 import data as vdata
+from experiments.romera2018 import gradient, rule
+from experiments.romera2018 import model as M
+from experiments.romera2018.probes import protocol as P
 
 
 def main(argv):
     if len(argv) < 2 or argv[0] not in ("a", "b"):
-        raise SystemExit("usage: python scripts/romera_seed_spread.py a|b SEED [SEED ...]")
+        raise SystemExit("usage: python -m experiments.romera2018.probes.seed_spread a|b SEED [SEED ...]")
     readout, seeds = argv[0], [int(s) for s in argv[1:]]
     base, x, y, spk, folds, n_pad = P.setup()
-    base = dict(R.FULL)  # the committed rule (with its window start), not the probes' baseline
+    base = romera.FULL  # the committed rule (with its window start), not the probes' baseline
     means = []
     for seed in seeds:
-        cfg = dict(base, seed=seed)
+        cfg = dataclasses.replace(base, seed=seed)
 
         def train(tr, cfg=cfg):
-            spread = R.formant_scale_spread(x[tr], y[tr], spk[tr])
+            spread = vdata.formant_scale_spread(x[tr], y[tr], spk[tr])
             if readout == "a":
-                return R.train_pattern_rule(R.initial_model(x[tr], cfg, "pattern"), x[tr], y[tr],
+                return rule.train_pattern_rule(M.initial_model(x[tr], cfg, "pattern"), x[tr], y[tr],
                                             cfg, n_pad=n_pad,
-                                            vtl_sigma=spread if cfg["rule_augment"] else 0.0)[0]
-            sigma = spread if cfg["vtl_augment"] else 0.0
-            return R.train_gradient(R.initial_model(x[tr], cfg, "linear"), x[tr], y[tr], cfg,
+                                            vtl_sigma=spread if cfg.rule_augment else 0.0)[0]
+            sigma = spread if cfg.vtl_augment else 0.0
+            return gradient.train_gradient(M.initial_model(x[tr], cfg, "linear"), x[tr], y[tr], cfg,
                                     n_pad=n_pad, vtl_sigma=sigma)[0]
 
         means.append(np.mean(P.cross_validate(train, x, y, folds, f"({readout}) seed {seed}")[1]))

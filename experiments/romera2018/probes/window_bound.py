@@ -17,19 +17,19 @@ A third fit holds the half-width at the device's own (0.135 of the band, the con
 ``DEVICE_HALFWIDTH``, from ``widths`` below) with the fixed min-max map: the device cannot change
 the width of its windows, only where they sit.
 
-Run: ``python scripts/romera_window_bound.py`` (about a minute). Printed on 2026-11-30 (test,
+Run: ``python -m experiments.romera2018.probes.window_bound`` (about a minute). Printed on 2026-11-30 (test,
 mean of the 5 folds): fixed map 84.3 % (train 89.8 %; fitted half-widths 0.15-0.19), free map
 88.1 % (train 91.2 %), fixed map with the device's half-width 85.2 % (train 90.3 %). Holding the
 width loses nothing: the free-width search fits the width to the training speakers too.
 
-``python scripts/romera_window_bound.py widths`` measures the device's own windows for tone A
+``python -m experiments.romera2018.probes.window_bound widths`` measures the device's own windows for tone A
 (tone B off, the untuned currents, the experiment's 1-cycle locking criterion, 801 steps across
 the band). Printed on 2026-11-30: half-widths 0.121, 0.142, 0.140 and 0.136 of the band coupled
 (0.127, 0.134, 0.133, 0.127 uncoupled; the outer two are cut by the band's edges), neighbouring
 windows overlapping over 7.4 % of the sweep (4.6 % uncoupled), and no part of the band where no
 oscillator locks.
 
-``python scripts/romera_window_bound.py augment`` asks whether the vocal-tract-length
+``python -m experiments.romera2018.probes.window_bound augment`` asks whether the vocal-tract-length
 augmentation of readout (b) (``vtl_augment``: both formants of a token scaled by exp(s z)) would
 help the architecture of (a) generalise to new speakers. It never looks at the test speakers: in
 each fold one fifth of the training speakers is held out (the inner split of
@@ -39,14 +39,14 @@ and 0.06), and the held-out training speakers are scored (the min-max map from t
 fitted to). Printed on 2026-11-30: 192, 188 and 185 of 210 tokens (s = 0, 0.04, 0.06). The
 augmentation does not help the windows, so it was not tried on the device's rule.
 
-``python scripts/romera_window_bound.py separation`` asks what keeping the fitted centres apart
+``python -m experiments.romera2018.probes.window_bound separation`` asks what keeping the fitted centres apart
 costs the ideal windows (device half-width, fixed map; scored as ``augment`` does, on held-out
 training speakers). Printed on 2026-11-30: 193, 185, 190, 194 and 189 of 210 tokens for
 separations 0, 0.1, 0.15, 0.2 and 0.25 of the band: nothing beyond the search's own scatter.
-``romera_window_init_probe.py`` starts the device's rule from such separated windows.
+``window_init_probe.py`` starts the device's rule from such separated windows.
 
-``python scripts/romera_window_bound.py inner`` repeats that for separations 0 and 0.2 on each of
-the five inner folds in turn, so that every training speaker is held out once (inner fold 0 is
+``python -m experiments.romera2018.probes.window_bound inner`` repeats that for separations 0 and
+0.2 on each of the five inner folds in turn, so that every training speaker is held out once (inner fold 0 is
 the one the probes select on). Printed on 2026-11-30: centres free 193, 175, 174, 166 and 168
 (of 210, 210, 210, 210, 196), 876 of 1036 in all (84.6 %); centres 0.2 apart 194, 171, 174, 158,
 158: 855 (82.5 %); centres 0.2 apart with a fitted linear map (third line, added later) 192,
@@ -57,14 +57,11 @@ a fitted map, ad hoc: 873).
 """
 
 import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
-from romera2018_vowels import fit_window_map, window_patterns  # noqa: E402
-
-from physnn.tasks import load_romera, speaker_folds  # noqa: E402
+from experiments.romera2018.windows import fit_window_map, window_patterns
+from physnn.tasks import load_romera, speaker_folds
 
 # The device's locking half-width at 2 mA, in units of the band (``widths`` below: 0.12-0.14).
 DEVICE_HALFWIDTH = 0.135
@@ -114,17 +111,21 @@ def widths():
     reach the band's edge are cut there."""
     import equinox as eqx
     import jax.numpy as jnp
-    from romera2018_vowels import FULL, _solve, initial_model, lock_state
+
+    from experiments.romera2018 import FULL
+    from experiments.romera2018.measure import solve
+    from experiments.romera2018.model import initial_model
+    from physnn.devices.spintronic import lock_state
 
     data = load_romera()
     x = data.features.astype(np.float32)
     u = np.linspace(0.0, 1.0, 801)
     lo, hi = x.min(0), x.max(0)
     sweep = np.stack([lo[0] + u * (hi[0] - lo[0]), np.full_like(u, lo[1])], 1).astype(np.float32)
-    for coupling in (FULL["coupling"], 0.0):
+    for coupling in (FULL.coupling, 0.0):
         m = initial_model(x, FULL, "pattern", coupling=coupling)
         m = eqx.tree_at(lambda m: m.enc_log_gain, m, jnp.asarray([0.0, -30.0]))  # tone B off
-        traj, _, sto, tones = _solve(m, jnp.asarray(sweep), None, None)
+        traj, _, sto, tones = solve(m, jnp.asarray(sweep), None, None)
         locked, _ = lock_state(traj, sto, tones, t_start=m.t1_ns / 2, max_slip_cycles=m.lock_slip_cycles)
         on_a = np.asarray(locked)[:, :, 0]  # (801, 4): oscillator locked to tone A
         parts = []
@@ -211,6 +212,6 @@ if __name__ == "__main__":
              "inner": inner}
     mode = " ".join(sys.argv[1:])
     if mode not in modes:
-        raise SystemExit("usage: python scripts/romera_window_bound.py "
+        raise SystemExit("usage: python -m experiments.romera2018.probes.window_bound "
                          "[augment | widths | separation | inner]")
     modes[mode]()

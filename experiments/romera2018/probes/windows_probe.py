@@ -25,21 +25,21 @@ the first minutes), held-out tokens of ``second_half`` / ``both_halves``: inner 
 between the two on the test speakers were most likely the luck of one training run ((b)'s figure
 moves by 1.2-1.6 points (standard deviation) over training seeds).
 
-Run: ``python scripts/romera_windows_probe.py select`` (50 trainings of (b), about 10 min on 2
-cores); ``python scripts/romera_windows_probe.py both_halves`` (or ``second_half``) runs a
+Run: ``python -m experiments.romera2018.probes.windows_probe select`` (50 trainings of (b), about 10 min on 2
+cores); ``python -m experiments.romera2018.probes.windows_probe both_halves`` (or ``second_half``) runs a
 variant on the outer folds.
 """
 
 import sys
 
-import romera_protocol as P
-from romera_protocol import R
+from experiments.romera2018 import model as M
+from experiments.romera2018.probes import protocol as P
 
-WINDOWS = {"second_half": R.SECOND_HALF, "both_halves": ((0.0, 0.5), (0.5, 1.0))}
+WINDOWS = {"second_half": M.SECOND_HALF, "both_halves": ((0.0, 0.5), (0.5, 1.0))}
 
 
 def main(argv):
-    P.readout_b_probe_main(argv, "romera_windows_probe.py", "feature_windows", WINDOWS)
+    P.readout_b_probe_main(argv, "windows_probe.py", "feature_windows", WINDOWS)
 
 
 if __name__ == "__main__":

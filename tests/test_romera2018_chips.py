@@ -2,38 +2,43 @@
 observables feed the loss and the nominal network's Jacobian the gradient (checked against the
 nominal network's own derivatives); a spread of 1 % in the oscillators' frequencies
 costs the in-silico model accuracy, which a refitted readout wins back; in-situ training keeps the
-chip's training accuracy far above the deployed model's; an interrupted run resumes."""
+chip's training accuracy far above the deployed model's (slow)."""
+
+import dataclasses
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
-from physnn import cli, codesign
+import experiments.romera2018.chips as rc
+from experiments.romera2018 import chips_training, gradient, measure
+from experiments.romera2018 import model as M
+from physnn import codesign
 from physnn.tasks import load_romera
 
 EXPERIMENT = "romera2018-chips"  # for the quick_run fixture (conftest.py)
 
 
+@pytest.mark.slow
 def test_chip_features_measure_the_chip_and_differentiate_the_chosen_network():
     """CHIP_FEATURES[False] returns the chip's observables and, for an objective linear in them,
     exactly the nominal network's gradient; CHIP_FEATURES[True] returns the same observables."""
-    rc = cli.load_experiment(EXPERIMENT)
-    R = rc.R
     x = load_romera().features.astype(np.float32)[:8]
-    model = R.initial_model(x, rc.QUICK, "linear")
-    chip = rc.draw_chips(model.sto, dict(rc.QUICK, chips=1), fold=0)[0]
+    model = M.initial_model(x, rc.QUICK, "linear")
+    chip = chips_training.draw_chips(model.sto, dataclasses.replace(rc.QUICK, chips=1), fold=0)[0]
     assert not np.allclose(chip["f0_ghz"], np.asarray(model.sto.f0_ghz))
     xs, key = jnp.asarray(x), jax.random.key(0)
-    w = jax.random.normal(jax.random.key(1), (8, R.n_features()))
+    w = jax.random.normal(jax.random.key(1), (8, M.n_features()))
 
     def grad_of(features):
         return eqx.filter_grad(lambda m: jnp.sum(w * features(m)))(model)
 
-    on_chip = lambda m: R.present_features(rc.on_chip(m, chip), xs, key=key)  # noqa: E731
-    nominal = lambda m: R.present_features(m, xs, key=key)  # noqa: E731
-    in_situ = lambda m: rc.CHIP_FEATURES[False](m, xs, key=key, chip=chip)  # noqa: E731
-    exact = lambda m: rc.CHIP_FEATURES[True](m, xs, key=key, chip=chip)  # noqa: E731
+    on_chip = lambda m: measure.present_features(chips_training.on_chip(m, chip), xs, key=key)  # noqa: E731
+    nominal = lambda m: measure.present_features(m, xs, key=key)  # noqa: E731
+    in_situ = lambda m: chips_training.CHIP_FEATURES[False](m, xs, key=key, chip=chip)  # noqa: E731
+    exact = lambda m: chips_training.CHIP_FEATURES[True](m, xs, key=key, chip=chip)  # noqa: E731
     np.testing.assert_array_equal(in_situ(model), on_chip(model))
     np.testing.assert_array_equal(exact(model), on_chip(model))
     assert not np.allclose(in_situ(model), nominal(model), atol=1e-3)
@@ -48,30 +53,30 @@ def test_chip_features_measure_the_chip_and_differentiate_the_chosen_network():
     # test_physics_aware.py checks against central differences)
 
 
+@pytest.mark.slow
 def test_in_situ_training_scales_every_learning_rate_by_pat_lr_scale():
     """One Adam step on a unit gradient moves every group by its learning rate: in situ, the
     currents, the coupling and the input map each move by pat_lr_scale times (b)'s step (the
     currents' and coupling's rates are multiples of grad_lr, so they are scaled once, not twice)."""
-    rc = cli.load_experiment(EXPERIMENT)
-    R = rc.R
-    model = R.initial_model(load_romera().features.astype(np.float32)[:8], rc.QUICK, "linear")
-    params = eqx.filter(model, R._trainable(model))
+    model = M.initial_model(load_romera().features.astype(np.float32)[:8], rc.QUICK, "linear")
+    params = eqx.filter(model, gradient.trainable(model))
     ones = jax.tree_util.tree_map(jnp.ones_like, params)
 
     def first_step(opt):
         upd, _ = opt.update(ones, opt.init(params), params)
         return upd
 
-    cfg = dict(rc.QUICK)
-    b = first_step(R._optimizer(cfg["grad_lr"], cfg["grad_lr_current"], cfg["grad_lr_coupling"],
-                                cfg["pat_steps"]))
-    situ = first_step(rc.in_situ_optimizer(cfg))
-    k = cfg["pat_lr_scale"]
+    cfg = rc.QUICK
+    b = first_step(gradient.optimizer(cfg.grad_lr, cfg.grad_lr_current, cfg.grad_lr_coupling,
+                                      cfg.pat_steps))
+    situ = first_step(chips_training.in_situ_optimizer(cfg))
+    k = cfg.pat_lr_scale
     for get in (lambda m: m.sto.current_ma, lambda m: m.sto.coupling, lambda m: m.enc_scale):
         np.testing.assert_allclose(np.asarray(get(situ)), k * np.asarray(get(b)), rtol=1e-4)
         assert float(jnp.max(jnp.abs(get(b)))) > 0
 
 
+@pytest.mark.slow
 def test_quick_run_spread_costs_accuracy_and_a_refit_wins_it_back(quick_run):
     out, rec, printed = quick_run
     m, lv = rec["metrics"], rec["levels"]["x1"]
@@ -91,29 +96,20 @@ def test_quick_run_spread_costs_accuracy_and_a_refit_wins_it_back(quick_run):
     assert "test_accuracy_in_situ_x1" in printed
 
 
-def test_an_interrupted_run_resumes_and_ends_as_an_uninterrupted_one(quick_run, interrupted_run_resumes):
-    """Ctrl-C at step 3 of the first in-situ training (fold 0, chip 0); the rerun loads fold 0's
-    two in-silico models, goes on from step 3, and writes the uninterrupted run's record bit for
-    bit."""
-    interrupted_run_resumes(EXPERIMENT, quick_run[1], stop_at=3, resumed=["fold0_in_silico", "fold0_robust"],
-                            owner="romera2018-chips train_in_situ")
-
-
+@pytest.mark.slow
 def test_chips_in_one_solve_are_the_chips_one_by_one():
     """train_robust's loss presents every token to every chip in one solve (fabricate's chips
     axis against the tokens' batch): each chip's observables must be those of that chip alone."""
-    rc = cli.load_experiment(EXPERIMENT)
-    R = rc.R
     x = jnp.asarray(load_romera().features.astype(np.float32)[:8])
-    model = R.initial_model(np.asarray(x), rc.QUICK, "linear")
+    model = M.initial_model(np.asarray(x), rc.QUICK, "linear")
     key = jax.random.key(3)
-    spread = rc.spreads(rc.QUICK)
+    spread = chips_training.spreads(rc.QUICK)
     chips = codesign.fabricate(model.sto, key, spread, 3, batch_ndim=1)
-    together = R.present_features(model, x, sto=chips)
-    assert together.shape == (3, 8, R.n_features())
+    together = measure.present_features(model, x, sto=chips)
+    assert together.shape == (3, 8, M.n_features())
     one = codesign.fabricate(model.sto, key, spread, 3)
     for c in range(3):
-        chip = {n: getattr(one, n)[c] for n in rc.SPREAD}
-        np.testing.assert_allclose(together[c], R.present_features(rc.on_chip(model, chip), x),
-                                   rtol=1e-4, atol=1e-5)
+        chip = {n: getattr(one, n)[c] for n in chips_training.SPREAD}
+        alone = measure.present_features(chips_training.on_chip(model, chip), x)
+        np.testing.assert_allclose(together[c], alone, rtol=1e-4, atol=1e-5)
     assert not np.allclose(together[0], together[1], atol=1e-3)
