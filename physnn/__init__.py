@@ -5,7 +5,20 @@ The public API is re-exported here; see DESIGN.md for the architecture.
 
 __version__ = "0.1.0"
 
-from . import checkpoint, codesign, delay, drives, parallel, readout, resonators, tasks, train
+from . import (
+    analysis,
+    checkpoint,
+    codesign,
+    delay,
+    drives,
+    experiment,
+    parallel,
+    phases,
+    readout,
+    resonators,
+    tasks,
+    train,
+)
 from .delay import delay_map, node_states
 from .devices import (
     AbstractDelayDevice,
@@ -30,7 +43,10 @@ __all__ = [
     "DuffingDelayNode",
     "MackeyGlassNode",
     "IkedaNode",
+    "analysis",
     "checkpoint",
+    "experiment",
+    "phases",
     "codesign",
     "delay",
     "delay_map",

@@ -32,6 +32,7 @@ from .experiment import (
     parse_overrides,
     run_experiment,
     use_compilation_cache,
+    with_overrides,
 )
 
 
@@ -143,12 +144,13 @@ def main(argv=None) -> int:
     config = module.QUICK if args.quick else module.FULL
     try:
         overrides = parse_overrides(args.overrides, config, args.name)
+        # a configuration checks itself when it is made (a dataclass's __post_init__): a value of
+        # the right type but out of range is the user's mistake too, reported before anything runs
+        config = with_overrides(config, overrides)
     except ValueError as e:
         _error(parser, e)
     if args.show_config:
-        import dataclasses
-
-        print(json.dumps(config_dict(dataclasses.replace(config, **overrides)), indent=2))
+        print(json.dumps(config_dict(config), indent=2))
         return 0
     out = Path(args.out) if args.out else Path("runs") / (args.name + ("-quick" if args.quick else ""))
     try:

@@ -110,6 +110,9 @@ class Config:
                              noise_scales=[1.0], bracket_points=26, check_points=2)
     variants: tuple[dict, ...] = ()
 
+    def __post_init__(self):  # a bad range is refused before anything runs (physnn run --set)
+        check_config(self)
+
 
 QUICK = Config(bias_v=(2.95, 3.65, 15), noise_scales=(0.0, 1.0, 10.0, 100.0),
                thermal_capacitance_j_per_k=1e-15, noise_reference_k=1070.0, dt_ns=0.02,
