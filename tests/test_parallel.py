@@ -162,8 +162,11 @@ def test_bad_input_is_a_clear_error():
 RULE = textwrap.dedent("""
     import json, sys
     import numpy as np
-    from physnn import cli, parallel
+    import dataclasses
+    from physnn import parallel
     from physnn.tasks import load_romera
+    import experiments.romera2018 as romera
+    from experiments.romera2018 import measure, model, rule
 
     assert parallel.use_host_cores(2) == (sys.argv[1] == "2")
     spans = []  # how many devices each measurement of the rule was split over
@@ -175,17 +178,16 @@ RULE = textwrap.dedent("""
         return placed
 
     parallel.shard = shard
-    exp = cli.load_experiment("romera2018")
     data = load_romera()
     x, y = data.features.astype(np.float32), data.labels
     idx = np.arange(0, len(y), 3)
-    cfg = {**exp.QUICK, "t1_ns": 200.0, "rule_iters": 2}
-    model = exp.initial_model(x[idx], cfg, "pattern")
-    trained, hist = exp.train_pattern_rule(model, x[idx], y[idx], cfg)
+    cfg = dataclasses.replace(romera.QUICK, t1_ns=200.0, rule_iters=2)
+    start = model.initial_model(x[idx], cfg, "pattern")
+    trained, hist = rule.train_pattern_rule(start, x[idx], y[idx], cfg)
     print(json.dumps({"devices": parallel.n_devices(), "spans": sorted(set(spans)),
                       "hist": [float(h) for h in hist],
                       "currents": np.asarray(trained.sto.current_ma).tolist(),
-                      "pred": np.asarray(exp.predict_formants(trained, x)).tolist()}))
+                      "pred": np.asarray(measure.predict_formants(trained, x)).tolist()}))
 """)
 
 
@@ -218,10 +220,10 @@ def test_cli_cpu_devices_must_be_positive(capsys):
 WIRING = textwrap.dedent("""
     import json, sys
     import jax
-    from physnn import cli
+    from physnn import cli, experiment
 
     name, out = sys.argv[1], sys.argv[2]
-    module = cli.load_experiment(name)
+    module = experiment.load(name)
     module.run = lambda config, out_dir: {"metrics": {"devices": len(jax.devices())}}
     assert cli.main(["run", name, "--quick", "--out", out] + sys.argv[3:]) == 0
 """)
