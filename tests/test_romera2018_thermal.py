@@ -25,6 +25,7 @@ def small():
     return d.features.astype(np.float32), d.labels
 
 
+@pytest.mark.slow
 def test_at_zero_kelvin_it_classifies_as_romera2018(small):
     x, y = small
     for mode in ("linear", "pattern"):
@@ -40,6 +41,7 @@ def test_at_zero_kelvin_it_classifies_as_romera2018(small):
         assert len(np.unique(want)) > 1
 
 
+@pytest.mark.slow
 def test_the_0k_train_accuracy_of_a_model_trained_through_the_noise_is_taken_at_0k(small):
     """A model trained at 300 K keeps its temperature; its recorded "0 K" train accuracy must be
     measured with the oscillators at 0 K, not with one noise draw at 300 K."""
