@@ -6,8 +6,8 @@ presentations, 1 ns steps) as ``romera2018-thermal`` uses them:
 
 1. **presentation**: all 259 tokens (padded to 320) presented in one batched solve and measured
    (readout (b)'s 16 observables), what testing a model at a temperature costs per noise draw;
-2. **gradient step**: one step of readout (b)'s training (``romera2018._grad_step``: forward
-   solve, reverse-mode gradient through it, Adam update) on fold 0's training tokens, what
+2. **gradient step**: one step of readout (b)'s training (``romera2018``'s ``gradient.grad_step``:
+   forward solve, reverse-mode gradient through it, Adam update) on fold 0's training tokens, what
    training through the noise costs per step.
 
 Each at 0 K (an ODE: no diffusion term) and at 300 K (an SDE: the same solver with a Brownian

@@ -1,6 +1,6 @@
 """Formant augmentation for readout (b) of romera2018: how it was tried and chosen.
 
-Before this probe, readout (b) of ``experiments/romera2018_vowels.py`` fitted the training
+Before this probe, readout (b) of ``experiments/romera2018`` fitted the training
 speakers to 93.1 % and the held-out speakers to 87.2 % (5 speaker folds, seed 0). This probe
 retrains (b) alone (coupled, FULL configuration), with the training formants perturbed afresh at
 every Adam step:

@@ -1,6 +1,6 @@
 """How far can a synchronisation-pattern classifier go on the Romera vowel folds, in principle?
 
-Readout (a) of ``experiments/romera2018_vowels.py`` reads the class from which oscillator (if
+Readout (a) of ``experiments/romera2018`` reads the class from which oscillator (if
 any) locks to tone A (F1) and which to tone B (F2). Replace the simulated oscillators by *ideal*
 locking windows: oscillator j locks a tone whose normalised frequency u lies within
 |u - c_j| <= w (the nearest centre wins where windows overlap), the same four windows for both
