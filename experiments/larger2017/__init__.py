@@ -9,14 +9,14 @@ numbers are therefore not comparable one-to-one with the papers' TI-46 numbers.
 
 Protocol:
 
-- **Front end.** 13 MFCCs per 25 ms frame every 10 ms (``fsdd_features``), each utterance
-  resampled to ``n_frames`` frames (``fixed_frames``, ``physnn.tasks.fsdd.fsdd_frames``), then standardised per coefficient with
-  the mean and standard deviation over the training set of each split (26 label-free constants
-  per split): repetitions 5-49 of all speakers for the official split, all utterances of the five
-  training speakers for each leave-one-speaker-out fold, so that the held-out speaker never
-  shapes the preprocessing (each fold therefore has its own reservoir states). Per-utterance mean
-  normalisation is not used because it would zero the time-averaged front-end features that the
-  winner-take-all readout of the front end sees.
+- **Front end.** 13 MFCCs per 25 ms frame every 10 ms (``fsdd_features``), each utterance resampled
+  to ``n_frames`` frames (``fixed_frames``; ``physnn.tasks.fsdd.fsdd_frames``), then standardised
+  per coefficient with the mean and standard deviation over the training set of each split (26
+  label-free constants per split): repetitions 5-49 of all speakers for the official split, all
+  utterances of the five training speakers for each leave-one-speaker-out fold, so that the
+  held-out speaker never shapes the preprocessing (each fold therefore has its own reservoir
+  states). Per-utterance mean normalisation is not used because it would zero the time-averaged
+  front-end features that the winner-take-all readout of the front end sees.
 - **Time multiplexing.** Each frame (a vector of 13 coefficients) is one input sample, held for
   one delay period and spread over the N virtual nodes by a random (N, 13) mask, uniform in
   [-1, 1] / sqrt(13) (``physnn.Masked``). All utterances are one batch: one ``delay_map`` call per
@@ -63,8 +63,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import physnn as pn
-from physnn.tasks.fsdd import (FSDD_SPEAKERS, fsdd_frames, fsdd_groups, fsdd_problem_inputs,
-                               fsdd_problems)
+from physnn.tasks.fsdd import FSDD_SPEAKERS, fsdd_frames, fsdd_groups, fsdd_problem_inputs, fsdd_problems
 
 from .evaluation import continuous_check, scan, speaker_mean
 from .figures import figures
