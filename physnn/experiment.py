@@ -139,7 +139,7 @@ def _describe(tp) -> str:
         return " or ".join(parts) + (" or null" if type(None) in args else "")
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
-            return f"a JSON list of {_describe(args[0]).removeprefix('a ').removeprefix('an ')}s"
+            return f"a JSON list, each item {_describe(args[0])}"
         return f"a JSON list of {len(args)} items (" + ", ".join(_describe(a) for a in args) + ")"
     if origin is dict or tp is dict:
         return "a JSON object"

@@ -169,7 +169,7 @@ def test_set_names_bad_keys_and_values_without_a_traceback(tmp_path, capsys):
     """Values are checked against the configuration's field types before anything runs."""
     for bad, words in (("temprature_k=300", ["no configuration key 'temprature_k'", "temperature_k"]),
                        ("amplitudes_ma=0.2", ["expected a JSON list", "[0.1, 0.2, 0.3, 0.4]"]),
-                       ("amplitudes_ma=[0.1, \"x\"]", ["expected a JSON list of finite numbers"]),
+                       ("amplitudes_ma=[0.1, \"x\"]", ["expected a JSON list, each item a finite number"]),
                        ("n_detunings=many", ["expected a whole number"]),
                        ("n_detunings=true", ["expected a whole number"]),
                        ("n_detunings", ["expected KEY=VALUE"]),

@@ -17,7 +17,6 @@ import physnn as pn
 from experiments.romera2018 import data as vdata
 from experiments.romera2018 import gradient, measure, rule, windows
 from experiments.romera2018 import model as M
-from physnn import experiment
 
 EXPERIMENT = "romera2018"  # the name conftest's quick_run runs
 
@@ -53,15 +52,13 @@ def test_saved_model_predicts_user_formants(quick_run):
 
 @pytest.mark.slow
 def test_interrupted_run_resumes_to_the_same_record_and_model(quick_run, interrupted_run_resumes,
-                                                              tmp_path, monkeypatch):
+                                                              tmp_path):
     """``physnn run romera2018 --quick`` stopped by Ctrl-C at step 7 (of 20) of fold 0's
     uncoupled readout (b), after that variant's rule had finished and fold 0's coupled variant
     had been checkpointed, then run again: it loads the coupled variant, the rule's final state
     and (b)'s checkpoint, trains (b) on from step 7, and ends with the record of an
     uninterrupted run and a byte-identical ``model.eqx``."""
     out, ref, _ = quick_run
-    # the records hold the checkout's commit, which another commit may move between the runs
-    monkeypatch.setattr(experiment, "source_commit", lambda: ref["commit"])
     interrupted_run_resumes("romera2018", ref, stop_at=7, resumed=["fold0"],
                             owner="romera2018 train_gradient", loop_index=1)
     assert (tmp_path / "model.eqx").read_bytes() == (out / "model.eqx").read_bytes()
