@@ -146,6 +146,7 @@ def _small_codesign_problem():
     return jax, jnp, pn, u, y, mask, node, loss
 
 
+@pytest.mark.slow
 def test_the_codesign_loss_skips_a_series_across_the_pole():
     """On a valid series the guarded loss and its gradient are the loss's own, bit for bit; on a
     series whose node crosses the pole the loss is 1, flagged, with a zero (not NaN) gradient."""

@@ -68,6 +68,7 @@ def _unlock_detuning(dev, amp, sweep_time):
     return (float(ch.frequency(ts[slip])[0]) - fg) / half
 
 
+@pytest.mark.slow
 def test_slow_sweep_unlocks_at_the_adler_range_and_a_fast_one_later():
     """Quasi-static limit: a slowly swept tone drags the oscillator along until the instantaneous
     detuning reaches the locking half-width (weak forcing, with the nu-widening); a faster sweep
@@ -79,6 +80,7 @@ def test_slow_sweep_unlocks_at_the_adler_range_and_a_fast_one_later():
     assert fast > slow + 0.05
 
 
+@pytest.mark.slow
 def test_locked_oscillator_follows_the_chirp():
     """Inside the locking range the oscillator follows the sweep adiabatically: at every moment it
     sits in the locked state of a fixed tone at the chirp's instantaneous frequency (phase lag and
@@ -121,6 +123,7 @@ def test_bad_chirps_are_named():
         pn.Chirps(jnp.ones(3), jnp.ones(2), 100.0)
 
 
+@pytest.mark.slow
 def test_gradient_through_a_chirped_solve_matches_central_differences():
     """d/d(f_start, f_end, amps) of the coherence between a driven oscillator and its chirp,
     through the solve, against central differences (float64)."""

@@ -143,6 +143,7 @@ def test_chips_simulate_as_independent_devices_with_their_own_closed_forms():
         np.testing.assert_allclose(np.asarray(one.obs["power"][-1]), p[c, 0], rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_gradient_of_the_mean_over_chips_matches_finite_differences_and_the_closed_form():
     """Robust co-design: d/dI of the chips' mean steady power, through fabricate (the current
     itself is spread) and the solve, against central differences and the closed form
@@ -282,6 +283,7 @@ def test_elasticities_through_the_solve_match_the_closed_form():
         2 * 0.01 * 0.5**2)
 
 
+@pytest.mark.slow
 def test_first_order_spread_matches_monte_carlo_over_fabricated_chips():
     """The linearised chip-to-chip spread of the four oscillators' mean frequency against 4000
     chips drawn by fabricate (the standard error of a standard deviation from 4000 draws is
@@ -357,6 +359,7 @@ def test_constrained_design_starts_at_the_nominal_device_and_never_leaves_its_bo
     np.testing.assert_allclose(np.asarray(open_w.device.coupling), np.asarray(w), atol=1e-9)
 
 
+@pytest.mark.slow
 def test_design_gradient_matches_finite_differences_and_fixed_parts_get_none():
     """d/d(raw) of a loss through the solve, against central differences, in x64; parameters that
     are not design variables, and absent couplings, get exactly zero gradient."""
@@ -387,6 +390,7 @@ def test_design_gradient_matches_finite_differences_and_fixed_parts_get_none():
             assert float(g.raw[name][idx]) == pytest.approx(fd, rel=1e-6)
 
 
+@pytest.mark.slow  # end to end: a training or a run on two CPU devices, tens of seconds
 def test_robust_codesign_through_the_solve_finds_the_closed_form_optimum():
     """Co-design an oscillator whose frequency must hit 308 MHz across a 5 % chip-to-chip spread
     of its DC current, at the least DC power: J = mean_c (f_c - f*)^2 / MHz^2 + 0.3 P_c / mW.
@@ -445,6 +449,7 @@ def test_robust_codesign_through_the_solve_finds_the_closed_form_optimum():
     assert f == pytest.approx(f_target, abs=2e-4)
 
 
+@pytest.mark.slow
 def test_design_of_a_delay_node_differentiates_through_the_delay_integrator():
     """A Mackey-Glass node's eta (linear range), gamma (logarithmic range) and delay (up to the
     history buffer's bound) as design variables: the gradient through physnn's delay integrator

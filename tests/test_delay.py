@@ -146,6 +146,7 @@ def test_batched_equals_per_sample(x64):
         np.testing.assert_allclose(batched[:, i], single, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("desync", [0, 1])
 def test_exact_map_approaches_continuous_solve(x64, desync):
     """The map holds the delayed feedback over each node interval; the continuous solve does not.
@@ -215,6 +216,7 @@ def test_ikeda_node_fixed_point_and_band_pass(x64):
     assert float(jnp.std(tr.obs)) > 1e-3
 
 
+@pytest.mark.slow
 def test_ikeda_map_approaches_continuous_solve(x64):
     tau_d = 0.5  # ns
     u = jax.random.uniform(jax.random.key(0), (10,), maxval=0.5)
@@ -332,6 +334,7 @@ def test_jit_and_grad_of_a_whole_reservoir_run_is_reusable():
     assert float(loss(n1)) != float(loss(n2))
 
 
+@pytest.mark.slow
 def test_float32_delays_that_round_either_way():
     """tau = (N+1) theta in float32 rounds below or above the exact product; both must run."""
     with jax.enable_x64(False):
@@ -391,6 +394,7 @@ def test_vectorised_method_of_steps_equals_the_scan(x64, theta, dt, desync, save
         assert float(jnp.max(jnp.abs(a - b))) < 1e-12 * scale, save
 
 
+@pytest.mark.slow
 def test_vectorised_histories_batches_and_ikeda(x64):
     rng = np.random.default_rng(1)
     node = pn.MackeyGlassNode(eta=0.7, gamma=0.3, n_nodes=20, theta=0.5, desync=1)
@@ -415,6 +419,7 @@ def test_vectorised_histories_batches_and_ikeda(x64):
     assert float(jnp.max(jnp.abs(a - b))) == 0.0
 
 
+@pytest.mark.slow
 def test_vectorised_gradient_in_a_traced_delay(x64):
     """With min_delay the traced delay keeps the vectorised path; its gradient matches the
     scan's and central finite differences, and a delay below min_delay is an error."""

@@ -286,6 +286,7 @@ def test_hysteretic_relaxation_oscillation_traverses_the_loop():
     assert periods[True] > periods[False]  # measured 1557 ns against 1363 ns
 
 
+@pytest.mark.slow
 def test_gradient_through_the_hysteresis_matches_finite_differences():
     with jax.enable_x64(True):
         dev = pn.MottNetwork("VO2", source_voltage_v=16.0, **HYST_OSC)

@@ -94,6 +94,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # end to end: a training or a run on two CPU devices, tens of seconds
 def test_two_devices_give_the_results_of_one():
     assert child(SCRIPT, devices=2).strip().endswith("OK")
 
@@ -191,6 +192,7 @@ RULE = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # end to end: a training or a run on two CPU devices, tens of seconds
 def test_the_vowel_rule_split_over_two_cores_measures_what_one_does():
     """romera2018's current rule measures its candidates split over the devices when there are
     several (``physnn run`` presents the cores as devices): the same history, currents and

@@ -77,6 +77,7 @@ def steady_frequency(dev, key=None, t1=900.0, window=300.0):
     return mean_frequency_ghz(tr, dev)
 
 
+@pytest.mark.slow
 def test_with_the_model_as_the_physical_system_the_gradient_is_the_true_one():
     """physical = model (a solve of two coupled oscillators): physics-aware training is plain
     backpropagation, checked against central differences in float64."""
@@ -145,6 +146,7 @@ def chip_error_mhz(chip, currents):
     return np.asarray(on.free_running_frequency_ghz()[0] - TARGETS_GHZ) * 1e3
 
 
+@pytest.mark.slow
 def test_in_situ_training_lands_on_the_chips_own_optimum():
     """The chip's frequencies are off the model's by up to 5 MHz. Currents trained in silico
     (the model's closed-form inverse) miss the targets on the chip by megahertz; trained in situ
@@ -161,6 +163,7 @@ def test_in_situ_training_lands_on_the_chips_own_optimum():
     assert hist["loss"][-1] < 1e-3 * hist["loss"][0]
 
 
+@pytest.mark.slow
 def test_in_situ_training_through_thermal_noise():
     """The same chip at 300 K: every step measures it with fresh thermal noise (the loss's key).
     The in-situ currents still land far closer to the chip's targets than the in-silico ones; what

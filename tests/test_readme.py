@@ -14,6 +14,7 @@ README = ROOT / "README.md"
 TOUR = ROOT / "docs" / "tour.md"
 
 
+@pytest.mark.slow
 def test_the_readmes_api_example_runs_and_does_what_it_says():
     text = README.read_text(encoding="utf-8")
     start = text.index("## Using the library")

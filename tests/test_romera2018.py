@@ -185,6 +185,7 @@ def test_loso_table_accuracy_classifies_each_speaker_by_the_others_table():
     assert rule.loso_table_accuracy(np.append(pats, 12), np.append(labs, 2), np.append(spk, "a")) == 1.0
 
 
+@pytest.mark.slow
 def test_pattern_rule_with_the_loso_objective():
     """With ``rule_objective="loso"`` the rule keeps the candidate whose table carries best to a
     left-out speaker, so it never ends below the starting layout on that score; its history is

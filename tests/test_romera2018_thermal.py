@@ -54,6 +54,7 @@ def test_the_0k_train_accuracy_of_a_model_trained_through_the_noise_is_taken_at_
     assert not np.array_equal(measure.predict_formants(hot, x[:40]), measure.predict_formants(m, x[:40]))
 
 
+@pytest.mark.slow
 def test_thermal_noise_is_repeatable_per_key_and_grows_with_the_temperature(small):
     x, y = small
     m = M.initial_model(x, romera.QUICK, "linear")

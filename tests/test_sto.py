@@ -247,6 +247,7 @@ def test_gradient_of_steady_frequency_wrt_current():
         np.testing.assert_allclose(g, 0.05 * 2.5 / (5.0 * 3.0**2), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_batched_run_equals_per_sample_runs():
     # float64, so that the comparison is not blurred by float32 round-off (the batched and single
     # programs are vectorised differently and round differently).

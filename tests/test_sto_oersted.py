@@ -21,6 +21,7 @@ def quiet(**kw):
     return pn.STONetwork(**kw)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shift_ghz", [0.0, 0.05])
 def test_free_running_frequency_and_tunability_include_the_oersted_shift(shift_ghz):
     currents = jnp.array([6.0, 7.5, 10.0])
