@@ -188,3 +188,28 @@ def test_set_names_bad_keys_and_values_without_a_traceback(tmp_path, capsys):
     with pytest.raises(ValueError, match="n_detunings=2.5"):
         experiment.run_experiment("sto-locking", quick=True, out=tmp_path,
                                   overrides={"n_detunings": 2.5})
+
+
+def test_experiments_use_ordinary_imports_and_only_public_names():
+    """No sys.path edits, no loading a sibling by name, no private name imported from another
+    module (inside a package or across packages) in experiments/ and its probes."""
+    import ast
+
+    found = []
+    for f in sorted((ROOT / "experiments").rglob("*.py")):
+        tree = ast.parse(f.read_text())
+        rel = f.relative_to(ROOT)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+                found += [f"{rel}: imports {a.name}" for a in node.names
+                          if a.name.startswith("_")]
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_") \
+                    and not node.attr.startswith("__") and isinstance(node.value, ast.Name) \
+                    and node.value.id not in ("self", "cls"):
+                found.append(f"{rel}: {node.value.id}.{node.attr}")
+            if isinstance(node, ast.Attribute) and node.attr == "path" \
+                    and isinstance(node.value, ast.Name) and node.value.id == "sys":
+                found.append(f"{rel}: sys.path")
+            if isinstance(node, ast.Name) and node.id == "load_experiment":
+                found.append(f"{rel}: load_experiment")
+    assert not found, found
