@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Literal
 
 import equinox as eqx
 import jax
@@ -58,40 +57,21 @@ from .data import formant_scale_spread, load_folds
 from .gradient import fit_readout, train_gradient
 from .measure import predict_formants
 from .model import initial_model
+from .variants import ReadoutBConfig, b_fields
 
 NAME = "romera2018-chips"
 DESCRIPTION = "The vowel network on fabricated chips: readout refit and in-situ training"
 
-#: the fields of romera2018's configuration that readout (b) and its folds depend on
-B_KEYS = ("n_folds", "t1_ns", "dt_ns", "rf_amp_ma", "coupling", "temperature_k", "grad_steps",
-          "grad_lr", "grad_lr_current", "grad_lr_coupling", "readout_l2", "readout_steps", "taper",
-          "lock_slip_cycles", "seed", "vtl_augment")
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
-    """The fields of ``romera2018``'s configuration in ``B_KEYS`` (the same meaning and values as
-    there), and: ``chips`` per fold and spread level; relative spreads at level 1 of f0
-    (``spread_f0``), of N/2pi (``spread_shift``) and of the threshold (``spread_threshold``);
-    the spread ``levels``; ``pat_steps`` in-situ steps at ``pat_lr_scale`` times (b)'s learning
-    rates; ``robust_chips`` fresh chips averaged in every step of the training across chips."""
+class Config(ReadoutBConfig):
+    """romera2018's fields that readout (b) depends on (:class:`ReadoutBConfig`), and: ``chips``
+    per fold and spread level; relative spreads at level 1 of f0 (``spread_f0``), of N/2pi
+    (``spread_shift``) and of the threshold (``spread_threshold``); the spread ``levels``;
+    ``pat_steps`` in-situ steps at ``pat_lr_scale`` times (b)'s learning rates;
+    ``robust_chips`` fresh chips averaged in every step of the training across chips."""
 
-    n_folds: int
-    t1_ns: float
-    dt_ns: float
-    rf_amp_ma: float
-    coupling: float
-    temperature_k: float
-    grad_steps: int
-    grad_lr: float
-    grad_lr_current: float
-    grad_lr_coupling: float
-    readout_l2: float
-    readout_steps: int
-    taper: Literal["hann", "none"]
-    lock_slip_cycles: float
-    seed: int
-    vtl_augment: bool
     chips: int = 3
     spread_f0: float = 0.01
     spread_shift: float = 0.05
@@ -102,12 +82,9 @@ class Config:
     robust_chips: int = 4
 
 
-def _b_fields(config) -> dict:
-    return {k: getattr(config, k) for k in B_KEYS}
 
-
-QUICK = Config(**_b_fields(VOWELS_QUICK), chips=1, levels=(1.0,), pat_steps=5, robust_chips=2)
-FULL = Config(**_b_fields(VOWELS_FULL))
+QUICK = Config(**b_fields(VOWELS_QUICK), chips=1, levels=(1.0,), pat_steps=5, robust_chips=2)
+FULL = Config(**b_fields(VOWELS_FULL))
 
 STRATEGIES = ("deployed", "refit", "in_situ", "in_situ_exact", "robust", "robust_refit")
 LABELS = {"deployed": "deployed", "refit": "readout refit", "in_situ": "in situ (model's gradient)",

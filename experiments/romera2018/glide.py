@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Literal
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -55,41 +54,22 @@ from .data import formant_scale_spread
 from .gradient import train_gradient
 from .measure import predict_formants
 from .model import initial_model
+from .variants import ReadoutBConfig, b_fields
 
 NAME = "romera2018-glide"
 DESCRIPTION = "The vowel network hears the formants glide: swept tones (beyond the paper)"
 
 HALVES = ((0.0, 0.5), (0.5, 1.0))
-#: the fields of romera2018's configuration that readout (b), its folds and the MLP depend on
-B_KEYS = ("n_folds", "t1_ns", "dt_ns", "rf_amp_ma", "coupling", "temperature_k", "grad_steps",
-          "grad_lr", "grad_lr_current", "grad_lr_coupling", "readout_l2", "readout_steps", "taper",
-          "lock_slip_cycles", "seed", "vtl_augment", "mlp_steps")
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
-    """The fields of ``romera2018``'s configuration in ``B_KEYS`` (the same meaning and values as
-    there), and: ``feature_windows``, the parts of the presentation (fractions) whose observables
-    (b) reads; ``glide_from``, ``glide_to``: the time points of the Hillenbrand measurements the
+class Config(ReadoutBConfig):
+    """romera2018's fields that readout (b) depends on (:class:`ReadoutBConfig`) and its
+    ``mlp_steps``, and: ``feature_windows``, the parts of the presentation (fractions) whose
+    observables (b) reads; ``glide_from``, ``glide_to``: the time points of the Hillenbrand measurements the
     tones sweep between ("20", "50" or "80" % of the vowel); ``train_seeds``: every variant is
     trained once with each."""
 
-    n_folds: int
-    t1_ns: float
-    dt_ns: float
-    rf_amp_ma: float
-    coupling: float
-    temperature_k: float
-    grad_steps: int
-    grad_lr: float
-    grad_lr_current: float
-    grad_lr_coupling: float
-    readout_l2: float
-    readout_steps: int
-    taper: Literal["hann", "none"]
-    lock_slip_cycles: float
-    seed: int
-    vtl_augment: bool
     mlp_steps: int
     feature_windows: tuple[tuple[float, float], ...] = HALVES
     glide_from: str = "20"
@@ -97,12 +77,9 @@ class Config:
     train_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
 
 
-def _b_fields(config) -> dict:
-    return {k: getattr(config, k) for k in B_KEYS}
 
-
-QUICK = Config(**_b_fields(VOWELS_QUICK), train_seeds=(0,))
-FULL = Config(**_b_fields(VOWELS_FULL))
+QUICK = Config(**b_fields(VOWELS_QUICK, "mlp_steps"), train_seeds=(0,))
+FULL = Config(**b_fields(VOWELS_FULL, "mlp_steps"))
 
 VARIANTS = ("glide", "steady")
 #: Romera et al. 2018 report 88 % on their test set, with steady formants
