@@ -13,6 +13,7 @@ from physnn import codesign
 EXPERIMENT = "sto-codesign"  # for the quick_run fixture (conftest.py)
 
 
+@pytest.mark.slow  # an experiment's internals, 6-11 s of compilation
 def test_the_objective_through_the_solve_is_the_closed_form_on_the_same_chips():
     config, weight, key = sc.QUICK, 0.3, jax.random.key(3)
     dev = sc.device()
