@@ -61,6 +61,22 @@ def pytest_configure(config):
 
 
 @pytest.fixture
+def synthetic_fsdd():
+    """``make(seed=0)``: frames, digits, speakers and repetitions shaped like FSDD's (6 speakers,
+    repetitions 0-14), for the spoken-digit evaluation's tests."""
+    import numpy as np
+
+    def make(seed=0):
+        rng = np.random.default_rng(seed)
+        speakers, reps = np.meshgrid(np.arange(6), np.arange(15), indexing="ij")
+        speakers, reps = speakers.ravel(), reps.ravel()
+        frames = rng.normal(2.0, 3.0, (speakers.size, 4, 3)) + speakers[:, None, None]
+        return frames, rng.integers(0, 10, speakers.size), speakers, reps
+
+    return make
+
+
+@pytest.fixture
 def relaxation():
     return Relaxation(tau=jnp.asarray(2.0))
 

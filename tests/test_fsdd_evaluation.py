@@ -16,15 +16,6 @@ from physnn.tasks.fsdd import (
 )
 
 
-def _synthetic_fsdd(seed=0):
-    """Frames, digits, speakers and repetitions shaped like FSDD's (6 speakers, reps 0-14)."""
-    rng = np.random.default_rng(seed)
-    speakers, reps = np.meshgrid(np.arange(6), np.arange(15), indexing="ij")
-    speakers, reps = speakers.ravel(), reps.ravel()
-    frames = rng.normal(2.0, 3.0, (speakers.size, 4, 3)) + speakers[:, None, None]
-    return frames, rng.integers(0, 10, speakers.size), speakers, reps
-
-
 def test_wta_ridge_matches_ridge_fit():
     """The group-statistics solve equals physnn.readout.ridge_fit on the flattened frames."""
     rng = np.random.default_rng(0)
@@ -53,8 +44,8 @@ def test_wta_predict_is_the_argmax_of_the_time_averaged_outputs():
     np.testing.assert_array_equal(wta_predict(feats.mean(1), w, b), np.argmax(outputs.mean(1), -1))
 
 
-def test_problems_and_groups():
-    _, _, speakers, reps = _synthetic_fsdd()
+def test_problems_and_groups(synthetic_fsdd):
+    _, _, speakers, reps = synthetic_fsdd()
     problems = fsdd_problems(speakers, reps)
     assert list(problems)[0] == "official" and len(problems) == 1 + len(FSDD_SPEAKERS)
     trv, val, tr, te = problems["official"]
@@ -74,12 +65,12 @@ def test_problems_and_groups():
     assert n_blocks == 3 and set(blocks.tolist()) == {0, 1, 2}
 
 
-def test_speaker_folds_are_standardised_without_the_held_out_speaker():
+def test_speaker_folds_are_standardised_without_the_held_out_speaker(synthetic_fsdd):
     """The standardisation of a leave-one-speaker-out fold comes from its training speakers only:
     changing the held-out speaker's frames changes none of the fold's other inputs (so neither
     its mean nor its standard deviation), while the folds that train on that speaker do change.
     The official split keeps its training-set statistics (repetitions 5-49)."""
-    frames, _, speakers, reps = _synthetic_fsdd()
+    frames, _, speakers, reps = synthetic_fsdd()
     problems = fsdd_problems(speakers, reps)
     inputs = fsdd_problem_inputs(frames, problems)
     np.testing.assert_array_equal(inputs["official"], standardise_frames(frames, reps >= 5))
@@ -99,9 +90,9 @@ def test_speaker_folds_are_standardised_without_the_held_out_speaker():
         assert not np.array_equal(other[f"speaker_{v}"][speakers != k], inputs[f"speaker_{v}"][speakers != k])
 
 
-def test_wta_evaluate_learns_separable_digits_and_uses_no_test_label_for_validation():
+def test_wta_evaluate_learns_separable_digits_and_uses_no_test_label_for_validation(synthetic_fsdd):
     rng = np.random.default_rng(2)
-    _, _, speakers, reps = _synthetic_fsdd()
+    _, _, speakers, reps = synthetic_fsdd()
     digits = (reps + speakers) % 10  # every digit in every training set
     centres = 3.0 * np.eye(10, 12)  # one direction per digit: linearly separable
     feats = centres[digits][:, None, :] + 0.05 * rng.normal(size=(speakers.size, 4, 12))

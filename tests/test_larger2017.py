@@ -66,19 +66,10 @@ def test_feature_shapes(quick):
     np.testing.assert_allclose(one[0], states[2], rtol=1e-5, atol=1e-6)
 
 
-def _synthetic_fsdd(seed=0):
-    """Frames, digits, speakers and repetitions shaped like FSDD's (6 speakers, reps 0-14)."""
-    rng = np.random.default_rng(seed)
-    speakers, reps = np.meshgrid(np.arange(6), np.arange(15), indexing="ij")
-    speakers, reps = speakers.ravel(), reps.ravel()
-    frames = rng.normal(2.0, 3.0, (speakers.size, 4, 3)) + speakers[:, None, None]
-    return frames, rng.integers(0, 10, speakers.size), speakers, reps
-
-
-def test_scan_evaluates_every_fold_on_its_own_inputs():
+def test_scan_evaluates_every_fold_on_its_own_inputs(synthetic_fsdd):
     """scan computes features once per distinct standardisation and evaluates each problem with
     its own: the result equals wta_evaluate() on that problem's inputs alone."""
-    frames, digits, speakers, reps = _synthetic_fsdd(1)
+    frames, digits, speakers, reps = synthetic_fsdd(1)
     problems = fsdd_problems(speakers, reps)
     inputs = fsdd_problem_inputs(frames, problems)
     groups, _ = fsdd_groups(speakers, reps)
