@@ -41,6 +41,7 @@ import jax.tree_util as jtu
 import numpy as np
 from jaxtyping import Array, PyTree
 
+from .contract import check_solve_inputs
 from .devices._base import AbstractDelayDevice
 from .drives import AbstractDrive, Masked
 from .trajectory import SAVE_MODES, Trajectory, batch_shape, check_solution, time_grid
@@ -159,6 +160,8 @@ def simulate_delay(
     if save == "holds" and not held:
         raise ValueError("simulate: saveat='holds' needs a piecewise-constant drive")
 
+    check_solve_inputs(device, drive, t0, y0,
+                       None if history is None or callable(history) else history)
     tau_c = _concrete_float(jnp.asarray(device.delay))
     if tau_c is not None:
         if not (math.isfinite(tau_c) and tau_c > 0):

@@ -34,6 +34,7 @@ import lineax as lx
 import numpy as np
 from jaxtyping import Array, PyTree
 
+from .contract import check_solve_inputs
 from .delay import simulate_delay
 from .devices._base import AbstractDelayDevice, AbstractDevice, not_a_device
 from .drives import AbstractDrive
@@ -321,6 +322,7 @@ def simulate(
     if max_steps < 1:
         raise ValueError(f"simulate: max_steps={max_steps} must be a positive integer")
 
+    check_solve_inputs(device, drive, t0, y0)
     shape = batch_shape(device, drive, y0)
     if y0 is None:
         y0 = device.init_state(shape)

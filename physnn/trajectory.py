@@ -63,10 +63,9 @@ def batch_shape(device, drive, y0=None) -> tuple[int, ...] | None:
     initial state ``y0`` is given (its own leading axes are the batch)."""
     if y0 is not None:
         return None
-    shapes = [getattr(device, "batch_shape", ())]
-    if drive is not None:
-        shapes.append(drive.batch_shape)
-    return tuple(np.broadcast_shapes(*[tuple(s) for s in shapes]))
+    from .contract import solve_batch_shape  # contract imports nothing of physnn's
+
+    return solve_batch_shape(device, drive)
 
 
 def is_traced(x) -> bool:

@@ -58,6 +58,12 @@ class AbstractDevice(eqx.Module):
         reciprocal: ClassVar[frozenset[str]] = frozenset({"coupling"})
     ```
 
+    - ``input_shapes()``: the trailing shapes of the drive values the device takes (for
+      example ``((2, n_tones),)``), which :func:`physnn.simulate` checks the drive against before
+      tracing; ``None`` (the default) leaves the drive unchecked. The state's own shape is read
+      from ``init_state`` (with ``jax.eval_shape``), so a ``y0`` or a history of the wrong shape
+      is refused too (see :mod:`physnn.contract`).
+
     A device with ensemble parameters also has a ``batch_shape`` property: the ensemble axes
     its parameters carry (``()`` for a single device), which ``simulate`` broadcasts with the
     drive's batch axes.
@@ -86,6 +92,20 @@ class AbstractDevice(eqx.Module):
     @abc.abstractmethod
     def power(self, t, y: PyTree[Array], u) -> Array:
         """Dissipated power in watts, shape = batch shape, for energy-per-inference accounting."""
+
+    def input_shapes(self) -> tuple[tuple[int, ...], ...] | None:
+        """The trailing shapes (after the batch axes) of the drive values $u(t)$ this device
+        takes, e.g. ``((2, n_tones),)`` for RF tones; ``()`` if it takes no drive; ``None`` (the
+        default) when undeclared, in which case :func:`physnn.simulate` does not check the drive.
+        Part of the shape contract (:mod:`physnn.contract`) that ``simulate`` checks before
+        tracing, so that a drive with the wrong number of channels is an error, not a silent
+        broadcast."""
+        return None
+
+    def input_hint(self) -> str:
+        """A hint appended to the error for a drive of the wrong shape (which parameter sets the
+        number of channels); empty by default."""
+        return ""
 
 
 class AbstractDelayDevice(AbstractDevice):

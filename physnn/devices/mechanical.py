@@ -225,6 +225,14 @@ class DuffingNetwork(AbstractDevice):
                    self.drive_mhz.shape]
         return tuple(np.broadcast_shapes(*shapes))
 
+    def input_shapes(self):
+        """Values of trailing shape ``(n_inputs,)`` with ``n_inputs = input_gain.shape[-1]``."""
+        return ((self.input_gain.shape[-1],),)
+
+    def input_hint(self):
+        return (f" (input_gain has shape {tuple(self.input_gain.shape)}: one column per input "
+                "channel; give it one column for each channel of the drive)")
+
     def omega0(self) -> Array:
         r"""$\omega_0$, rad/µs."""
         return TWO_PI * self.f0_mhz

@@ -238,6 +238,11 @@ class DuffingDelayNode(AbstractDelayDevice):
             di = di + s * u[..., 2]
         return jnp.stack([dr, di], axis=-1).astype(y.dtype)
 
+    def input_shapes(self):
+        """The masked input $J(t)$, trailing shape ``(1,)``, or ``(3,)`` with the two thermal
+        channels that :func:`thermal_drive` appends."""
+        return ((1,), (3,))
+
     def observe(self, t, y, u):
         """``amplitude_nm`` $|A|$ and ``phase_rad`` $\\arg A$ (what a lock-in amplifier
         referenced to the drive reads), each of shape batch."""

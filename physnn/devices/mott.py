@@ -282,6 +282,11 @@ class MottNetwork(AbstractDevice):
         shapes = [getattr(self, n).shape[:-1] for n in _PER] + [getattr(self, n).shape[:-2] for n in _MATS]
         return tuple(np.broadcast_shapes(*shapes))
 
+    def input_shapes(self):
+        """A voltage added to each source: values of trailing shape ``(M,)`` (one per
+        oscillator) or ``(1,)`` (one voltage added to every source, the one broadcast allowed)."""
+        return ((self.n_oscillators,), (1,)) if self.n_oscillators != 1 else ((1,),)
+
     def metallic_fraction(self, temperature) -> Array:
         r"""$\phi(T)$, the smooth IMT (0 insulating, 1 metallic)."""
         return jax.nn.sigmoid((temperature - self.transition_k) / self.transition_width_k)

@@ -107,6 +107,11 @@ class MackeyGlassNode(AbstractDelayDevice):
         j = 0.0 if u is None else u[..., 0]
         return -y + self.nonlinearity(y_delayed, j)
 
+    def input_shapes(self):
+        """One input channel: the masked input $J(t)$, values of trailing shape ``(1,)`` (a
+        :class:`~physnn.drives.Masked` drive or a one-channel sample-and-hold)."""
+        return ((1,),)
+
     def observe(self, t, y, u):
         return y
 
@@ -200,6 +205,11 @@ class IkedaNode(AbstractDelayDevice):
         x, integral = y[..., 0], y[..., 1]
         dx = (-x - integral / self.theta_l + self.nonlinearity(y_delayed[..., 0], j)) / self.tau_r
         return jnp.stack([dx, x], axis=-1)
+
+    def input_shapes(self):
+        """One input channel: the masked input $J(t)$, values of trailing shape ``(1,)`` (a
+        :class:`~physnn.drives.Masked` drive or a one-channel sample-and-hold)."""
+        return ((1,),)
 
     def observe(self, t, y, u):
         return y[..., 0] if self.band_pass else y

@@ -225,6 +225,15 @@ class STONetwork(AbstractDevice):
                    self.rf_coupling.shape[:-2]]
         return tuple(np.broadcast_shapes(*shapes))
 
+    def input_shapes(self):
+        """RF tones only (:class:`~physnn.drives.Tones`, :class:`~physnn.drives.Chirps`): values of
+        trailing shape ``(2, n_tones)`` with ``n_tones = rf_coupling.shape[-1]``."""
+        return ((2, self.rf_coupling.shape[-1]),)
+
+    def input_hint(self):
+        return (f" (rf_coupling has shape {tuple(self.rf_coupling.shape)}: one column per tone; "
+                "give it one column for each tone of the drive)")
+
     def supercriticality(self) -> Array:
         r"""$\zeta = I / I_{\mathrm{th}}$."""
         return self.current_ma / self.threshold_ma
