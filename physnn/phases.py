@@ -77,6 +77,9 @@ class GraphOscillators(AbstractDevice):
     def diffusion(self, t, y, u):
         return self.cells.diffusion(t, y, u)  # temperature noise of the cells (None without)
 
+    def noise_drift(self, t, y, u):
+        return self.cells.noise_drift(t, y, u)
+
     def observe(self, t, y, u):
         return self.cells.observe(t, y, u)
 

@@ -59,6 +59,9 @@ class _Guarded(AbstractDevice):
     def diffusion(self, t, y, u):
         return self.device.diffusion(t, y, u)
 
+    def noise_drift(self, t, y, u):
+        return self.device.noise_drift(t, y, u)
+
     def observe(self, t, y, u):
         return self.device.observe(t, y, u)
 

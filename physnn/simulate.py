@@ -108,6 +108,14 @@ def _terms(device, key, y0, u_of_t, grid):
     if key is None:
         return ode, False
 
+    def f_noisy(t, y, args):
+        u = u_of_t(t, args)
+        extra = device.noise_drift(t, y, u)
+        dy = device.drift(t, y, u)
+        return dy if extra is None else jtu.tree_map(jnp.add, dy, extra)
+
+    ode = dfx.ODETerm(f_noisy)
+
     def g(t, y, args):
         return lx.DiagonalLinearOperator(device.diffusion(t, y, u_of_t(t, args)))
 
@@ -226,6 +234,9 @@ class _Shifted(eqx.Module):
     def diffusion(self, s, y, u):
         return self.device.diffusion(self.t_k + s, y, u)
 
+    def noise_drift(self, s, y, u):
+        return self.device.noise_drift(self.t_k + s, y, u)
+
 
 # --------------------------------------------------------------------------------------------
 
@@ -274,7 +285,10 @@ def simulate(
       is simulated as an SDE (the same key gives the same path). Inside ``jax.jit`` a device's
       temperature is a traced array, so a device at 0 K cannot be seen to be noise-free: with a
       key it is solved as an SDE (``Heun``, zero noise), not as an ODE (``Tsit5``), and at the
-      same step its solution is less accurate. Pass ``key=None`` for a deterministic solve.
+      same step its solution is less accurate. Pass ``key=None`` for a deterministic solve:
+      the noise-free model, at any temperature. It integrates ``device.drift`` alone, without
+      the drift that belongs to the noise (``device.noise_drift``, e.g. the Stratonovich term of
+      :class:`~physnn.STONetwork`), so that it meets the model's noise-free closed forms.
     - `solver`: a diffrax solver. Default ``Tsit5`` for ODEs and ``Heun`` (Stratonovich) for SDEs.
     - `adjoint`: a diffrax adjoint. Default: recursive checkpointing that stores every fixed step
       when that fits in memory (see BENCHMARKS.md for the gradient/forward ratio).

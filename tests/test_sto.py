@@ -25,6 +25,23 @@ def quiet(**kw):
     return pn.STONetwork(**kw)
 
 
+def test_a_deterministic_solve_at_room_temperature_meets_the_closed_form():
+    """key=None is the noise-free model at any temperature: the Stratonovich noise-induced
+    drift (STONetwork.noise_drift, +Gamma Q theta / 2 c) is left out, so p0 = (zeta-1)/(zeta+Q).
+    Before issue 34 it was kept, and p0 came out 0.155 % high at 300 K."""
+    dev = pn.STONetwork(temperature_k=300.0, current_ma=jnp.array([7.5, 10.0]))
+    zeta = np.array([7.5, 10.0]) / 5.0
+    p0 = (zeta - 1) / (zeta + 1.5)
+    tr = pn.simulate(dev, None, t1=3000.0, dt=0.5, y0=dev.init_state() * 0.5, saveat="final")
+    np.testing.assert_allclose(np.asarray(tr.obs["power"][-1]), p0, rtol=1e-5)
+    # the term exists, belongs to the noise, and is 1/2 Gamma Q theta c
+    y = dev.init_state()
+    extra = np.asarray(dev.noise_drift(0.0, y, None))
+    rate = 0.5 * 0.02 * 1.5 * np.asarray(dev.thermal_ratio())
+    np.testing.assert_allclose(extra, rate * np.asarray(y), rtol=1e-6)
+    assert quiet().noise_drift(0.0, y[..., :1], None) is None
+
+
 def test_free_running_steady_power_and_frequency():
     currents = jnp.array([6.0, 7.5, 10.0, 15.0])
     dev = quiet(current_ma=currents, nonlinear_damping=1.5, threshold_ma=5.0)

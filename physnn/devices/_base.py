@@ -85,6 +85,14 @@ class AbstractDevice(eqx.Module):
         """Diagonal noise amplitude $g(t, y, u)$ (same structure as ``y``), or ``None``."""
         return None
 
+    def noise_drift(self, t, y: PyTree[Array], u) -> PyTree[Array] | None:
+        r"""A drift that belongs to the noise (same structure as ``y``), or ``None`` (default):
+        for example the noise-induced term of a Stratonovich model whose fluctuation-dissipation
+        balance needs it. :func:`physnn.simulate` adds it to :meth:`drift` only when it simulates
+        the noise (a ``key`` is given); a deterministic solve (``key=None``) integrates
+        :meth:`drift` alone, the noise-free model."""
+        return None
+
     @abc.abstractmethod
     def observe(self, t, y: PyTree[Array], u) -> PyTree[Array]:
         """What an experimenter measures (power, voltage, displacement, ...)."""

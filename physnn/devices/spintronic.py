@@ -19,7 +19,9 @@ Stratonovich SDE (``Heun``, the default solver for noisy solves; pass a Stratono
 you choose one), and the noise-induced term $\tfrac12\Gamma Q\theta c$ makes a passive oscillator
 ($I = 0$) relax to the Boltzmann distribution $\propto e^{-E_0 p/k_B T}$ exactly, with
 $\langle E_0 p\rangle = k_B T$ (tested). That term is of relative size $Q\theta \approx 10^{-3}$ at
-the defaults and 300 K, and is left out at 0 K.
+the defaults and 300 K. It belongs to the noise: :meth:`STONetwork.noise_drift` returns it and
+``simulate`` adds it only to a noisy solve (a ``key`` given). A deterministic solve
+(``key=None``) is the noise-free model at any temperature, and meets the closed forms below.
 
 The term $2\pi\kappa I_j$ (``current_shift_ghz_per_ma``, default 0) tunes the linear frequency
 with the DC current, as the current's Oersted field does in vortex oscillators, which are close
@@ -358,8 +360,6 @@ class STONetwork(AbstractDevice):
         omega = TWO_PI * (f_lin + self.nonlinear_shift_ghz * p - self.frame_ghz)
         gain = self.damping / self.threshold_ma * self.current_ma * (1.0 - p)
         loss = self.damping * (1.0 + self.nonlinear_damping * p)
-        if self._may_be_noisy():  # the noise-induced drift of the Stratonovich form
-            loss = loss - 0.5 * self.damping * self.nonlinear_damping * self.thermal_ratio()
         dc = (-1j * omega - loss + gain) * c
         k = self.coupling * (1.0 - jnp.eye(self.n_oscillators))
         wc = k * jnp.exp(1j * self.coupling_phase)
@@ -375,6 +375,18 @@ class STONetwork(AbstractDevice):
     def drift(self, t, y, u):
         dc = self._envelope_rate(t, self._complex(y), u)
         return jnp.stack([jnp.real(dc), jnp.imag(dc)], axis=-2).astype(y.dtype)
+
+    def noise_drift(self, t, y, u):
+        r"""The noise-induced drift $\tfrac12\Gamma Q\theta\,c$ of the Stratonovich form (the
+        same layout as ``y``), which ``simulate`` adds to :meth:`drift` only when it simulates
+        the thermal noise (a ``key`` is given): with it, a passive oscillator relaxes to the
+        Boltzmann distribution exactly. A deterministic solve (``key=None``) is the noise-free
+        model and leaves it out, so it reproduces the closed forms ($p_0$, the relaxation rate)
+        at any temperature."""
+        if not self._may_be_noisy():
+            return None
+        rate = 0.5 * self.damping * self.nonlinear_damping * self.thermal_ratio()
+        return (rate[..., None, :] * y).astype(y.dtype)
 
     def _may_be_noisy(self) -> bool:
         temp = V.concrete(self.temperature_k)
