@@ -9,8 +9,10 @@ from . import (
     analysis,
     checkpoint,
     codesign,
+    contract,
     delay,
     drives,
+    errors,
     experiment,
     parallel,
     phases,
@@ -31,6 +33,7 @@ from .devices import (
     STONetwork,
 )
 from .drives import Chirps, Constant, Masked, SampleAndHold, Tones
+from .errors import UserError
 from .simulate import simulate
 from .trajectory import SimulationError, Trajectory
 
@@ -57,6 +60,9 @@ __all__ = [
     "Tones",
     "Chirps",
     "SimulationError",
+    "UserError",
+    "contract",
+    "errors",
     "Trajectory",
     "simulate",
     "drives",

@@ -36,7 +36,9 @@ import jax.tree_util as jtu
 import numpy as np
 from jaxtyping import PyTree
 
-__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "CHECKPOINT_NAME",
+from .errors import UserError
+
+__all__ = ["CheckpointError", "UserError", "recovery_hint", "save_checkpoint", "load_checkpoint", "CHECKPOINT_NAME",
            "InterruptGuard", "bind_checkpoint_dir", "Stages", "RUN_CHECKPOINTS",
            "remove_run_checkpoints", "config_dict"]
 
@@ -50,8 +52,10 @@ _RESERVED = frozenset(
 )
 
 
-class CheckpointError(ValueError):
-    """A checkpoint file is corrupt, is not a physnn checkpoint, or does not match the template."""
+class CheckpointError(UserError):
+    """A checkpoint file is corrupt, is not a physnn checkpoint, belongs to another run, or does
+    not match the template. A :class:`~physnn.errors.UserError` (so a ``ValueError``): the
+    ``physnn`` command prints it as one line and exits with status 2."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -270,13 +274,23 @@ def load_checkpoint(path, like: PyTree) -> tuple[PyTree, dict]:
     `CheckpointError` (a `ValueError`) if the file is truncated, has a bad header, fails its
     SHA-256 check, or does not match `like` (naming the first mismatching leaf).
     """
-    header, payload = _read_checkpoint(path)
-    _check_structure(path, header.get("structure") or {}, _describe_tree(like))
     try:
-        tree = eqx.tree_deserialise_leaves(io.BytesIO(payload), like)
-    except Exception as e:
-        raise CheckpointError(f"{path}: could not deserialise the payload: {e}") from e
+        header, payload = _read_checkpoint(path)
+        _check_structure(path, header.get("structure") or {}, _describe_tree(like))
+        try:
+            tree = eqx.tree_deserialise_leaves(io.BytesIO(payload), like)
+        except Exception as e:
+            raise CheckpointError(f"{path}: could not deserialise the payload: {e}") from e
+    except CheckpointError as e:
+        raise CheckpointError(f"{e}. {recovery_hint(path)}") from None
     return tree, header
+
+
+def recovery_hint(path) -> str:
+    """How to recover from a checkpoint file that cannot be used: delete it (the loop it
+    belongs to then starts over; other checkpoints of the run are kept)."""
+    return (f"To recover, delete {path}: the loop it saved starts over, and the run keeps its "
+            "other checkpoints")
 
 
 def config_dict(config) -> dict:
@@ -325,13 +339,23 @@ def bind_checkpoint_dir(directory, setup: dict, owner: str) -> pathlib.Path:
     if not f.exists():
         _atomic_write(f, (json.dumps(setup).encode("utf-8"),))
         return directory
-    found = json.loads(f.read_text())
+    recover = (f"delete {directory} to start the run over, or choose another output folder "
+               "(--out)")
+    try:
+        found = json.loads(f.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{owner}: {f} is corrupted (not valid JSON: {e}); it records the "
+                              f"set-up its checkpoints belong to, so they cannot be trusted: "
+                              f"{recover}") from None
+    if not isinstance(found, dict):
+        raise CheckpointError(f"{owner}: {f} is not a physnn set-up record (a JSON object "
+                              f"expected, found {type(found).__name__}); {recover}")
     if found != setup:
         old, new = found.get("config", {}), setup.get("config", {})
         keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
         other = sorted(k for k in set(found) | set(setup)
                        if k != "config" and found.get(k) != setup.get(k))
-        raise ValueError(
+        raise CheckpointError(
             f"{owner}: {directory} holds checkpoints of another run (config keys that differ: "
             f"{keys or 'none'}; other entries that differ: {other or 'none'}); delete that folder "
             "or choose another output folder (--out)")
@@ -571,12 +595,18 @@ class Stages:
         except (UnicodeDecodeError, json.JSONDecodeError):
             header = None
         if not isinstance(header, dict) or header.get("format") != _STAGE_FORMAT:
-            raise CheckpointError(f"{f}: not a physnn stage file; delete it to recompute the stage")
+            raise CheckpointError(f"{f}: not a physnn stage file (truncated or overwritten); "
+                                  "delete it to recompute the stage")
         payload = raw[nl + 1:]
         if hashlib.sha256(payload).hexdigest() != header.get("sha256"):
-            raise CheckpointError(f"{f}: payload sha256 mismatch; the file is corrupted")
-        with np.load(io.BytesIO(payload), allow_pickle=False) as arrays:
-            return _decode(header["value"], arrays)
+            raise CheckpointError(f"{f}: payload sha256 mismatch; the file is corrupted: delete it "
+                                  "to recompute the stage")
+        try:
+            with np.load(io.BytesIO(payload), allow_pickle=False) as arrays:
+                return _decode(header["value"], arrays)
+        except (KeyError, ValueError, OSError) as e:
+            raise CheckpointError(f"{f}: cannot be decoded ({type(e).__name__}: {e}); delete it "
+                                  "to recompute the stage") from None
 
     def remove(self) -> None:
         """Delete the folder and every checkpoint in it (once the run's results are written)."""

@@ -9,8 +9,15 @@ benchmarks.
 An experiment is a module of the ``experiments`` package with ``NAME``, ``DESCRIPTION``, typed
 ``QUICK`` and ``FULL`` configurations and ``run(config, out_dir)`` (see
 :mod:`physnn.experiment`). ``physnn run`` writes ``DIR/results.json`` next to the experiment's
-figures and prints what was measured beside the paper's figure. A mistake on the command line
-(an unknown name or key, a value of the wrong type) is a one-line error, not a traceback.
+figures and prints what was measured beside the paper's figure.
+
+Exit status: 0 on success; 2 for the user's mistake, printed as one line without a traceback (an
+unknown name or key, a value of the wrong type or range, an output folder that is a file or not
+writable, a corrupted checkpoint or one of another run, a damaged data file: every
+:class:`physnn.errors.UserError`; and a ``ValueError`` raised during a run given ``--set``
+values, since the default configurations are tested and physnn's checks name the value they
+refuse); 130/143 when interrupted (the same command resumes); anything else is a bug and keeps
+its traceback (``PHYSNN_TRACEBACK=1`` shows it for the errors above too).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from pathlib import Path
 
 from . import __version__
 from .checkpoint import RUN_CHECKPOINTS, config_dict
+from .errors import UserError
 from .experiment import (
     discover,
     format_table,
@@ -153,10 +161,15 @@ def main(argv=None) -> int:
         print(json.dumps(config_dict(config), indent=2))
         return 0
     out = Path(args.out) if args.out else Path("runs") / (args.name + ("-quick" if args.quick else ""))
+    if out.exists() and not out.is_dir():
+        _error(parser, f"--out {out}: is a file; expected a folder (new or existing) for the "
+                       "results")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        _error(parser, f"--out {args.out}: cannot create the output folder ({e.strerror})")
+        _error(parser, f"--out {out}: cannot create the output folder ({e.strerror})")
+    if not os.access(out, os.W_OK | os.X_OK):
+        _error(parser, f"--out {out}: the folder is not writable; choose another output folder")
     splits = getattr(module, "SPLITS_OVER_DEVICES", False)
     k = args.cpu_devices if args.cpu_devices is not None else (
         parallel.usable_cores() if splits else 1)
@@ -172,6 +185,19 @@ def main(argv=None) -> int:
                  else "no checkpoint was written"),
               file=sys.stderr)
         return 143 if "SIGTERM" in str(e) else 130
+    except UserError as e:  # the user's to fix (a corrupted checkpoint, a bad file): no traceback
+        print(f"physnn: error: {e}", file=sys.stderr)
+        return 2
+    except ValueError as e:
+        # physnn's argument checks raise ValueError naming the value. The default configurations
+        # are tested, so under --set such an error comes from the values set; without --set it
+        # is a bug and keeps its traceback
+        if not overrides or os.environ.get("PHYSNN_TRACEBACK"):
+            raise
+        given = " ".join(f"--set {o}" for o in args.overrides)
+        print(f"physnn: error: {args.name} stopped on a value it was given ({given}): {e}\n"
+              "(set PHYSNN_TRACEBACK=1 to see where)", file=sys.stderr)
+        return 2
     print()
     print(f"{args.name}{' (quick)' if args.quick else ''}: {record['wall_s']:.1f} s")
     print(format_table(record["metrics"], record["reference"]))

@@ -34,6 +34,7 @@ from .checkpoint import (
     CheckpointError,
     InterruptGuard,
     load_checkpoint,
+    recovery_hint,
     save_checkpoint,
 )
 
@@ -266,9 +267,11 @@ def fit(
             start = header.get("step")
             loaded = header.get("history")
             if not isinstance(start, int) or isinstance(start, bool) or start < 0:
-                raise CheckpointError(f"{ckpt}: header has no valid 'step' (got {start!r})")
+                raise CheckpointError(f"{ckpt}: header has no valid 'step' (got {start!r}). "
+                                      f"{recovery_hint(ckpt)}")
             if not (isinstance(loaded, dict) and all(isinstance(v, list) for v in loaded.values())):
-                raise CheckpointError(f"{ckpt}: header has no valid 'history' dict of lists")
+                raise CheckpointError(f"{ckpt}: header has no valid 'history' dict of lists. "
+                                      f"{recovery_hint(ckpt)}")
             history = {"step": [], "loss": [], **loaded}
             if start >= steps:
                 return eqx.combine(params, static), history
@@ -428,13 +431,15 @@ def train_loop(
         rec = header.get("train_loop")
         if not isinstance(rec, dict) or rec.get("owner") != owner:
             found = rec.get("owner") if isinstance(rec, dict) else None
-            raise CheckpointError(f"{path}: not a checkpoint of {owner}'s loop (owner {found!r})")
+            raise CheckpointError(f"{path}: not a checkpoint of {owner}'s loop (owner {found!r}). "
+                                  f"{recovery_hint(path)}")
         done, history = rec.get("step"), rec.get("history")
         if isinstance(done, bool) or not isinstance(done, int) or not 0 <= done <= steps:
             raise CheckpointError(f"{path}: step {done!r} in the checkpoint; expected an int "
                                   f"from 0 to steps = {steps}")
         if not (isinstance(history, dict) and all(isinstance(v, list) for v in history.values())):
-            raise CheckpointError(f"{path}: header has no valid 'history' dict of lists")
+            raise CheckpointError(f"{path}: header has no valid 'history' dict of lists. "
+                                  f"{recovery_hint(path)}")
         if progress is not None:
             progress.update(done)
 

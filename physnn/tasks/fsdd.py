@@ -61,10 +61,13 @@ import functools
 import math
 import numbers
 import os
+import zipfile
 from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
+
+from ..errors import UserError
 
 __all__ = [
     "FSDD_SPEAKERS",
@@ -203,14 +206,18 @@ def _load(path: str) -> FSDDData:
             f"FSDD archive not found: {path!r} (expected physnn/data/fsdd/{_FILE}, made by "
             "scripts/pack_fsdd.py; reinstall physnn or pass path=)"
         )
-    with np.load(path, allow_pickle=False) as z:
-        audio = z["audio"]
-        offsets = z["offsets"].astype(np.int64)
-        digits = z["digits"].astype(np.int64)
-        speaker_names = tuple(str(s) for s in z["speaker_names"])
-        speakers = np.asarray(speaker_names)[z["speakers"].astype(np.int64)]
-        indices = z["indices"].astype(np.int64)
-        sample_rate = int(z["sample_rate"])
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            audio = z["audio"]
+            offsets = z["offsets"].astype(np.int64)
+            digits = z["digits"].astype(np.int64)
+            speaker_names = tuple(str(s) for s in z["speaker_names"])
+            speakers = np.asarray(speaker_names)[z["speakers"].astype(np.int64)]
+            indices = z["indices"].astype(np.int64)
+            sample_rate = int(z["sample_rate"])
+    except (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile) as e:
+        raise UserError(f"{path!r}: not a readable FSDD archive ({type(e).__name__}: {e}); "
+                        "reinstall physnn or rebuild it with scripts/pack_fsdd.py") from None
     n = digits.size
     if (
         offsets.shape != (n + 1,)
@@ -218,7 +225,8 @@ def _load(path: str) -> FSDDData:
         or offsets[-1] != audio.size
         or np.any(np.diff(offsets) <= 0)
     ):
-        raise ValueError(f"{path!r}: inconsistent offsets (corrupt archive?)")
+        raise UserError(f"{path!r}: inconsistent offsets: the FSDD archive is damaged; reinstall "
+                        "physnn (or rebuild it with scripts/pack_fsdd.py)")
     signal = mulaw_decode(audio).astype(np.float32) / np.float32(32768.0)
     signal.setflags(write=False)
     waves = [signal[offsets[i] : offsets[i + 1]] for i in range(n)]
