@@ -31,6 +31,7 @@ import contextlib
 import ctypes
 import numbers
 import re
+import warnings
 
 import equinox as eqx
 import jax
@@ -44,6 +45,7 @@ __all__ = [
     "ridge_fit",
     "ridge_solve",
     "cv_folds",
+    "CVWarning",
     "nmse",
     "nrmse",
     "accuracy",
@@ -194,10 +196,18 @@ def _check_folds(folds, n_samples: int, func: str = "cv_folds") -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def cv_folds(n_samples: int, folds: int = 5, groups=None) -> list[np.ndarray]:
+def cv_folds(n_samples: int, folds: int = 5, groups=None, *, labels=None,
+             seed: int = 0) -> list[np.ndarray]:
     r"""Deterministic $k$-fold split of ``range(n_samples)`` into validation index sets.
 
-    Without ``groups`` the folds are **contiguous blocks** in sample order
+    With ``labels`` (class labels, and no ``groups``) the folds are **shuffled and
+    stratified**: the samples of each class are permuted (by ``numpy.random.default_rng(seed)``)
+    and dealt to the folds in turn, each class starting where the previous one stopped, so that
+    every fold holds each class in proportion (to within one sample) and the fold sizes differ by
+    at most one. This is the default for classification in :func:`ridge_fit`: with rows sorted
+    by class, contiguous blocks would hold out whole classes.
+
+    Without ``groups`` or ``labels`` the folds are **contiguous blocks** in sample order
     (``np.array_split(np.arange(n_samples), folds)``), never shuffled: consecutive reservoir
     states are strongly correlated, so a shuffled split would validate on samples that are
     practically copies of training samples. (No gap is left between blocks; with washout-length
@@ -215,6 +225,9 @@ def cv_folds(n_samples: int, folds: int = 5, groups=None) -> list[np.ndarray]:
     - `n_samples`: number of samples.
     - `folds`: number of folds $k$, with $2 \le k \le$ `n_samples` (and $k \le$ number of groups).
     - `groups`: optional array of shape ``(n_samples,)`` of hashable group labels.
+    - `labels`: optional class labels of shape ``(n_samples,)`` for stratified, shuffled folds
+      (ignored when `groups` is given: whole groups are then kept together).
+    - `seed`: the seed of the shuffle of stratified folds (an integer).
 
     **Returns:**
 
@@ -224,6 +237,8 @@ def cv_folds(n_samples: int, folds: int = 5, groups=None) -> list[np.ndarray]:
         raise ValueError(f"cv_folds: n_samples={n_samples!r} must be a positive integer")
     n_samples = int(n_samples)
     folds = _check_folds(folds, n_samples)
+    if groups is None and labels is not None:
+        return _stratified_folds(_check_groups(labels, n_samples, "cv_folds"), folds, seed)
     if groups is None:
         return [np.asarray(f, dtype=np.int64) for f in np.array_split(np.arange(n_samples), folds)]
     g = _check_groups(groups, n_samples, "cv_folds")
@@ -307,6 +322,55 @@ class _Spectral:
 
     def bias(self, w: np.ndarray) -> np.ndarray:
         return self.y_mean - self.x_mean @ w
+
+
+def _stratified_folds(labels, folds: int, seed) -> list[np.ndarray]:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ValueError(f"cv_folds: seed={seed!r} must be an integer")
+    rng = np.random.default_rng(int(seed))
+    _, inverse = np.unique(labels, return_inverse=True)
+    fold_of = np.empty(labels.shape[0], dtype=np.int64)
+    start = 0
+    for c in range(inverse.max() + 1):
+        members = rng.permutation(np.flatnonzero(inverse == c))
+        fold_of[members] = (start + np.arange(members.size)) % folds
+        start = (start + members.size) % folds
+    return [np.flatnonzero(fold_of == k).astype(np.int64) for k in range(folds)]
+
+
+class CVWarning(UserWarning):
+    """:func:`ridge_fit`'s cross-validated score is far below its training score: the readout
+    overfits, or the folds hold out what the training never saw (e.g. whole classes or
+    speakers)."""
+
+
+def _check_generalisation(x, y, label_index, spec, alpha, cv, func):
+    """Warn (:class:`CVWarning`) when the cross-validated score at the chosen alpha is far below
+    the training score. Classification: the CV accuracy is less than halfway from chance
+    (1 / number of classes) to the training accuracy. Regression: the CV mean squared error is
+    more than 10 times the training one and more than 1 % of the targets' variance (so that
+    near-perfect fits do not warn)."""
+    w = spec.weights(alpha)
+    pred = x @ w + spec.bias(w)
+    train_mse = float(np.mean((pred - y) ** 2))
+    _, cv_mse, cv_acc = cv
+    if label_index is not None:
+        chance = 1.0 / y.shape[1]
+        train_acc = float(np.mean(np.argmax(pred, axis=1) == label_index))
+        if train_acc > chance and cv_acc - chance < 0.5 * (train_acc - chance):
+            warnings.warn(
+                f"{func}: cross-validated accuracy {cv_acc:.3f} is far below the training "
+                f"accuracy {train_acc:.3f} (chance {chance:.3f}) at alpha={alpha:.3g}: the "
+                "readout overfits, or the folds hold out what training never saw; check the "
+                "features, or pass groups= to validate on unseen groups on purpose",
+                CVWarning, stacklevel=3)
+    else:
+        var = float(np.mean((y - y.mean(0)) ** 2))
+        if cv_mse > 10 * train_mse and cv_mse > 0.01 * var:
+            warnings.warn(
+                f"{func}: cross-validated mean squared error {cv_mse:.3g} is more than 10 times "
+                f"the training error {train_mse:.3g} at alpha={alpha:.3g}: the readout overfits "
+                "(too many features for the samples?)", CVWarning, stacklevel=3)
 
 
 def _cv_path(x, y, label_index, alphas, folds, fit_intercept):
@@ -465,6 +529,7 @@ def ridge_fit(
     groups=None,
     classify: bool | None = None,
     fit_intercept: bool = True,
+    seed: int = 0,
 ) -> RidgeReadout:
     r"""Fit a ridge-regression readout in closed form (float64), choosing $\alpha$ by CV.
 
@@ -478,9 +543,11 @@ def ridge_fit(
     least-squares solution.
 
     **Choosing alpha.** If `alpha` is ``None``, every candidate in `alphas` is scored by $k$-fold
-    cross-validation (``k = folds``) with the deterministic folds of :func:`cv_folds`:
-    contiguous blocks of samples (time order is kept; nothing is shuffled) or, with `groups`,
-    whole groups. A training set of $n_{tr}$ samples is fitted with penalty
+    cross-validation (``k = folds``) with the folds of :func:`cv_folds`: with `groups`, whole
+    groups; for classification, shuffled folds stratified by class (seeded by `seed`, so the
+    same call gives the same folds); for regression, contiguous blocks of samples (time order
+    is kept: neighbouring reservoir states are near copies of each other, so shuffled folds
+    would validate on the training data). A training set of $n_{tr}$ samples is fitted with penalty
     $\alpha\,n_{tr}/n$, the same penalty per sample as the final fit. Predictions on the
     held-out fold are scored by the mean squared error over all entries, pooled over folds. For
     regression the alpha with the lowest validation MSE is chosen; for classification the one
@@ -514,6 +581,12 @@ def ridge_fit(
       targets are 1-D with an integer (or bool) dtype.
     - `fit_intercept`: fit an unregularised bias (centring features and targets). If
       ``False`` the bias is zero and nothing is centred.
+    - `seed`: seed of the shuffled, stratified folds of a classification (an integer).
+
+    **Warns:** :class:`CVWarning` when the cross-validated score at the chosen alpha is far below
+    the training score: a CV accuracy less than halfway from chance to the training accuracy,
+    or a CV mean squared error more than 10 times the training one (and above 1 % of the
+    targets' variance).
 
     **Returns:**
 
@@ -559,7 +632,9 @@ def ridge_fit(
                 raise ValueError(
                     f"{func}: alphas={grid.tolist()} must all be finite and >= 0 (ridge penalty)"
                 )
-        fold_idx = _cv_folds_for(n, folds, groups, func)
+        fold_idx = _cv_folds_for(n, folds, groups, func,
+                                 labels=label_index if classify and groups is None else None,
+                                 seed=seed)
         mse, acc = _cv_path(x, y, label_index, grid, fold_idx, fit_intercept)
         if acc is not None:
             best = np.lexsort((-grid, mse, -acc))[0]
@@ -570,6 +645,7 @@ def ridge_fit(
             (float(grid[i]), float(mse[i]), None if acc is None else float(acc[i]))
             for i in range(grid.size)
         )
+        _check_generalisation(x, y, label_index, spec, alpha, cv_scores[best], func)
 
     w = spec.weights(alpha)
     b = spec.bias(w)
@@ -584,10 +660,10 @@ def ridge_fit(
     )
 
 
-def _cv_folds_for(n_samples, folds, groups, func):
+def _cv_folds_for(n_samples, folds, groups, func, labels=None, seed=0):
     """:func:`cv_folds` with error messages attributed to ``func``."""
     try:
-        return cv_folds(n_samples, folds, groups)
+        return cv_folds(n_samples, folds, groups, labels=labels, seed=seed)
     except ValueError as e:
         raise ValueError(str(e).replace("cv_folds:", f"{func}:", 1)) from None
 

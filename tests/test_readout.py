@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from physnn import readout
 from physnn.readout import (
     RidgeReadout,
     accuracy,
@@ -83,6 +84,8 @@ def test_float32_storage_by_default():
 
 
 @pytest.mark.parametrize("shape", [(120, 6), (30, 50)], ids=["primal", "dual"])
+# the dual case (50 features, 30 samples) overfits on purpose; its CVWarning is expected
+@pytest.mark.filterwarnings("ignore::physnn.readout.CVWarning")
 def test_cv_scores_match_brute_force(shape):
     """The down-dated / spectral CV path equals refitting every fold from scratch."""
     rng = np.random.default_rng(3)
@@ -363,3 +366,61 @@ def test_bad_inputs_raise_with_parameter_name():
         ridge_solve(x, y[:19], 1.0)
     with pytest.raises(TypeError, match="ridge_solve"):
         jax.jit(lambda f: ridge_fit(f, y, alpha=1.0).weights)(x)
+
+
+# ---- folds for classification: shuffled, stratified, seeded (issue 34) ------------------------
+
+def _sorted_classes(n_per=40, n_classes=3, p=12, seed=0):
+    """Separable classes (class means apart, noise around them), rows sorted by class."""
+    rng = np.random.default_rng(seed)
+    means = 2.0 * rng.standard_normal((n_classes, p))
+    labels = np.repeat(np.arange(n_classes), n_per)
+    return means[labels] + rng.standard_normal((labels.size, p)), labels
+
+
+def test_stratified_folds_hold_every_class_in_proportion():
+    labels = np.repeat([0, 1, 2], [30, 20, 11])
+    folds = cv_folds(labels.size, 5, labels=labels, seed=3)
+    assert sorted(np.concatenate(folds).tolist()) == list(range(labels.size))
+    assert max(map(len, folds)) - min(map(len, folds)) <= 1
+    for c, n_c in zip([0, 1, 2], [30, 20, 11], strict=True):
+        per_fold = [int(np.sum(labels[f] == c)) for f in folds]
+        assert max(per_fold) - min(per_fold) <= 1 and sum(per_fold) == n_c
+    # seeded: the same seed gives the same folds, another seed others (shuffled, not blocks)
+    again = cv_folds(labels.size, 5, labels=labels, seed=3)
+    assert all(np.array_equal(a, b) for a, b in zip(folds, again, strict=True))
+    other = cv_folds(labels.size, 5, labels=labels, seed=4)
+    assert not all(np.array_equal(a, b) for a, b in zip(folds, other, strict=True))
+    assert not any(np.all(np.diff(f) == 1) for f in folds)
+    # groups win over labels: whole groups stay together
+    groups = np.arange(labels.size) // 7
+    for f in cv_folds(labels.size, 5, groups, labels=labels):
+        assert set(np.unique(groups[f])).isdisjoint(set(groups) - set(np.unique(groups[f])))
+
+
+def test_classification_on_class_sorted_rows_validates_on_every_class():
+    """Contiguous folds on class-sorted rows hold out whole classes (validated accuracy 0, a
+    penalty chosen on nothing); the default stratified folds validate on every class."""
+    x, labels = _sorted_classes()
+    r = ridge_fit(x, labels, folds=3)
+    best = next(sc for sc in r.cv_scores if sc[0] == r.alpha)
+    assert best[2] > 0.9
+    blocks = np.repeat([0, 1, 2], 40)  # what the old contiguous folds were on these rows
+    with pytest.warns(readout.CVWarning, match="far below the training accuracy"):
+        r_blocks = ridge_fit(x, labels, folds=3, groups=blocks)
+    assert max(sc[2] for sc in r_blocks.cv_scores) < 0.05
+
+
+def test_a_healthy_fit_does_not_warn_and_an_overfit_one_does():
+    import warnings
+    x, labels = _sorted_classes(seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ridge_fit(x, labels)
+        t = np.linspace(0, 20, 400)
+        ridge_fit(np.stack([np.sin(t), np.cos(t)], 1), np.sin(t + 0.3))
+    rng = np.random.default_rng(0)  # pure noise: labels the features cannot predict
+    with pytest.warns(readout.CVWarning):
+        ridge_fit(rng.standard_normal((60, 200)), rng.integers(0, 2, 60), alphas=[1e-8])
+    with pytest.warns(readout.CVWarning, match="more than 10 times the training error"):
+        ridge_fit(rng.standard_normal((30, 100)), rng.standard_normal(30), alphas=[1e-8])
