@@ -104,7 +104,8 @@ def _state_spec(device, batch):
     return treedef, own
 
 
-def _check_state(device, value, batch, treedef, own, what: str) -> None:
+def _check_state(device, value, batch, treedef, own, what: str,
+                 source: str = "the device and the drive make", exact: bool = False) -> None:
     name = type(device).__name__
     leaves = jtu.tree_leaves(value)
     got_def = jtu.tree_structure(value)
@@ -136,9 +137,13 @@ def _check_state(device, value, batch, treedef, own, what: str) -> None:
         full = tuple(np.broadcast_shapes(got, tuple(batch)))
     except ValueError:
         full = None
+    if exact and got != tuple(batch):
+        raise ValueError(
+            f"simulate: {what} has batch axes {_shape(got)}, but {source} {_shape(batch)}; "
+            f"expected the same batch axes {_shape(batch)}")
     if full != got:
         raise ValueError(
-            f"simulate: {what} has batch axes {_shape(got)}, but the device and the drive make a "
+            f"simulate: {what} has batch axes {_shape(got)}, but {source} a "
             f"batch {_shape(batch)}; expected {what} to carry the whole batch (batch axes "
             f"{_shape(batch)}, or more axes in front of them), e.g. "
             f"{name}.init_state({_shape(batch)})")
@@ -158,13 +163,20 @@ def check_solve_inputs(device, drive, t0: float, y0=None, history=None) -> tuple
         leaf = jtu.tree_leaves(y0)[0]
         batch = tuple(jnp.shape(leaf))[:jnp.ndim(leaf) - len(own[0])]
     if history is not None:
+        what = "history"
         if isinstance(history, Callable) and not isinstance(history, jax.Array):
+            what = "history(t)"  # the delay integrator calls it at one scalar time at a time
             try:
                 value = jax.eval_shape(lambda t: history(t), jnp.asarray(t0, jnp.result_type(float)))
             except Exception as err:  # the user's function failed on a scalar time
                 raise ValueError(f"simulate: history(t) failed for a scalar time t={t0}: "
-                                 f"{type(err).__name__}: {err}") from None
+                                 f"{type(err).__name__}: {err}; expected a function of one "
+                                 "scalar time that returns the state") from None
         else:
             value = history
-        _check_state(device, value, batch, treedef, own, "history")
+        if y0 is None:  # history gives y0 = history(t0): it may add batch axes, as y0 may
+            _check_state(device, value, batch, treedef, own, what)
+        else:  # the history continues y0: the same batch
+            _check_state(device, value, batch, treedef, own, what, "y0 has the batch axes",
+                         exact=True)
     return batch

@@ -318,6 +318,8 @@ def simulate(
                 "integrator (RK4 with a history buffer); key, solver, adjoint and adaptive do not "
                 "apply to it"
             )
+        # the shape contract before the delay integrator traces anything (t0 as it will use it)
+        check_solve_inputs(device, drive, time_grid(device, drive, dt, t0, t1)[1], y0, history)
         return simulate_delay(device, drive, dt=dt, t1=t1, t0=t0, y0=y0, history=history,
                               saveat=saveat, max_delay=max_delay, min_delay=min_delay,
                               observe=observe)

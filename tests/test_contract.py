@@ -276,6 +276,36 @@ def test_a_history_of_the_wrong_shape_is_refused():
                                             history=jnp.zeros((3,))), "history", "(3,)")
 
 
+def test_a_history_function_of_the_wrong_shape_is_refused_before_the_delay_integrator():
+    node = pn.DuffingDelayNode(n_nodes=4, theta=20.0)
+    raises_physnn_error(lambda: pn.simulate(node, None, t1=200.0, dt=10.0,
+                                            history=lambda t: jnp.zeros(3) + t),
+                        "history(t)", "(3,)", "(2,)")
+    raises_physnn_error(lambda: pn.simulate(node, None, t1=200.0, dt=10.0,
+                                            history=lambda t: t[0]), "history(t)", "scalar time")
+
+
+def test_a_history_must_have_the_batch_of_y0():
+    node = pn.MackeyGlassNode(n_nodes=4, theta=0.2)
+    drive = pn.Masked(jnp.ones((2, 3)), jnp.array([1.0, -1.0, 0.5, -0.5]), 0.2)
+    for history in (jnp.asarray(0.1), lambda t: 0.1 + 0.0 * t):
+        raises_physnn_error(lambda: pn.simulate(node, drive, dt=0.1, history=history),
+                            "history", "()", "(2,)")
+        raises_physnn_error(lambda: pn.simulate(node, drive, dt=0.1, history=history,
+                                                y0=jnp.zeros(2)), "history", "()", "(2,)")
+
+
+def test_the_checks_run_under_grad_with_traced_parameters():
+    drive = pn.Tones([0.3, 0.31], 0.1)
+
+    def power(current):
+        device = pn.STONetwork(temperature_k=0.0, current_ma=current, frame_ghz=0.3)
+        return pn.simulate(device, drive, t1=0.3, dt=0.1).obs["power"].sum()
+
+    with pytest.raises(ValueError, match="rf_coupling"):
+        jax.grad(power)(jnp.array([7.5]))
+
+
 def test_the_checks_run_under_jit_with_traced_parameters():
     import equinox as eqx
     drive = pn.Tones([0.3, 0.31], 0.1)

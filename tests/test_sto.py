@@ -291,6 +291,12 @@ def test_dissipated_power_and_bad_parameters():
         pn.STONetwork(current_ma=float("nan"))
     with pytest.raises(ValueError, match="frame='carrier'"):
         pn.STONetwork(frame="carrier")
+    # built inside grad, the rotating frame cannot come from traced parameters: a clear error,
+    # not a TracerArrayConversionError; frame_ghz given, the device builds
+    with pytest.raises(ValueError, match="frame_ghz=None.*traced.*pass frame_ghz"):
+        jax.grad(lambda c: pn.STONetwork(current_ma=c).current_ma.sum())(jnp.array([7.5]))
+    assert jax.grad(lambda c: pn.STONetwork(current_ma=c, frame_ghz=0.3).current_ma.sum())(
+        jnp.array([7.5])) == 1.0
 
 
 @pytest.mark.parametrize("x", [0.5, 1.7, 3.5, 6.25])

@@ -209,7 +209,15 @@ class STONetwork(AbstractDevice):
         if frame == "lab":
             self.frame_ghz = 0.0
         elif frame_ghz is None:
-            self.frame_ghz = float(np.mean(np.asarray(self.free_running_frequency_ghz())))
+            f_free = V.concrete(self.free_running_frequency_ghz())
+            if f_free is None:  # built inside jit/grad: the static frame cannot come from tracers
+                raise ValueError(
+                    "STONetwork: frame_ghz=None asks for the rotating frame at the mean free-running "
+                    "frequency, but the parameters are traced (the device is built inside "
+                    "jax.jit/jax.grad), so it cannot be computed; pass frame_ghz=<GHz> (e.g. the "
+                    ".frame_ghz of the same device built outside), or build the device outside and "
+                    "replace the traced parameter with equinox.tree_at")
+            self.frame_ghz = float(np.mean(f_free))
         else:
             self.frame_ghz = float(V.positive("frame_ghz", frame_ghz, owner=own))
 
