@@ -267,7 +267,11 @@ def simulate(
     **Arguments:**
 
     - `device`: an :class:`~physnn.AbstractDevice`.
-    - `drive`: a :mod:`physnn.drives` drive, or ``None`` for a free-running device.
+    - `drive`: a :mod:`physnn.drives` drive, or ``None`` for a free-running device. Its values
+      must have, after its batch axes, a trailing shape the device takes
+      (``device.input_shapes()``, e.g. ``(2, n_tones)`` for :class:`~physnn.STONetwork`), and its
+      batch axes must broadcast with the device's ensemble axes (``device.batch_shape``): that
+      broadcast is the batch of the solve.
     - `dt`: the (maximum) step, in the device's time unit. With a piecewise-constant drive the
       step is reduced to ``hold / ceil(hold / dt)`` so that every hold is a whole number of steps.
       With ``adaptive=True`` it is the initial step.
@@ -275,7 +279,10 @@ def simulate(
       must be ``t0 + m * hold`` for a whole number ``m`` (the last value is held past the end).
     - `t0`: initial time; defaults to the drive's ``t0`` (or 0).
     - `y0`: initial state; defaults to ``device.init_state(batch_shape)`` where the batch shape
-      is broadcast from the drive's and the device's batch axes.
+      is broadcast from the drive's and the device's batch axes. A given ``y0`` must have the
+      structure and the trailing shapes of ``device.init_state(())`` and carry the whole batch
+      in front of them; it may add leading axes of its own (more samples), and nothing else is
+      broadcast.
     - `saveat`: what to save. ``None`` (default): the end of every hold for piecewise-constant
       drives, otherwise 1001 evenly spaced times (fewer if there are fewer steps).
       ``"holds"``, ``"steps"`` (every step), ``"final"``, or an array of times (continuous drives).
@@ -298,13 +305,17 @@ def simulate(
     - `history`, `max_delay`, `min_delay`: for delay devices only
       (:class:`~physnn.AbstractDelayDevice`), which go through physnn's delay integrator,
       :func:`physnn.delay.simulate_delay`: the state before ``t0`` (a constant or a function of
-      time), and upper and lower bounds on a traced delay (the lower one keeps low-pass nodes on
+      one scalar time, either with the shape of ``y0``), and upper and lower bounds on a traced delay (the lower one keeps low-pass nodes on
       the vectorised method of steps while the delay is trained).
 
     **Returns:** a :class:`Trajectory`; every saved leaf has the time axis first, then the batch.
 
     **Raises:** ``ValueError`` for inconsistent arguments, :class:`SimulationError` when the state
-    becomes non-finite or the step budget runs out.
+    becomes non-finite or the step budget runs out. The shapes of ``device``, ``drive``, ``y0``
+    and ``history`` are checked against one another before anything is traced (the shape
+    contract, :mod:`physnn.contract`; it reads shapes only, so it runs the same inside
+    ``jax.jit``/``jax.grad``): a mismatch is a ``ValueError`` naming the argument, the shape
+    received and the shape expected.
     """
     name = type(device).__name__
     if not isinstance(device, AbstractDevice):
