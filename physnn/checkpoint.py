@@ -38,8 +38,8 @@ from jaxtyping import PyTree
 
 from .errors import UserError
 
-__all__ = ["CheckpointError", "UserError", "recovery_hint", "save_checkpoint", "load_checkpoint", "CHECKPOINT_NAME",
-           "InterruptGuard", "bind_checkpoint_dir", "Stages", "RUN_CHECKPOINTS",
+__all__ = ["CheckpointError", "recovery_hint", "save_checkpoint", "load_checkpoint",
+           "CHECKPOINT_NAME", "InterruptGuard", "bind_checkpoint_dir", "Stages", "RUN_CHECKPOINTS",
            "remove_run_checkpoints", "config_dict"]
 
 CHECKPOINT_NAME = "checkpoint.eqx"
@@ -310,18 +310,25 @@ def _json_scalar(value):
     raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
 
 
+_OWNER_KEY = "checkpoints_of"
+"""The entry of ``setup.json`` that names the owner of a checkpoint folder."""
+
+
 def bind_checkpoint_dir(directory, setup: dict, owner: str) -> pathlib.Path:
     """Tie a folder of checkpoints to the set-up they resume, so that a run never resumes from
     another run's checkpoints.
 
     The first call writes `setup` (JSON-serialisable; a `"config"` dict is compared key by key)
-    to `directory/setup.json`, creating the folder; later calls check that `setup` is equal.
+    and `owner` (under the key `"checkpoints_of"`) to `directory/setup.json`, creating the
+    folder; later calls check that both are equal. (A `setup.json` without an owner, written by
+    an earlier physnn, is compared on `setup` alone, so its run still resumes.)
 
     **Arguments:**
 
     - `directory`: the checkpoint folder, e.g. `out_dir / "checkpoints"`.
     - `setup`: what the checkpoints depend on, e.g. `{"config": config, "data": digest}`.
-    - `owner`: the name that starts the error message (e.g. the experiment's).
+    - `owner`: whose checkpoints these are (the experiment's name); it also starts the error
+        messages.
 
     **Returns:**
 
@@ -329,15 +336,21 @@ def bind_checkpoint_dir(directory, setup: dict, owner: str) -> pathlib.Path:
 
     **Raises:**
 
-    `ValueError` naming the config keys (and other entries) that differ, if the folder holds the
-    checkpoints of another set-up.
+    [`CheckpointError`][physnn.checkpoint.CheckpointError] (a
+    [`UserError`][physnn.errors.UserError], so a `ValueError`) that names the file and says how
+    to recover (delete the folder, or choose another output folder), if `setup.json` is
+    corrupted, or if the folder holds the checkpoints of another owner (another experiment: both
+    named) or of another set-up (the config keys and other entries that differ named).
     """
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     f = directory / "setup.json"
     setup = json.loads(json.dumps(setup, default=_json_scalar))  # normalised as JSON
+    if _OWNER_KEY in setup:
+        raise ValueError(f"{owner}: setup may not hold the key {_OWNER_KEY!r} (bind_checkpoint_dir "
+                         "keeps the owner there)")
     if not f.exists():
-        _atomic_write(f, (json.dumps(setup).encode("utf-8"),))
+        _atomic_write(f, (json.dumps({**setup, _OWNER_KEY: owner}).encode("utf-8"),))
         return directory
     recover = (f"delete {directory} to start the run over, or choose another output folder "
                "(--out)")
@@ -350,6 +363,12 @@ def bind_checkpoint_dir(directory, setup: dict, owner: str) -> pathlib.Path:
     if not isinstance(found, dict):
         raise CheckpointError(f"{owner}: {f} is not a physnn set-up record (a JSON object "
                               f"expected, found {type(found).__name__}); {recover}")
+    found_owner = found.pop(_OWNER_KEY, owner)  # absent: written before owners were kept
+    if found_owner != owner:
+        raise CheckpointError(
+            f"{owner}: {directory} holds the checkpoints of {found_owner!r}, not of {owner!r} "
+            f"(its {f.name} says so): another experiment was run with this output folder; "
+            f"{recover}")
     if found != setup:
         old, new = found.get("config", {}), setup.get("config", {})
         keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
@@ -357,8 +376,7 @@ def bind_checkpoint_dir(directory, setup: dict, owner: str) -> pathlib.Path:
                        if k != "config" and found.get(k) != setup.get(k))
         raise CheckpointError(
             f"{owner}: {directory} holds checkpoints of another run (config keys that differ: "
-            f"{keys or 'none'}; other entries that differ: {other or 'none'}); delete that folder "
-            "or choose another output folder (--out)")
+            f"{keys or 'none'}; other entries that differ: {other or 'none'}); {recover}")
     return directory
 
 

@@ -16,8 +16,11 @@ unknown name or key, a value of the wrong type or range, an output folder that i
 writable, a corrupted checkpoint or one of another run, a damaged data file: every
 :class:`physnn.errors.UserError`; and a ``ValueError`` raised during a run given ``--set``
 values, since the default configurations are tested and physnn's checks name the value they
-refuse); 130/143 when interrupted (the same command resumes); anything else is a bug and keeps
-its traceback (``PHYSNN_TRACEBACK=1`` shows it for the errors above too).
+refuse: the line names where it was raised, in case it is a bug after all); 130/143 when
+interrupted (the same command resumes); anything else is a bug and keeps its traceback
+(``PHYSNN_TRACEBACK=1`` shows it for the errors raised during a run above too). A
+``ValueError`` raised during a run without ``--set`` is a bug: the configurations ``QUICK`` and
+``FULL`` are tested.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import json
 import os
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 from . import __version__
@@ -186,17 +190,23 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 143 if "SIGTERM" in str(e) else 130
     except UserError as e:  # the user's to fix (a corrupted checkpoint, a bad file): no traceback
+        if os.environ.get("PHYSNN_TRACEBACK"):
+            raise
         print(f"physnn: error: {e}", file=sys.stderr)
         return 2
     except ValueError as e:
         # physnn's argument checks raise ValueError naming the value. The default configurations
-        # are tested, so under --set such an error comes from the values set; without --set it
-        # is a bug and keeps its traceback
+        # are tested, so under --set such an error most likely comes from the values set; without
+        # --set it is a bug and keeps its traceback. Under --set it may still be a bug: the line
+        # that raised it is named, and PHYSNN_TRACEBACK=1 gives the whole traceback
         if not overrides or os.environ.get("PHYSNN_TRACEBACK"):
             raise
         given = " ".join(f"--set {o}" for o in args.overrides)
+        frames = traceback.extract_tb(e.__traceback__)
+        where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
         print(f"physnn: error: {args.name} stopped on a value it was given ({given}): {e}\n"
-              "(set PHYSNN_TRACEBACK=1 to see where)", file=sys.stderr)
+              f"(raised at {where}; if the values are valid, it is a bug: PHYSNN_TRACEBACK=1 "
+              "shows the traceback)", file=sys.stderr)
         return 2
     print()
     print(f"{args.name}{' (quick)' if args.quick else ''}: {record['wall_s']:.1f} s")

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoint import config_dict
+from .errors import UserError
 
 __all__ = ["discover", "load", "parse_overrides", "with_overrides", "run_experiment",
            "field_types", "format_table", "save_figure", "versions", "source_commit", "PACKAGE",
@@ -116,6 +117,17 @@ def load(name: str) -> types.ModuleType:
 
 class _NonFinite(Exception):
     pass
+
+
+class _Unsettable(Exception):
+    """A field whose type :func:`_coerce` cannot read from JSON (not a ValueError: a union tries
+    its other members only on a ValueError)."""
+
+
+def _unsettable(key, err: _Unsettable) -> UserError:
+    return UserError(f"physnn: configuration key {key!r} has the type {err.args[0]!r}, which "
+                     "cannot be set from the command line; change it in Python "
+                     "(dataclasses.replace) instead")
 
 
 def _no_constant(name):
@@ -196,8 +208,7 @@ def _coerce(value, tp):
         if isinstance(value, dict):
             return value
         raise ValueError
-    raise TypeError(f"physnn: configuration fields of type {tp!r} cannot be set from the command "
-                    "line")
+    raise _Unsettable(tp)
 
 
 def field_types(config) -> dict[str, object]:
@@ -233,6 +244,8 @@ def parse_overrides(items, config, name: str) -> dict:
             value = text
         try:
             out[key] = _coerce(value, types_[key])
+        except _Unsettable as e:
+            raise _unsettable(key, e) from None
         except ValueError:
             default = getattr(config, key)
             raise ValueError(f"physnn: --set {key}={text}: expected {_describe(types_[key])}, "
@@ -251,6 +264,8 @@ def with_overrides(config, overrides: dict):
                              f"{', '.join(sorted(types_))}")
         try:
             checked[key] = _coerce(list(value) if isinstance(value, tuple) else value, types_[key])
+        except _Unsettable as e:
+            raise _unsettable(key, e) from None
         except ValueError:
             raise ValueError(f"physnn: configuration {key}={value!r}: expected "
                              f"{_describe(types_[key])}") from None
@@ -355,10 +370,21 @@ def run_experiment(name: str, quick: bool = False, out: str | os.PathLike | None
         run resumes from the checkpoints it left there.
     - `overrides`: configuration values to replace, checked against the field types; the
         record's ``config`` holds the values used and ``overrides`` the replaced ones.
+
+    **Raises:**
+
+    `ValueError` for an unknown name or key, or a value of the wrong type or range;
+    [`UserError`][physnn.errors.UserError] (a `ValueError`) for an `out` that is a file, and
+    for what the run finds wrong in the user's files: corrupted checkpoints, those of another
+    experiment or configuration ([`CheckpointError`][physnn.checkpoint.CheckpointError]),
+    damaged data. ``physnn run`` prints these as one line and exits with status 2.
     """
     module = load(name)
     config = with_overrides(module.QUICK if quick else module.FULL, dict(overrides or {}))
     out_dir = Path(out if out is not None else Path("runs") / (name + ("-quick" if quick else "")))
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"physnn: out={os.fspath(out_dir)!r} is a file; expected a folder (new or "
+                        "existing) for the results")
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     result = module.run(config, out_dir)

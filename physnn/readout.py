@@ -17,7 +17,10 @@ intercept $b$ is not regularised.
 - :func:`ridge_solve` is the same estimator in JAX, differentiable with respect to the features,
   the targets and $\alpha$, for end-to-end training of a device with a closed-form readout.
 - :func:`nmse`, :func:`nrmse` and :func:`accuracy` are the metrics used across the library, and
-  :func:`cv_folds` is the (deterministic) fold split used by the cross-validation.
+  :func:`cv_folds` is the (deterministic, seeded) fold split used by the cross-validation:
+  shuffled and stratified by class for a classification, contiguous blocks in time order for a
+  regression, whole groups when ``groups`` are given. A :class:`CVWarning` says when the
+  cross-validated score is far below the training score.
 - :func:`group_stats`, :func:`wta_ridge` and :func:`wta_predict` are the winner-take-all
   classifier of sequences of frames (every frame trained on its sequence's class, a sequence
   classified by its time-averaged outputs), solved from per-group sums so that many training

@@ -436,7 +436,7 @@ def train_loop(
         done, history = rec.get("step"), rec.get("history")
         if isinstance(done, bool) or not isinstance(done, int) or not 0 <= done <= steps:
             raise CheckpointError(f"{path}: step {done!r} in the checkpoint; expected an int "
-                                  f"from 0 to steps = {steps}")
+                                  f"from 0 to steps = {steps}. {recovery_hint(path)}")
         if not (isinstance(history, dict) and all(isinstance(v, list) for v in history.values())):
             raise CheckpointError(f"{path}: header has no valid 'history' dict of lists. "
                                   f"{recovery_hint(path)}")

@@ -494,7 +494,8 @@ def test_bind_checkpoint_dir_ties_a_folder_to_its_setup(tmp_path):
     d = tmp_path / "ckpt"
     setup = {"config": {"lr": 0.1, "steps": 10}, "data": "abc"}
     assert bind_checkpoint_dir(d, setup, "exp") == d
-    assert json.loads((d / "setup.json").read_text()) == setup
+    recorded = {**setup, "checkpoints_of": "exp"}  # the owner is recorded beside the set-up
+    assert json.loads((d / "setup.json").read_text()) == recorded
     assert bind_checkpoint_dir(d, {"data": "abc", "config": {"steps": 10, "lr": 0.1}}, "exp") == d
     with pytest.raises(ValueError, match=r"exp: .*\(config keys that differ: \['lr'\]; other entries "
                                          r"that differ: none"):
@@ -502,5 +503,5 @@ def test_bind_checkpoint_dir_ties_a_folder_to_its_setup(tmp_path):
     with pytest.raises(ValueError, match=r"config keys that differ: none; other entries that "
                                          r"differ: \['data'\]"):
         bind_checkpoint_dir(d, {**setup, "data": "xyz"}, "exp")
-    assert json.loads((d / "setup.json").read_text()) == setup
+    assert json.loads((d / "setup.json").read_text()) == recorded
     assert [p.name for p in d.iterdir()] == ["setup.json"]  # no temporary file left behind

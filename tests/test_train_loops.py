@@ -118,8 +118,16 @@ def test_train_loop_errors(tmp_path):
         train_loop(make_step(), initial(), 4, checkpoint=ck, owner="b")
     with pytest.raises(CheckpointError, match=r"step 4 in the checkpoint"):
         train_loop(make_step(), initial(), 3, checkpoint=ck, owner="a")
-    with pytest.raises(CheckpointError, match=r"does not match"):
+    with pytest.raises(CheckpointError, match=r"does not match") as e:
         train_loop(make_step(), (jnp.zeros(4), OPT.init(jnp.zeros(4))), 4, checkpoint=ck, owner="a")
+    assert f"delete {ck}" in str(e.value)  # each refusal names the file and the way out
+    for owner, steps in (("b", 4), ("a", 3)):
+        with pytest.raises(CheckpointError, match=f"To recover, delete {ck}"):
+            train_loop(make_step(), initial(), steps, checkpoint=ck, owner=owner)
+    ck.write_bytes(ck.read_bytes()[:-7])  # cut short (a full disk, a copy interrupted)
+    with pytest.raises(CheckpointError, match="truncated") as e:
+        train_loop(make_step(), initial(), 4, checkpoint=ck, owner="a")
+    assert str(ck) in str(e.value) and f"delete {ck}" in str(e.value)
 
 
 def test_train_loop_zero_steps():
