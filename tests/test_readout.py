@@ -424,3 +424,49 @@ def test_a_healthy_fit_does_not_warn_and_an_overfit_one_does():
         ridge_fit(rng.standard_normal((60, 200)), rng.integers(0, 2, 60), alphas=[1e-8])
     with pytest.warns(readout.CVWarning, match="more than 10 times the training error"):
         ridge_fit(rng.standard_normal((30, 100)), rng.standard_normal(30), alphas=[1e-8])
+
+
+def test_stratified_folds_choose_a_better_alpha_than_contiguous_blocks_on_sorted_rows():
+    """Three noisy classes, 40 rows each sorted by class, 100 features: the penalty matters. The
+    contiguous blocks of the old default (cv_folds without labels) train without most of one
+    class in every fold and choose a penalty 10 to 30 times too small; the default stratified folds
+    choose one whose held-out accuracy (600 fresh samples a seed) is near the best of the grid
+    (each penalty of the grid solved here in closed form, independently of ridge_fit)."""
+    import warnings
+
+    n_per, k, p = 40, 3, 100
+    grid = np.logspace(-6, 6, 13)
+    old, new, best = [], [], []
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        means = 3.0 * rng.standard_normal((k, p)) / np.sqrt(p)
+        labels = np.repeat(np.arange(k), n_per)
+        x = means[labels] + rng.standard_normal((labels.size, p))
+        test_labels = np.repeat(np.arange(k), 200)
+        x_test = means[test_labels] + rng.standard_normal((test_labels.size, p))
+
+        def held_out(w, b, x_test=x_test, test_labels=test_labels):
+            return float(np.mean(np.argmax(x_test @ np.asarray(w) + np.asarray(b), 1) == test_labels))
+
+        blocks = cv_folds(labels.size, 5)  # the old folds: contiguous blocks
+        block_of = np.zeros(labels.size, int)
+        for b, rows in enumerate(blocks):
+            block_of[rows] = b
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", readout.CVWarning)
+            r_old = ridge_fit(x, labels, folds=5, groups=block_of)
+            r_new = ridge_fit(x, labels, folds=5)
+        old.append(held_out(r_old.weights, r_old.bias))
+        new.append(held_out(r_new.weights, r_new.bias))
+        xm, y = x.mean(0), np.eye(k)[labels]
+        xc, yc = x - xm, y - y.mean(0)
+        scores = []
+        for a in grid:
+            w = np.linalg.solve(xc.T @ xc + a * np.eye(p), xc.T @ yc)
+            scores.append(held_out(w, y.mean(0) - xm @ w))
+        best.append(max(scores))
+    # measured: old 0.889, new 0.937, best of the grid 0.941 (means over the five seeds); every
+    # seed gains at least 0.028
+    assert all(a > b for a, b in zip(new, old, strict=True)), (old, new)
+    assert np.mean(new) > np.mean(old) + 0.03, (old, new)
+    assert np.mean(new) > np.mean(best) - 0.015, (new, best)
