@@ -244,7 +244,8 @@ def _interrupt_at_the_first_stage(monkeypatch):
 
 def test_another_experiments_checkpoints_in_a_real_run_print_one_line(tmp_path, capsys,
                                                                      monkeypatch):
-    """kumar2017 interrupted, then coulombe2017 with the same --out: exit 2, both named."""
+    """kumar2017 interrupted, then coulombe2017 (or kumar2017 with another seed) with the same
+    --out: exit 2, what differs named, no traceback."""
     with monkeypatch.context() as m:
         _interrupt_at_the_first_stage(m)
         assert run_cli(["run", "kumar2017", "--quick", "--out", str(tmp_path)], capsys)[0] == 130
@@ -252,6 +253,11 @@ def test_another_experiments_checkpoints_in_a_real_run_print_one_line(tmp_path, 
     assert code == 2 and "Traceback" not in err
     assert "checkpoints of 'kumar2017', not of 'coulombe2017'" in err
     assert f"delete {tmp_path / 'checkpoints'}" in err
+    # the same experiment with another configuration: the keys that differ are named
+    code, err = run_cli(["run", "kumar2017", "--quick", "--out", str(tmp_path), "--set", "seed=1"],
+                        capsys)
+    assert code == 2 and "Traceback" not in err
+    assert "another run (config keys that differ: ['seed']" in err and "--out" in err
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage"])
