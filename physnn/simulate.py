@@ -389,12 +389,20 @@ def simulate(
                     "simulate: saveat times must be concrete values (build them with numpy, e.g. "
                     "np.linspace), not traced JAX arrays: they fix the shape of the result"
                 )
-            save_ts = np.asarray(saveat, dtype=float)
-            if save_ts.ndim != 1 or save_ts.size == 0 or np.any(np.diff(save_ts) < 0) \
-                    or save_ts[0] < t0 or save_ts[-1] > t1:
+            try:
+                save_ts = np.asarray(saveat, dtype=float)
+            except (TypeError, ValueError):
+                raise ValueError(f"simulate: saveat={saveat!r} is not an array of times; expected "
+                                 "'steps', 'final', None or a 1-D array of times") from None
+            if save_ts.ndim != 1 or save_ts.size == 0 or not np.all(np.isfinite(save_ts)) \
+                    or np.any(np.diff(save_ts) < 0) or save_ts[0] < t0 or save_ts[-1] > t1:
+                got = (f"shape {save_ts.shape}" if save_ts.ndim != 1 or save_ts.size == 0 else
+                       f"{save_ts.size} times from {save_ts[0]:.6g} to {save_ts[-1]:.6g}"
+                       + (", not all finite" if not np.all(np.isfinite(save_ts)) else
+                          ", not increasing" if np.any(np.diff(save_ts) < 0) else ""))
                 raise ValueError(
-                    f"simulate: saveat times must be a non-empty increasing 1-D array inside "
-                    f"[t0, t1] = [{t0}, {t1}]"
+                    f"simulate: saveat has {got}; expected a non-empty increasing 1-D array of "
+                    f"finite times inside [t0, t1] = [{t0}, {t1}]"
                 )
             save = "ts"
         if adjoint is None:

@@ -360,6 +360,15 @@ def test_a_history_must_have_the_batch_of_y0():
                                                 y0=jnp.zeros(2)), "history", "()", "(2,)")
 
 
+@pytest.mark.parametrize("saveat, words", [
+    (np.zeros((2, 2)), ["shape (2, 2)"]), (np.array([0.0, 2.0]), ["0 to 2", "[0.0, 1.0]"]),
+    ([0.0, np.nan], ["not all finite"]), ([0.5, 0.2], ["not increasing"]),
+    (["a"], ["not an array of times"]), ([], ["shape (0,)"])])
+def test_saveat_times_that_do_not_fit_the_solve_are_refused(saveat, words):
+    raises_physnn_error(lambda: pn.simulate(pn.STONetwork(temperature_k=0.0), None, t1=1.0, dt=0.1,
+                                            saveat=saveat), "saveat", *words)
+
+
 def test_the_checks_run_under_grad_with_traced_parameters():
     drive = pn.Tones([0.3, 0.31], 0.1)
 
