@@ -113,6 +113,11 @@ class DuffingNetwork(AbstractDevice):
     - `temperature_k`: $T$, K, >= 0 (thermal force, used when ``simulate`` gets a key). Default 300.
     - `frame`: ``"rotating"`` (default, slow flow) or ``"lab"``.
     - `n_resonators`: $N$ when every per-resonator argument is a scalar. Default 8.
+
+    **Shape contract** (checked by :func:`physnn.simulate`): the state is ``batch + (2, N)``; a
+    drive gives inputs of trailing shape ``(n_inputs,)``, ``n_inputs = input_gain.shape[-1]``
+    (one column of ``input_gain`` per channel, never reused for another); the ensemble axes are
+    those in front of the parameters' own axes.
     """
 
     f0_mhz: Float[Array, "*e n"]

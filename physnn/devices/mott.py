@@ -160,6 +160,12 @@ class MottNetwork(AbstractDevice):
       the loop (``hysteretic=True`` only).
     - `poole_frenkel`: include the $\beta\sqrt{E}$ field lowering (default per material).
     - `n_oscillators`: $M$ when every per-oscillator argument is a scalar.
+
+    **Shape contract** (checked by :func:`physnn.simulate`): the state is ``batch + (2, M)``
+    ($V$, $T$; ``batch + (3, M)`` with ``hysteretic=True``); a drive gives a voltage $u$ added to
+    the sources, of trailing shape ``(M,)`` (one per oscillator) or ``(1,)`` (one voltage added to
+    every source: the one broadcast allowed); the ensemble axes are those in front of the
+    parameters' own axes.
     """
 
     capacitance_f: Float[Array, "*e m"]

@@ -95,7 +95,10 @@ class STONetwork(AbstractDevice):
     - `coupling_phase`: $\beta$, shape ``(M, M)``, rad. Default 0.
     - `rf_coupling`: $F$, shape ``(M, n_tones)``, 1/(ns mA): how strongly tone $a$ (amplitude in
       mA of RF current) reaches oscillator $j$. Default 0.002 for every pair, one tone.
-    - `temperature_k`: $T$, K (0 = no thermal noise). Default 300.
+    - `temperature_k`: $T$, K (0 = no thermal noise). Default 300. It sets the thermal noise
+      and its noise-induced drift (:meth:`noise_drift`) and nothing else: a deterministic solve
+      (``simulate(..., key=None)``) is the noise-free model ($T \to 0$ in the noise) whatever
+      $T$ is, and a noisy one (a ``key`` given) adds both.
     - `mode_energy_j`: $E_0$, the oscillator energy at $p = 1$, J. Default 4e-18.
     - `resistance_ohm`: MTJ resistance, for the dissipated DC power. Default 50.
     - `delta_r_ohm`: resistance oscillation amplitude at $p = 1$, for the emitted voltage. Default 3.
@@ -103,7 +106,14 @@ class STONetwork(AbstractDevice):
       (Oersted-field tuning), GHz/mA; one value for the network, not trained. Default 0.
     - `frame`: "rotating" (default) or "lab".
     - `frame_ghz`: frame frequency of the rotating frame, GHz; default the mean free-running
-      frequency.
+      frequency (give it when the device is built inside ``jax.jit``/``jax.grad`` from traced
+      parameters: the frame is a static number).
+
+    **Shape contract** (checked by :func:`physnn.simulate`): the state is ``batch + (2, M)``
+    (``Re c``, ``Im c``); a drive gives RF tones of trailing shape ``(2, n_tones)`` (amplitude in
+    mA and phase, from :class:`~physnn.drives.Tones` or :class:`~physnn.drives.Chirps`), with
+    ``n_tones = rf_coupling.shape[-1]``; the ensemble axes are those in front of the parameters'
+    own axes.
     - `n_oscillators`: $M$, when all per-oscillator arguments are scalars. Default 1.
     """
 
