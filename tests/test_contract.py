@@ -324,6 +324,19 @@ def test_a_one_oscillator_device_does_not_run_as_three():
                             y0=jnp.full((2, 3), 0.1)), "y0", "(2, 3)", "(2, 1)")
 
 
+def test_a_drive_of_a_kind_the_device_does_not_take_is_refused():
+    raises_physnn_error(lambda: pn.simulate(pn.STONetwork(temperature_k=0.0), pn.Constant([0.1]),
+                                            t1=1.0, dt=0.1), "Constant", "(1,)", "(2, 1)")
+    raises_physnn_error(lambda: pn.simulate(pn.MottNetwork(noise=0.0), pn.Tones([0.3]),
+                                            t1=1.0, dt=0.1), "Tones", "(2, 1)", "(1,)")
+
+
+def test_an_ensemble_that_disagrees_with_the_drive_batch_is_refused():
+    device = pn.STONetwork(temperature_k=0.0, current_ma=jnp.full((3, 1), 7.5))
+    raises_physnn_error(lambda: pn.simulate(device, pn.Tones(jnp.full((2, 1), 0.3)), t1=1.0,
+                                            dt=0.1), "ensemble axes (3,)", "batch axes (2,)")
+
+
 def test_a_y0_of_another_structure_is_refused():
     device = pn.STONetwork(temperature_k=0.0)
     raises_physnn_error(lambda: pn.simulate(device, None, t1=1.0, dt=0.1,
