@@ -222,7 +222,7 @@ def raises_physnn_error(fn, *words):
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-@settings(max_examples=8, **SETTINGS)
+@settings(max_examples=15, **SETTINGS)
 @given(data=st.data())
 def test_a_drive_the_device_does_not_take_is_refused(case, data):
     make_device, drives, channel_counts, kwargs = CASES[case]
@@ -241,7 +241,7 @@ def test_a_drive_the_device_does_not_take_is_refused(case, data):
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-@settings(max_examples=8, **SETTINGS)
+@settings(max_examples=12, **SETTINGS)
 @given(data=st.data())
 def test_a_y0_of_the_wrong_shape_is_refused(case, data):
     make_device, _, channel_counts, kwargs = CASES[case]
@@ -279,6 +279,31 @@ def test_a_y0_smaller_than_the_batch_is_refused(case, data):
     drive = drives[kind]((n,), channel_counts[0])
     y0 = device.init_state((m,)) if m != 1 else device.init_state(())
     raises_physnn_error(lambda: solve(device, drive, kwargs, y0=y0), "y0", "batch")
+
+
+@pytest.mark.parametrize("case", ["mackey_glass", "ikeda", "duffing_delay"])
+@settings(max_examples=12, **SETTINGS)
+@given(data=st.data())
+def test_a_history_of_the_wrong_shape_is_refused_for_every_delay_device(case, data):
+    """A history (a constant or a function of time) must have the state's trailing shape and,
+    with a y0, y0's batch axes; without one it is y0's value, and gives the batch itself."""
+    make_device, drives, channel_counts, kwargs = CASES[case]
+    device = make_device(channel_counts[0])
+    own = tuple(jax.eval_shape(lambda: device.init_state(())).shape)
+    y0_batch = data.draw(st.sampled_from([None, (2,)]), label="y0 batch")
+    hist_batch = data.draw(st.sampled_from([(), (2,), (3,), (2, 2)]), label="history batch")
+    trailing = data.draw(st.sampled_from([own, own[:-1], own + (3,)]), label="history trailing")
+    as_function = data.draw(st.booleans(), label="history(t)")
+    value = jnp.full(hist_batch + trailing, 0.1)
+    history = (lambda t: value + 0.0 * t) if as_function else value
+    y0 = None if y0_batch is None else device.init_state(y0_batch)
+    kwargs = {**kwargs, "t1": kwargs.get("t1", 1.6)}
+    ends_right = value.shape[value.ndim - len(own):] == own
+    if ends_right and (y0_batch is None or value.shape[:value.ndim - len(own)] == y0_batch):
+        return  # a valid history (a scalar state takes any leading axes as its batch)
+    raises_physnn_error(lambda: solve(device, None, kwargs, y0=y0, history=history),
+                        "history(t)" if as_function else "history", str(tuple(value.shape))
+                        if not ends_right else "batch axes")
 
 
 @pytest.mark.parametrize("case", sorted(ENSEMBLE_SPREAD) + ["duffing_delay"])
