@@ -60,9 +60,13 @@ class AbstractDevice(eqx.Module):
 
     - ``input_shapes()``: the trailing shapes of the drive values the device takes (for
       example ``((2, n_tones),)``), which :func:`physnn.simulate` checks the drive against before
-      tracing; ``None`` (the default) leaves the drive unchecked. The state's own shape is read
-      from ``init_state`` (with ``jax.eval_shape``), so a ``y0`` or a history of the wrong shape
-      is refused too (see :mod:`physnn.contract`).
+      tracing; ``()`` for a device that takes no drive; ``None`` (the default) leaves the drive
+      unchecked. ``input_hint()`` may add to the error which parameter sets the channel count.
+      The state's own shape is read from ``init_state`` (with ``jax.eval_shape``), so a ``y0``
+      or a history of the wrong shape is refused too (see :mod:`physnn.contract`).
+    - ``noise_drift(t, y, u)``: the drift that belongs to the noise (e.g. a Stratonovich
+      noise-induced term), added only to noisy solves; ``None`` by default. A deterministic
+      solve (``key=None``) integrates ``drift`` alone: the noise-free model at any temperature.
 
     A device with ensemble parameters also has a ``batch_shape`` property: the ensemble axes
     its parameters carry (``()`` for a single device), which ``simulate`` broadcasts with the
