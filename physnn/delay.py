@@ -213,6 +213,9 @@ def simulate_delay(
         return jax.jvp(hist_fn, (t,), (jnp.ones_like(t),))
 
     xh, fh = jax.vmap(hist_and_slope)(t_hist)  # leading axis over grid points
+    # a delay off the step grid, or traced (so possibly off it), has the steps that hold a kink
+    # of x(t - tau) split there (see _kinks); on the grid the plain steps meet no kink inside
+    track = tau_c is None or abs(tau_c / h - round(tau_c / h)) > 1e-6 * max(1.0, tau_c / h)
     w = 0
     if min_delay is not None and not (math.isfinite(float(min_delay)) and float(min_delay) > 0):
         raise ValueError(f"simulate: min_delay={min_delay!r} must be a finite delay > 0 ({unit})")
@@ -223,13 +226,13 @@ def simulate_delay(
     x0_left = jtu.tree_map(lambda a: a[-1], xh)  # the history's value at t0 (may differ from y0)
     if w:  # vectorised method of steps (linear buffer in time order, ending at t0)
         ys = _run_windowed(device, drive, y0, x0_left, xh, fh, (n_seg, n_sub, h, t0, save, length,
-                                                                  name, unit, w))
+                                                                  held, name, unit, w, track))
     else:  # step-by-step scan over a ring buffer: slot (k % length) holds grid point k
         order = np.argsort(ks % length)
         xb = _set(jtu.tree_map(lambda a: a[order], xh), 0, y0, length)
         fb = jtu.tree_map(lambda a: a[order], fh)
         ys = _run(device, drive, y0, x0_left, xb, fb, fb,
-                  (n_seg, n_sub, h, t0, save, length, held, name, unit))
+                  (n_seg, n_sub, h, t0, save, length, held, name, unit, track))
     if save == "steps":
         ys = jtu.tree_map(lambda a: a.reshape((-1,) + a.shape[2:]), ys)
         ts = t0 + h * jnp.arange(1, n_seg * n_sub + 1, dtype=dtype)
@@ -252,8 +255,11 @@ def simulate_delay(
 
 @eqx.filter_jit
 def _run(device, drive, y0, x0_left, xb, fb_minus, fb_plus, cfg):
-    """The scanned RK4 solve (jitted; ``cfg`` is static)."""
-    n_seg, n_sub, h, t0, save, length, held, name, unit = cfg
+    """The scanned RK4 solve (jitted; ``cfg`` is static).
+
+    With ``track`` (a delay off the step grid, or traced) the kinks that the delayed feedback
+    carries into the solution are tracked: see :func:`_kinks` and ``_tracked_segment``."""
+    n_seg, n_sub, h, t0, save, length, held, name, unit, track = cfg
     dtype = jnp.result_type(*jtu.tree_leaves(y0))
     cap = (length - 3) * h
 
@@ -269,13 +275,20 @@ def _run(device, drive, y0, x0_left, xb, fb_minus, fb_plus, cfg):
     tau = eqx.error_if(
         tau, (tau < h * (1 - 1e-5)) | (tau > cap * (1 + 1e-6)),
         f"simulate: {name}.delay left the range the history buffer was sized for "
-        f"[{h:.6g}, {cap:.6g}] {unit}; pass a larger max_delay (or a smaller dt)",
+        f"[{h:.6g}, {cap:.6g}] {unit}; pass a larger max_delay or delay_bound (or a smaller dt)",
     )
+    big_k, p = _kinks(tau, h)
+    kk = big_k.astype(jnp.int32)
 
-    def delayed(n, c, xb, fm, fp):
-        """State at t_n - tau + c h (c h <= tau) from the buffer."""
-        s = (c * h - tau) / h
-        j = jnp.minimum(jnp.floor(s), -1.0)
+    def delayed(n, off, xb, fm, fp, piece=None):
+        """State at t_n + off - tau (off <= tau) from the buffer: the Hermite cubic of the grid
+        interval [n + j, n + j + 1] holding that time (with ``track``, a time on the grid is
+        read from the interval to its left, the limit of a delay a hair longer, so that the
+        delay derivative is one-sided consistently); ``piece = (use, j)`` forces j."""
+        s = (off - tau) / h
+        j = jnp.minimum(jnp.ceil(s) - 1.0 if track else jnp.floor(s), -1.0)
+        if piece is not None:
+            j = jnp.where(piece[0], piece[1], j)
         fr = s - j
         a = n + j.astype(jnp.int32)
         b = a + 1
@@ -288,26 +301,46 @@ def _run(device, drive, y0, x0_left, xb, fb_minus, fb_plus, cfg):
         return device.drift(t, x, xd, u)
 
     def axpy(x, a, k):
-        return jtu.tree_map(lambda xx, kk: xx + a * kk, x, k)
+        return jtu.tree_map(lambda xx, kk_: xx + a * kk_, x, k)
 
     # right derivative at t0
     f0 = f(jnp.asarray(t0, dtype), y0, delayed(0, 0.0, xb, fb_minus, fb_plus), u_at(t0, 0))
     fb_plus = _set(fb_plus, 0, f0, length)
 
+    def rk4(t, x, k1, n, off, span, seg, xb, fm, fp, piece=None):
+        """One RK4 (sub)step over [t, t + span] (t = t_n + off); returns the new state and
+        the delayed state at its end."""
+        d_half = delayed(n, off + span / 2, xb, fm, fp, piece)
+        d_end = delayed(n, off + span, xb, fm, fp, piece)
+        k2 = f(t + span / 2, axpy(x, span / 2, k1), d_half, u_at(t + span / 2, seg))
+        k3 = f(t + span / 2, axpy(x, span / 2, k2), d_half, u_at(t + span / 2, seg))
+        k4 = f(t + span, axpy(x, span, k3), d_end, u_at(t + span, seg))
+        x_end = jtu.tree_map(lambda xx, a, b, c, d: xx + (span / 6) * (a + 2 * b + 2 * c + d),
+                             x, k1, k2, k3, k4)
+        return x_end, d_end
+
+    def split_parts(t, x, k1, n, seg, xb, fm, fp):
+        """The step holding a kink at t + p: RK4 over [t, t + p] reading the grid interval
+        before the kink's source point t_n + p - tau = t_{n-K}, then over [t + p, t + h] reading
+        the one after it (k1 from the state there, read from the right)."""
+        x_mid, _ = rk4(t, x, k1, n, 0.0, p, seg, xb, fm, fp, (True, -(big_k + 1)))
+        k1_mid = f(t + p, x_mid, _take(xb, n - kk, length), u_at(t + p, seg))
+        return rk4(t + p, x_mid, k1_mid, n, p, h - p, seg, xb, fm, fp, (True, -big_k))
+
     def step(carry, n, last=None):
         """One RK4 step; ``last`` (static) says whether the input jumps at its end (None:
-        decide at run time)."""
+        decide at run time). With ``track`` and no piecewise-constant drive, the one step
+        holding the kink (n = K, from t0) is split."""
         x, k1, xb, fm, fp = carry
         seg = n // n_sub
         t = t0 + n.astype(dtype) * h
-        d_half = delayed(n, 0.5, xb, fm, fp)
-        d_one = delayed(n, 1.0, xb, fm, fp)
-        k2 = f(t + h / 2, axpy(x, h / 2, k1), d_half, u_at(t + h / 2, seg))
-        k3 = f(t + h / 2, axpy(x, h / 2, k2), d_half, u_at(t + h / 2, seg))
+        if track and not held:
+            x_new, d_one = jax.lax.cond(
+                n == kk, lambda: split_parts(t, x, k1, n, seg, xb, fm, fp),
+                lambda: rk4(t, x, k1, n, 0.0, h, seg, xb, fm, fp))
+        else:
+            x_new, d_one = rk4(t, x, k1, n, 0.0, h, seg, xb, fm, fp)
         u_end = u_at(t + h, seg)  # the value in force on this step (left limit at t + h)
-        k4 = f(t + h, axpy(x, h, k3), d_one, u_end)
-        x_new = jtu.tree_map(lambda xx, a, b, c, d: xx + (h / 6) * (a + 2 * b + 2 * c + d),
-                             x, k1, k2, k3, k4)
         # one-sided derivatives at t_{n+1}: left (this step's input), right (the next step's)
         f_left = f(t + h, x_new, d_one, u_end)
         xb = _set(xb, n + 1, x_new, length)
@@ -329,7 +362,60 @@ def _run(device, drive, y0, x0_left, xb, fb_minus, fb_plus, cfg):
         fp = _set(fp, n + 1, f_right, length)
         return (x_new, f_right, xb, fm, fp), x_new
 
+    # With a piecewise-constant drive and `track`, a hold of n_sub steps is taken as n_sub + 1
+    # substeps: the step i* = K mod n_sub, which holds the kink from the hold's start K steps
+    # earlier, in two parts. Holds before the first kink (k < K // n_sub) give its first part
+    # zero length. The substeps are uniform (their times, lengths and read intervals are
+    # selected, not branched), so a hold stays one straight-line block.
+    i_star, q = kk % n_sub, kk // n_sub
+
+    def substep(carry, k, j, last):
+        x, k1, xb, fm, fp = carry
+        active = k >= q
+        pe = jnp.where(active, p, 0.0)
+        first, second = j == i_star, j == i_star + 1
+        n = k * n_sub + j - (j > i_star).astype(jnp.int32)
+        off = jnp.where(second, pe, 0.0)
+        span = jnp.where(first, pe, jnp.where(second, h - pe, h))
+        piece = (active & (first | second), jnp.where(first, -(big_k + 1), -big_k))
+        t = t0 + n.astype(dtype) * h + off
+        x_end, d_end = rk4(t, x, k1, n, off, span, k, xb, fm, fp, piece)
+        # after the first part: the derivative just past the kink, reading x(t_{n-K}) from the
+        # right (x itself may jump at t0 when y0 differs from the history)
+        d_next = jtu.tree_map(lambda a, b: jnp.where(first, a, b), _take(xb, n - kk, length),
+                              d_end)
+        f_end = f(t + span, x_end, d_next, u_seg(k))
+        # a zero-length first part leaves the step's k1 as it was
+        k1_next = jtu.tree_map(lambda a, b: jnp.where(first & ~active, a, b), k1, f_end)
+        # the first part's end is no grid point: it is written to slot n + 1 and overwritten
+        # by the second part (which reads only grid points <= n)
+        xb = _set(xb, n + 1, x_end, length)
+        fm = _set(fm, n + 1, f_end, length)
+        if last:  # the hold ends: the right derivative takes the next hold's input
+            k1_next = f(t + span, x_end, delayed(n + 1, 0.0, xb, fm, fp), u_seg(k + 1))
+        fp = _set(fp, n + 1, k1_next, length)
+        return (x_end, k1_next, xb, fm, fp), x_end
+
+    def tracked_segment(carry, k):
+        if n_sub <= 16:
+            xs = []
+            for j in range(n_sub + 1):
+                carry, x_j = substep(carry, k, j, last=(j == n_sub))
+                xs.append(x_j)
+            xs = jtu.tree_map(lambda *a: jnp.stack(a), *xs)
+        else:
+            carry, xs = jax.lax.scan(lambda c, j: substep(c, k, j, False), carry,
+                                     jnp.arange(n_sub), unroll=4)
+            carry, x_last = substep(carry, k, n_sub, True)
+            xs = jtu.tree_map(lambda a, b: jnp.concatenate([a, b[None]]), xs, x_last)
+        if save == "steps":  # the states at the grid points: all but the first part's end
+            keep = jnp.arange(n_sub) + (jnp.arange(n_sub) >= i_star)
+            return carry, jtu.tree_map(lambda a: a[keep], xs)
+        return carry, jtu.tree_map(lambda a: a[-1], xs)
+
     def segment(carry, k):
+        if track and held:
+            return tracked_segment(carry, k)
         if n_sub <= 16:  # unrolled: the step that ends the hold is known statically
             xs = []
             for i in range(n_sub):
@@ -345,6 +431,22 @@ def _run(device, drive, y0, x0_left, xb, fb_minus, fb_plus, cfg):
 
     _, ys = jax.lax.scan(segment, (y0, f0, xb, fb_minus, fb_plus), jnp.arange(n_seg))
     return ys
+
+
+def _kinks(tau, h):
+    r"""``(K, p)`` with $\tau = K h + p$, $0 \le p < h$, $K \ge 1$ (K carries no gradient).
+
+    Where $x'$ jumps at a grid point $t_m$ ($t_0$, where the history meets the solution, and
+    every jump of a piecewise-constant input), $x(t - \tau)$ has a kink at $t_m + \tau$, inside
+    step $m + K$ at $p$ from its start. RK4 across a kink is only second-order accurate locally,
+    with an error that depends on $p$, so $\partial x/\partial\tau$ of the discrete solution
+    would converge at first order only (a delay on the grid gets one side of a kink). Splitting
+    those steps at the kink (discontinuity tracking; the substep lengths $p$, $h - p$ are
+    smooth in $\tau$) makes the forward error uniform in $\tau$ and the delay derivative
+    converge at second order or better (``benchmarks/bench_delay_grad.py``). Kinks of higher
+    derivatives ($t_m + 2\tau$, ...) are left: their local errors are $O(h^3)$ and smaller."""
+    big_k = jnp.maximum(jnp.floor(jax.lax.stop_gradient(tau) / h), 1.0)
+    return big_k, tau - big_k * h
 
 
 def _window_steps(device, drive, tau_min, h, n_sub, held):
@@ -375,17 +477,25 @@ def _run_windowed(device, drive, y0, x0_left, xh, fh, cfg):
     """The vectorised method of steps (see :func:`simulate_delay`); ``cfg`` is static.
 
     The buffer holds grid points ``n0 - length + 1 .. n0`` in time order, ``n0`` being the first
-    step of the window. Returns the states as :func:`_run` does.
+    step of the window. Returns the states as :func:`_run` does. With ``track``, the steps that
+    hold a kink (see :func:`_kinks`) are the two RK4 substeps of :func:`_run` composed: the
+    affine map ``x -> R((h-p)λ) (R(pλ) x + ...) + ...``.
     """
-    n_seg, n_sub, h, t0, save, length, name, unit, w = cfg
+    n_seg, n_sub, h, t0, save, length, held, name, unit, w, track = cfg
     dtype = y0.dtype
     response, nonlin = device.map_form()
     lam = -1.0 / jnp.asarray(response, dtype)
-    z = h * lam
-    r = 1 + z + z ** 2 / 2 + z ** 3 / 6 + z ** 4 / 24  # RK4's stability polynomial
-    c0 = (h / 6) * (1 + z + z ** 2 / 2 + z ** 3 / 4)  # weights of F at t, t + h/2, t + h
-    c_half = (h / 6) * (4 + 2 * z + z ** 2 / 2)
-    c1 = h / 6
+
+    def weights(span):
+        """RK4 over a step ``span`` of x' = λx + g(t) is x -> r x + c0 g(t) + c_half g(t +
+        span/2) + c1 g(t + span): r is RK4's stability polynomial."""
+        z = span * lam
+        r = 1 + z + z ** 2 / 2 + z ** 3 / 6 + z ** 4 / 24
+        c0 = (span / 6) * (1 + z + z ** 2 / 2 + z ** 3 / 4)
+        c_half = (span / 6) * (4 + 2 * z + z ** 2 / 2)
+        return r, c0, c_half, span / 6
+
+    r, c0, c_half, c1 = weights(h)
     cap = (length - 3) * h
     tau = jnp.asarray(device.delay, dtype)
     tau = eqx.error_if(
@@ -393,6 +503,8 @@ def _run_windowed(device, drive, y0, x0_left, xh, fh, cfg):
         f"simulate: {name}.delay left the range [{w * h:.6g}, {cap:.6g}] {unit} that the integrator "
         "was planned for; pass a smaller min_delay or a larger max_delay",
     )
+    big_k, p = _kinks(tau, h)
+    kk = big_k.astype(jnp.int32)
     m = w // n_sub  # drive segments per window
     n_win = -(-n_seg // m)
 
@@ -401,22 +513,62 @@ def _run_windowed(device, drive, y0, x0_left, xh, fh, cfg):
             return jnp.zeros(seg.shape + y0.shape, dtype)
         return jax.vmap(drive.segment)(jnp.minimum(seg, n_seg - 1))[..., 0]
 
-    def read(c, k, count, xbuf, fm, fp):
-        """Delayed states for steps n0 .. n0 + count - 1 at t_n - tau + c h (Hermite)."""
-        s = (c * h - tau) / h
-        j = jnp.minimum(jnp.floor(s), -1.0)
-        fr = s - j
+    def hermite_at(k, idx, j, fr, xbuf, fm, fp):
+        """Delayed states for steps n0 + idx from the grid interval [n + j, n + j + 1]
+        (``idx``: a count, for the contiguous steps 0 .. count - 1, or an index array)."""
         start = j.astype(jnp.int32) + (length - 1)  # buffer index of grid point n0 + j
+        if isinstance(idx, int):
+            count = idx
+            idx = jnp.arange(count)
 
-        def sl(b, i):
-            return jax.lax.dynamic_slice_in_dim(b, i, count, axis=0)
+            def sl(b, i):
+                return jax.lax.dynamic_slice_in_dim(b, i, count, axis=0)
+        else:
+            rows = idx
 
+            def sl(b, i):
+                return b[i + rows]
         xa, fa = sl(xbuf, start), sl(fp, start)
         xb, fb = sl(xbuf, start + 1), sl(fm, start + 1)
         # grid point 0 is read from the left there (the history's value at t0)
-        at_t0 = k * w + j.astype(jnp.int32) + 1 + jnp.arange(count) == 0
+        at_t0 = k * w + j.astype(jnp.int32) + 1 + idx == 0
         xb = jnp.where(at_t0.reshape((-1,) + (1,) * y0.ndim), x0_left, xb)
         return _hermite(fr, xa, fa, xb, fb, h)
+
+    def read(c, k, count, xbuf, fm, fp):
+        """Delayed states for steps n0 .. n0 + count - 1 at t_n - tau + c h (Hermite; with
+        ``track`` a time on the grid is read from the interval to its left, as in _run)."""
+        s = (c * h - tau) / h
+        j = jnp.minimum(jnp.ceil(s) - 1.0 if track else jnp.floor(s), -1.0)
+        return hermite_at(k, count, j, s - j, xbuf, fm, fp)
+
+    def split_kink_steps(k, js, g0, g1, a, b, xbuf, fm, fp):
+        """The affine maps of the window's kink steps (the steps i* + l n_sub of a held drive,
+        else the step K) as two substeps [t, t + p], [t + p, t + h]."""
+        n0 = k * w
+        idx = (kk % n_sub) + n_sub * jnp.arange(m) if held else (kk - n0)[None]
+        valid = (n0 + idx >= kk) & (idx >= 0) & (idx < w)
+        idx = jnp.clip(idx, 0, w - 1)
+        jk = js[idx]
+
+        def g(xd):
+            return nonlin(xd, jk) / response
+
+        left, right = -(big_k + 1), -big_k
+        # before the kink: the interval that ends at the kink's source point t_{n-K}
+        gl_half = g(hermite_at(k, idx, left, (p / 2 - tau) / h - left, xbuf, fm, fp))
+        gl_end = g(hermite_at(k, idx, left, (p - tau) / h - left, xbuf, fm, fp))
+        # after it: from x(t_{n-K}) itself, read from the right (x may jump at t0)
+        gr_start = g(xbuf[idx - kk + (length - 1)])
+        gr_half = g(hermite_at(k, idx, right, ((p + h) / 2 - tau) / h - right, xbuf, fm, fp))
+        r_l, c0_l, ch_l, c1_l = weights(p)
+        r_r, c0_r, ch_r, c1_r = weights(h - p)
+        a_k = jnp.broadcast_to(r_l * r_r, jk.shape)
+        b_k = (r_r * (c0_l * g0[idx] + ch_l * gl_half + c1_l * gl_end)
+               + c0_r * gr_start + ch_r * gr_half + c1_r * g1[idx])
+        at = jnp.where(valid, idx, w)  # w: out of range, dropped
+        return a.at[at].set(a_k.astype(dtype), mode="drop"), b.at[at].set(b_k.astype(dtype),
+                                                                          mode="drop")
 
     def window(carry, k):
         xbuf, fm, fp = carry
@@ -425,7 +577,11 @@ def _run_windowed(device, drive, y0, x0_left, xh, fh, cfg):
         g0 = nonlin(read(0.0, k, w + 1, xbuf, fm, fp), js) / response
         g_half = nonlin(read(0.5, k, w, xbuf, fm, fp), js[:w]) / response
         g1 = nonlin(read(1.0, k, w, xbuf, fm, fp), js[:w]) / response
-        x = _linear_recurrence(r, c0 * g0[:w] + c_half * g_half + c1 * g1, xbuf[-1])
+        a, b = r, c0 * g0[:w] + c_half * g_half + c1 * g1
+        if track:
+            a, b = split_kink_steps(k, js[:w], g0[:w], g1, jnp.broadcast_to(r, b.shape).astype(dtype),
+                                    b.astype(dtype), xbuf, fm, fp)
+        x = _linear_recurrence(a, b, xbuf[-1])
         x = x.astype(dtype)
         # one-sided derivatives at the new grid points: left (this step's input), right (next)
         fm = jnp.concatenate([fm[w:], (lam * x + g1).astype(dtype)])
@@ -451,8 +607,9 @@ def _run_windowed(device, drive, y0, x0_left, xh, fh, cfg):
 
 
 def _linear_recurrence(a, b, x_prev):
-    """x_i = a * x_{i-1} + b_i along axis 0 (associative scan), with x_{-1} = x_prev."""
-    b = b.at[0].add(a * x_prev)
+    """x_i = a_i * x_{i-1} + b_i along axis 0 (associative scan), with x_{-1} = x_prev; ``a``
+    is one factor for all i or one per i (shaped as ``b``)."""
+    b = b.at[0].add((a if jnp.ndim(a) < jnp.ndim(b) else a[0]) * x_prev)
 
     def combine(left, right):
         a1, b1 = left
