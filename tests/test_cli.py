@@ -277,3 +277,10 @@ def test_a_damaged_stage_in_a_real_run_prints_one_line(tmp_path, capsys, monkeyp
     assert code == 2 and "Traceback" not in err, err
     assert str(f) in err and "delete it" in err
     assert not (tmp_path / "results.json").exists()
+
+
+def test_a_missing_data_archive_is_a_user_error_and_a_file_not_found(tmp_path):
+    from physnn.tasks import fsdd
+    with pytest.raises(UserError, match="FSDD archive not found") as e:
+        fsdd.load_fsdd(path=tmp_path / "missing.npz")
+    assert isinstance(e.value, FileNotFoundError)

@@ -49,10 +49,11 @@ training data), :func:`fsdd_problem_inputs` (each problem standardised on its ow
 readout of the delay-reservoir papers, scored as word error rates, the operating point and
 penalty chosen on validation only.
 
-For scale (no reservoir; :func:`physnn.readout.ridge_fit` with ``classify=True`` on default
-MFCCs, measured): time-averaged MFCC 77.3 % on the official split; the MFCC sequence resampled to
-10 frames (``fsdd_features(n_frames=10)``, 130 features) 92.7 % on the official split and 71.9 %
-averaged over the six leave-one-speaker-out folds (50 % to 91 % per held-out speaker).
+For scale (no reservoir; :func:`physnn.readout.ridge_fit` with ``classify=True`` and its default
+stratified folds on default MFCCs; ``python scripts/fsdd_for_scale.py``): time-averaged MFCC
+77.3 % on the official split; the MFCC sequence resampled to 10 frames
+(``fsdd_features(n_frames=10)``, 130 features) 93.7 % on the official split and 69.9 % averaged
+over the six leave-one-speaker-out folds (47 % to 90 % per held-out speaker).
 """
 
 from __future__ import annotations
@@ -199,10 +200,15 @@ def fsdd_path() -> str:
     return os.fspath(resources.files("physnn").joinpath("data", "fsdd", _FILE))
 
 
+class MissingDataError(UserError, FileNotFoundError):
+    """A data file is missing: a :class:`~physnn.errors.UserError` (the ``physnn`` command prints
+    it as one line) that is also a ``FileNotFoundError``."""
+
+
 @functools.lru_cache(maxsize=2)
 def _load(path: str) -> FSDDData:
     if not os.path.isfile(path):
-        raise FileNotFoundError(
+        raise MissingDataError(
             f"FSDD archive not found: {path!r} (expected physnn/data/fsdd/{_FILE}, made by "
             "scripts/pack_fsdd.py; reinstall physnn or pass path=)"
         )
@@ -244,7 +250,8 @@ def load_fsdd(*, path: str | os.PathLike | None = None) -> FSDDData:
         cache and read-only; copy before modifying.
 
     Raises:
-        FileNotFoundError: the archive is missing; the message names the path.
+        MissingDataError: the archive is missing (a ``FileNotFoundError`` and a
+            :class:`~physnn.errors.UserError`); the message names the path.
     """
     return _load(fsdd_path() if path is None else os.fspath(path))
 
