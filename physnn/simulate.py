@@ -305,8 +305,9 @@ def simulate(
     - `history`, `max_delay`, `min_delay`: for delay devices only
       (:class:`~physnn.AbstractDelayDevice`), which go through physnn's delay integrator,
       :func:`physnn.delay.simulate_delay`: the state before ``t0`` (a constant or a function of
-      one scalar time, either with the shape of ``y0``), and upper and lower bounds on a traced delay (the lower one keeps low-pass nodes on
-      the vectorised method of steps while the delay is trained).
+      one scalar time, either with the shape of ``y0``), and upper and lower bounds on a traced
+      delay (the lower one keeps low-pass nodes on the vectorised method of steps while the
+      delay is trained).
 
     **Returns:** a :class:`Trajectory`; every saved leaf has the time axis first, then the batch.
 

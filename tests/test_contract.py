@@ -162,7 +162,7 @@ def test_y0_batch_equals_the_per_sample_loop(case, n, spread):
         (n,) + (1,) * (a.ndim - 1))), y0)
     ys = solve(device, None, kwargs, y0=y0)
     for i in range(n):
-        one = solve(device, None, kwargs, y0=jax.tree_util.tree_map(lambda a: a[i], y0))
+        one = solve(device, None, kwargs, y0=jax.tree_util.tree_map(lambda a, i=i: a[i], y0))
         np.testing.assert_allclose(np.asarray(ys)[:, i], np.asarray(one), rtol=2e-5, atol=1e-6)
 
 
@@ -392,10 +392,10 @@ def test_a_history_must_have_the_batch_of_y0():
     node = pn.MackeyGlassNode(n_nodes=4, theta=0.2)
     drive = pn.Masked(jnp.ones((2, 3)), jnp.array([1.0, -1.0, 0.5, -0.5]), 0.2)
     for history in (jnp.asarray(0.1), lambda t: 0.1 + 0.0 * t):
-        raises_physnn_error(lambda: pn.simulate(node, drive, dt=0.1, history=history),
+        raises_physnn_error(lambda h=history: pn.simulate(node, drive, dt=0.1, history=h),
                             "history", "()", "(2,)")
-        raises_physnn_error(lambda: pn.simulate(node, drive, dt=0.1, history=history,
-                                                y0=jnp.zeros(2)), "history", "()", "(2,)")
+        raises_physnn_error(lambda h=history: pn.simulate(node, drive, dt=0.1, history=h,
+                                                          y0=jnp.zeros(2)), "history", "()", "(2,)")
 
 
 @pytest.mark.parametrize("saveat, words", [
