@@ -96,7 +96,9 @@ class DuffingDelayNode(AbstractDelayDevice):
     - `n_nodes`: virtual nodes $N \ge 1$. Default 50.
     - `theta`: node spacing $\theta$, µs, > 0. Default: 0.2 ring-down times $2Q/\omega_0$.
     - `delay`: $\tau$, µs; default $(N + \text{desync})\theta$.
-    - `delay_bound`: the largest delay a training run may reach (default twice the delay).
+    - `delay_bound`: the largest delay a training run may reach (default twice the delay, or,
+      for a node built inside ``jax.grad``/``jax.jit`` with a traced ``delay``, twice the default
+      delay $(N + \text{desync})\theta$; pass it when ``theta`` is traced too).
     """
 
     f0_mhz: Float[Array, "*e"]
@@ -140,8 +142,8 @@ class DuffingDelayNode(AbstractDelayDevice):
                                  "0.2 ring-down times); pass theta when they are traced")
             theta = float(0.2 * np.max(2.0 * np.asarray(q) / (TWO_PI * np.asarray(f0))))
         self.theta = V.positive("theta", theta, owner=own)
-        self.delay, self.delay_bound = node_delay(self.n_nodes, self.theta, delay, desync, delay_bound,
-                                              own)
+        self.delay, self.delay_bound = node_delay(self.n_nodes, self.theta, delay, desync,
+                                                  delay_bound, own, theta_arg=theta)
         try:
             np.broadcast_shapes(*[jnp.shape(getattr(self, n)) for n in _PARAMS])
         except ValueError:

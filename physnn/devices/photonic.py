@@ -47,7 +47,9 @@ class MackeyGlassNode(AbstractDelayDevice):
     - `power_w`: electrical power drawn by the node, for energy accounting (default 0: the
       normalised model has no power scale; set it for a given circuit).
     - `delay_bound`: the largest delay a training run may reach (sizes the integrator's
-      history buffer when the delay is traced; default twice the initial delay).
+      history buffer when the delay is traced; default twice the initial delay, or, for a node
+      built inside ``jax.grad``/``jax.jit`` with a traced ``delay``, twice the default delay
+      $(N + \mathrm{desync})\theta$; pass it when ``theta`` is traced too).
 
     For $z = X(t-\tau) + \gamma J < 0$ the power $z^p$ is taken as the odd power
     $-|z|^p$ when $p$ is an odd integer (so $p = 1$ gives exactly $\eta z/(1+z)$, as in the
@@ -79,7 +81,8 @@ class MackeyGlassNode(AbstractDelayDevice):
         self.gamma = V.as_float("gamma", gamma, owner=own)
         self.p = V.positive("p", p, owner=own)
         self.theta = V.positive("theta", theta, owner=own)
-        self.delay, self.delay_bound = node_delay(self.n_nodes, self.theta, delay, desync, delay_bound, own)
+        self.delay, self.delay_bound = node_delay(self.n_nodes, self.theta, delay, desync,
+                                                  delay_bound, own, theta_arg=theta)
         self.power_w = V.positive("power_w", power_w, owner=own, allow_zero=True)
 
     def nonlinearity(self, x_delayed, j):
@@ -145,7 +148,9 @@ class IkedaNode(AbstractDelayDevice):
       ``None`` for the low-pass node.
     - `laser_power_w`: optical power into the modulator (W), for energy accounting.
     - `delay_bound`: the largest delay a training run may reach (sizes the integrator's
-      history buffer when the delay is traced; default twice the initial delay).
+      history buffer when the delay is traced; default twice the initial delay, or, for a node
+      built inside ``jax.grad``/``jax.jit`` with a traced ``delay``, twice the default delay
+      $(N + \mathrm{desync})\theta$; pass it when ``theta`` is traced too).
 
     The defaults are order-of-magnitude values for a GHz-bandwidth telecom loop (response
     ~20 ps, node spacing ~50 ps, 1 mW laser), chosen so that $\theta/\tau_R$ is in the range used
@@ -176,7 +181,8 @@ class IkedaNode(AbstractDelayDevice):
         self.phi0 = V.as_float("phi0", phi0, owner=own)
         self.tau_r = V.positive("tau_r", tau_r, owner=own)
         self.theta = V.positive("theta", theta, owner=own)
-        self.delay, self.delay_bound = node_delay(self.n_nodes, self.theta, delay, desync, delay_bound, own)
+        self.delay, self.delay_bound = node_delay(self.n_nodes, self.theta, delay, desync,
+                                                  delay_bound, own, theta_arg=theta)
         self.theta_l = None if theta_l is None else V.positive("theta_l", theta_l, owner=own)
         self.laser_power_w = V.positive("laser_power_w", laser_power_w, owner=own, allow_zero=True)
 
