@@ -80,6 +80,12 @@ class GraphOscillators(AbstractDevice):
     def noise_drift(self, t, y, u):
         return self.cells.noise_drift(t, y, u)
 
+    def input_shapes(self):
+        return self.cells.input_shapes()
+
+    def input_hint(self):
+        return self.cells.input_hint()
+
     def observe(self, t, y, u):
         return self.cells.observe(t, y, u)
 

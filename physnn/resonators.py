@@ -62,6 +62,12 @@ class _Guarded(AbstractDevice):
     def noise_drift(self, t, y, u):
         return self.device.noise_drift(t, y, u)
 
+    def input_shapes(self):
+        return self.device.input_shapes()
+
+    def input_hint(self):
+        return self.device.input_hint()
+
     def observe(self, t, y, u):
         return self.device.observe(t, y, u)
 
