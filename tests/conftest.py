@@ -1,5 +1,6 @@
 """Shared test helpers: tiny devices with known analytic solutions."""
 
+import contextlib
 from typing import ClassVar
 
 import equinox as eqx
@@ -145,21 +146,71 @@ def interrupted_run_resumes(tmp_path, monkeypatch):
     return check
 
 
-@pytest.fixture(scope="module")
-def quick_run(request, tmp_path_factory):
-    """``physnn run NAME --quick`` once per test module (NAME: the module's ``EXPERIMENT``),
-    with its checkpoints kept (``finished`` is skipped) for ``rerun_resumes_every_stage``.
-    Returns (output folder, record, what it printed)."""
-    import contextlib
-    import io
+def quick_run_folder(tmp_path_factory):
+    """Where the quick runs of one test session live: the base temporary folder, which the
+    workers of ``pytest -n`` share (each worker's own base folder is a child of it)."""
+    import os
+
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "quick-runs"
+
+
+@pytest.fixture(scope="session")
+def quick_runs(tmp_path_factory):
+    """``get(NAME)``: ``physnn run NAME --quick`` once per test session, whichever module asks
+    first (``quick_run`` for tests/test_<name>.py, tests/test_records.py for the comparison with
+    the committed quick record). It runs in a child process, as a user runs it and as
+    scripts/regenerate_quick_records.py makes the records, so that nothing a test did to this
+    process (JAX's device count, a configuration flag) reaches the record. The workers of
+    ``pytest -n`` share it: the first to ask runs it under a file lock, the others wait and read
+    it. Returns (output folder, record, what it printed); the record is the one the run wrote (a
+    copy kept beside the folder), a fresh dict on each call."""
     import json
+    import os
+    import subprocess
+    import sys
 
-    from physnn import cli, experiment
+    root = quick_run_folder(tmp_path_factory)
+    root.mkdir(parents=True, exist_ok=True)
 
-    name = request.module.EXPERIMENT
-    out = tmp_path_factory.mktemp(name)
-    printed = io.StringIO()
-    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(printed):
-        mp.setattr(experiment.load(name), "finished", lambda out_dir: None)
-        assert cli.main(["run", name, "--quick", "--out", str(out)]) == 0
-    return out, json.loads((out / "results.json").read_text()), printed.getvalue()
+    def get(name):
+        out, kept, printed = root / name, root / f"{name}.results.json", root / f"{name}.printed"
+        with _locked(root / f"{name}.lock"):
+            if not kept.exists():
+                args = ["run", name, "--quick", "--out", str(out)]
+                proc = subprocess.run([sys.executable, "-m", "physnn.cli", *args], text=True,
+                                      capture_output=True, env={**os.environ, "MPLBACKEND": "Agg"})
+                assert proc.returncode == 0, (
+                    f"physnn {' '.join(args)}: exit status {proc.returncode}\n"
+                    f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+                printed.write_text(proc.stdout)
+                # written last: its presence says that the run finished
+                kept.write_text((out / "results.json").read_text())
+        return out, json.loads(kept.read_text()), printed.read_text()
+
+    return get
+
+
+@contextlib.contextmanager
+def _locked(path):
+    """An exclusive lock on ``path`` (created) across processes; without ``fcntl`` (Windows),
+    no lock: each xdist worker then runs its own quick runs."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="module")
+def quick_run(request, quick_runs):
+    """``physnn run NAME --quick`` for a test module (NAME: the module's ``EXPERIMENT``), from
+    ``quick_runs``: once per session, shared with tests/test_records.py. Returns (output folder,
+    record, what it printed)."""
+    return quick_runs(request.module.EXPERIMENT)

@@ -1,0 +1,127 @@
+"""Every experiment's quick run against its committed quick record (records/<name>/quick/).
+
+The slow tier runs each experiment's quick configuration once (conftest.py, ``quick_runs``: the
+same run serves tests/test_<name>.py); here its configuration and metrics are compared with the
+record that the code committed with it produced. A change that moves a record must regenerate it
+in the same change (scripts/regenerate_quick_records.py), so that the committed records always
+describe the code beside them.
+
+The comparison: configurations exactly (a changed quick configuration is a changed record);
+metrics that are strings, booleans or integers exactly, unless the table below names them;
+floats within ``|run - record| <= atol + rtol |record|``, NaN equal to NaN. The records are
+made on one x86 machine and checked on others (AMD and Intel CPUs, another thread count, another
+vector width), whose float results differ in the last bits; in a chaotic or trained computation
+such differences grow, so the tolerances are set per experiment from what was measured between
+runs that differ only in the machine (TOLERANCES: what was measured, and why).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from physnn.experiment import discover
+
+ROOT = Path(__file__).resolve().parent.parent
+REGENERATE = "python scripts/regenerate_quick_records.py"
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """``rtol``, ``atol``: for every float metric; ``metrics``: per-metric (rtol, atol) for
+    metrics measured to move more (integers among them, compared the same way); ``why``: the
+    measurement that sets them."""
+
+    rtol: float
+    atol: float
+    why: str
+    metrics: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+#: float32 rounding: a few ulps of float32 (1.2e-7) accumulated over a computation
+ROUNDING = Tolerance(1e-5, 1e-9, "deterministic float32 pipeline; float rounding only")
+
+TOLERANCES: dict[str, Tolerance] = {
+    name: ROUNDING for name in discover()
+}
+
+
+def differences(record, run, tol: Tolerance, path: str = "") -> list[str]:
+    """Every place where ``run`` differs from ``record`` beyond ``tol`` (see the module)."""
+    if isinstance(record, dict) and isinstance(run, dict):
+        out = [f"{path}/{k}: only in the {'run' if k in run else 'record'}"
+               for k in sorted(set(record) ^ set(run))]
+        for k in sorted(set(record) & set(run)):
+            out += differences(record[k], run[k], tol, f"{path}/{k}")
+        return out
+    if isinstance(record, list) and isinstance(run, list):
+        if len(record) != len(run):
+            return [f"{path}: length {len(record)} in the record, {len(run)} in the run"]
+        return [d for i, (u, v) in enumerate(zip(record, run, strict=True))
+                for d in differences(u, v, tol, f"{path}[{i}]")]
+    metric = path.rsplit("/", 1)[-1]
+    in_metrics = path.startswith("/metrics/")
+    loose = in_metrics and metric in tol.metrics
+    numbers = all(isinstance(x, int | float) and not isinstance(x, bool) for x in (record, run))
+    if in_metrics and numbers and (loose or isinstance(record, float) or isinstance(run, float)):
+        rtol, atol = tol.metrics[metric] if loose else (tol.rtol, tol.atol)
+        if math.isnan(record) and math.isnan(run):
+            return []
+        if abs(run - record) <= atol + rtol * abs(record):
+            return []
+        return [f"{path}: record {record!r}, run {run!r} (|difference| {abs(run - record):.3g} > "
+                f"{atol:g} + {rtol:g} |record|)"]
+    same = record == run and type(record) is type(run)
+    return [] if same else [f"{path}: record {record!r}, run {run!r}"]
+
+
+def compared(rec: dict) -> dict:
+    """What is compared: the experiment, quick flag, configuration and metrics."""
+    return {k: rec[k] for k in ("experiment", "quick", "config", "metrics") if k in rec}
+
+
+def test_tolerances_cover_every_experiment():
+    assert set(TOLERANCES) == set(discover())
+
+
+def test_differences_compares_floats_within_tolerance_and_the_rest_exactly():
+    tol = Tolerance(1e-3, 1e-6, "test", metrics={"n": (0.0, 1.0)})
+    rec = {"config": {"seed": 0, "xs": [1.0, 2.0]},
+           "metrics": {"a": 1.0, "b": float("nan"), "ok": True, "n": 4, "k": 3, "s": "x"}}
+    assert differences(rec, json.loads(json.dumps(rec)), tol) == []
+    near = json.loads(json.dumps(rec))
+    near["metrics"]["a"], near["metrics"]["n"] = 1.0005, 5
+    assert differences(rec, near, tol) == []
+    for path, value in (("a", 1.01), ("b", 0.0), ("ok", False), ("n", 6), ("k", 4), ("s", "y")):
+        far = json.loads(json.dumps(rec))
+        far["metrics"][path] = value
+        (d,) = differences(rec, far, tol)
+        assert d.startswith(f"/metrics/{path}: record")
+    far = json.loads(json.dumps(rec))
+    far["config"]["xs"] = [1.0, 2.0, 3.0]
+    far["metrics"]["new"] = 1.0
+    assert differences(rec, far, tol) == ["/config/xs: length 2 in the record, 3 in the run",
+                                          "/metrics/new: only in the run"]
+    far["config"]["xs"] = [1.0, 2.0000001]  # the configuration: exactly
+    assert differences(rec, far, tol) == ["/config/xs[1]: record 2.0, run 2.0000001",
+                                          "/metrics/new: only in the run"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(discover()))
+def test_quick_run_matches_its_committed_quick_record(name, quick_runs):
+    path = ROOT / "records" / name / "quick" / "results.json"
+    assert path.exists(), (f"{name} has no quick record {path.relative_to(ROOT)}: make it with "
+                           f"{REGENERATE} {name}")
+    record = json.loads(path.read_text())
+    _, run, _ = quick_runs(name)
+    diffs = differences(compared(record), compared(run), TOLERANCES[name])
+    assert not diffs, (
+        f"{name}: the quick run differs from {path.relative_to(ROOT)} (made at commit "
+        f"{record.get('commit')}) in {len(diffs)} place(s):\n  " + "\n  ".join(diffs[:40])
+        + f"\nTolerances: {TOLERANCES[name].why}\n"
+        f"a change that moves a record must regenerate it in the same change: {REGENERATE} {name}")
