@@ -63,8 +63,8 @@ def differences(record, run, tol: Tolerance, path: str = "") -> list[str]:
             return [f"{path}: length {len(record)} in the record, {len(run)} in the run"]
         return [d for i, (u, v) in enumerate(zip(record, run, strict=True))
                 for d in differences(u, v, tol, f"{path}[{i}]")]
-    metric = path.rsplit("/", 1)[-1]
     in_metrics = path.startswith("/metrics/")
+    metric = path.split("/")[2].split("[")[0] if in_metrics else ""  # nested: the top-level name
     loose = in_metrics and metric in tol.metrics
     numbers = all(isinstance(x, int | float) and not isinstance(x, bool) for x in (record, run))
     if in_metrics and numbers and (loose or isinstance(record, float) or isinstance(run, float)):
@@ -106,6 +106,11 @@ def test_differences_compares_floats_within_tolerance_and_the_rest_exactly():
     far["metrics"]["new"] = 1.0
     assert differences(rec, far, tol) == ["/config/xs: length 2 in the record, 3 in the run",
                                           "/metrics/new: only in the run"]
+    nested = Tolerance(1e-3, 0.0, "test", metrics={"per": (0.1, 0.0)})
+    rec2 = {"metrics": {"per": {"x1": 1.0}, "by": {"x1": 1.0}}}
+    run2 = {"metrics": {"per": {"x1": 1.05}, "by": {"x1": 1.05}}}
+    assert differences(rec2, run2, nested) == [  # a metric's own tolerance covers its entries
+        "/metrics/by/x1: record 1.0, run 1.05 (|difference| 0.05 > 0 + 0.001 |record|)"]
     far["config"]["xs"] = [1.0, 2.0000001]  # the configuration: exactly
     assert differences(rec, far, tol) == ["/config/xs[1]: record 2.0, run 2.0000001",
                                           "/metrics/new: only in the run"]
