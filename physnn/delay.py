@@ -323,8 +323,9 @@ def _run(device, drive, y0, x0_left, xb, fb_minus, fb_plus, cfg):
         """The step holding a kink at t + p: RK4 over [t, t + p] reading the grid interval
         before the kink's source point t_n + p - tau = t_{n-K}, then over [t + p, t + h] reading
         the one after it (k1 from the state there, read from the right)."""
-        x_mid, _ = rk4(t, x, k1, n, 0.0, p, seg, xb, fm, fp, (True, -(big_k + 1)))
-        k1_mid = f(t + p, x_mid, _take(xb, n - kk, length), u_at(t + p, seg))
+        x_mid, d_mid = rk4(t, x, k1, n, 0.0, p, seg, xb, fm, fp, (True, -(big_k + 1)))
+        k1_mid = f(t + p, x_mid, jtu.tree_map(lambda a, b: jnp.where(n == kk, a, b), y0, d_mid),
+                   u_at(t + p, seg))
         return rk4(t + p, x_mid, k1_mid, n, p, h - p, seg, xb, fm, fp, (True, -big_k))
 
     def step(carry, n, last=None):
@@ -367,32 +368,48 @@ def _run(device, drive, y0, x0_left, xb, fb_minus, fb_plus, cfg):
     # earlier, in two parts. Holds before the first kink (k < K // n_sub) give its first part
     # zero length. The substeps are uniform (their times, lengths and read intervals are
     # selected, not branched), so a hold stays one straight-line block.
-    i_star, q = kk % n_sub, kk // n_sub
+    i_star = 0 if n_sub == 1 else kk % n_sub  # static where it can be: fewer selects
+    q = kk // n_sub
+
+    def pick(c, a, b):
+        """``a`` where ``c`` else ``b`` (pytrees), resolved at trace time for a static ``c``."""
+        if isinstance(c, bool):
+            return a if c else b
+        return jtu.tree_map(lambda u, v: jnp.where(c, u, v), a, b)
 
     def substep(carry, k, j, last):
         x, k1, xb, fm, fp = carry
         active = k >= q
         pe = jnp.where(active, p, 0.0)
-        first, second = j == i_star, j == i_star + 1
-        n = k * n_sub + j - (j > i_star).astype(jnp.int32)
-        off = jnp.where(second, pe, 0.0)
-        span = jnp.where(first, pe, jnp.where(second, h - pe, h))
-        piece = (active & (first | second), jnp.where(first, -(big_k + 1), -big_k))
-        t = t0 + n.astype(dtype) * h + off
+        if isinstance(j, int) and isinstance(i_star, int):
+            first, second, after = j == i_star, j == i_star + 1, int(j > i_star)
+        else:
+            first, second, after = j == i_star, j == i_star + 1, (j > i_star).astype(jnp.int32)
+        n = k * n_sub + j - after
+        off = pick(second, pe, 0.0)
+        span = pick(first, pe, pick(second, h - pe, h))
+        plain = isinstance(first, bool) and not (first or second)
+        piece = None if plain else (active & (first | second), pick(first, -(big_k + 1), -big_k))
+        t = t0 + jnp.asarray(n).astype(dtype) * h + off
         x_end, d_end = rk4(t, x, k1, n, off, span, k, xb, fm, fp, piece)
-        # after the first part: the derivative just past the kink, reading x(t_{n-K}) from the
-        # right (x itself may jump at t0 when y0 differs from the history)
-        d_next = jtu.tree_map(lambda a, b: jnp.where(first, a, b), _take(xb, n - kk, length),
-                              d_end)
-        f_end = f(t + span, x_end, d_next, u_seg(k))
-        # a zero-length first part leaves the step's k1 as it was
-        k1_next = jtu.tree_map(lambda a, b: jnp.where(first & ~active, a, b), k1, f_end)
+        if plain:
+            f_end = k1_next = f(t + span, x_end, d_end, u_seg(k))
+        else:
+            # after the first part: the derivative just past the kink, reading x(t_{n-K}) from
+            # the right (x itself jumps at t0 when y0 differs from the history: y0 there)
+            d_next = pick(first, pick(n == kk, y0, d_end), d_end)
+            f_end = f(t + span, x_end, d_next, u_seg(k))
+            # a zero-length first part leaves the step's k1 as it was
+            k1_next = pick(first, pick(active, f_end, k1), f_end)
         # the first part's end is no grid point: it is written to slot n + 1 and overwritten
         # by the second part (which reads only grid points <= n)
         xb = _set(xb, n + 1, x_end, length)
         fm = _set(fm, n + 1, f_end, length)
-        if last:  # the hold ends: the right derivative takes the next hold's input
-            k1_next = f(t + span, x_end, delayed(n + 1, 0.0, xb, fm, fp), u_seg(k + 1))
+        if last is not False:  # the hold ends: the right derivative takes the next hold's input
+            def f_right():
+                return f(t + span, x_end, delayed(n + 1, 0.0, xb, fm, fp), u_seg(k + 1))
+
+            k1_next = f_right() if last else jax.lax.cond(j == n_sub, f_right, lambda: k1_next)
         fp = _set(fp, n + 1, k1_next, length)
         return (x_end, k1_next, xb, fm, fp), x_end
 
@@ -404,10 +421,8 @@ def _run(device, drive, y0, x0_left, xb, fb_minus, fb_plus, cfg):
                 xs.append(x_j)
             xs = jtu.tree_map(lambda *a: jnp.stack(a), *xs)
         else:
-            carry, xs = jax.lax.scan(lambda c, j: substep(c, k, j, False), carry,
-                                     jnp.arange(n_sub), unroll=4)
-            carry, x_last = substep(carry, k, n_sub, True)
-            xs = jtu.tree_map(lambda a, b: jnp.concatenate([a, b[None]]), xs, x_last)
+            carry, xs = jax.lax.scan(lambda c, j: substep(c, k, j, None), carry,
+                                     jnp.arange(n_sub + 1), unroll=1)
         if save == "steps":  # the states at the grid points: all but the first part's end
             keep = jnp.arange(n_sub) + (jnp.arange(n_sub) >= i_star)
             return carry, jtu.tree_map(lambda a: a[keep], xs)
@@ -499,8 +514,8 @@ def _run_windowed(device, drive, y0, x0_left, xh, fh, cfg):
     cap = (length - 3) * h
     tau = jnp.asarray(device.delay, dtype)
     tau = eqx.error_if(
-        tau, (tau <= w * h) | (tau > cap * (1 + 1e-6)),
-        f"simulate: {name}.delay left the range [{w * h:.6g}, {cap:.6g}] {unit} that the integrator "
+        tau, (jnp.floor(tau / h) < w + 1) | (tau > cap * (1 + 1e-6)),
+        f"simulate: {name}.delay left the range [{(w + 1) * h:.6g}, {cap:.6g}] {unit} that the integrator "
         "was planned for; pass a smaller min_delay or a larger max_delay",
     )
     big_k, p = _kinks(tau, h)
@@ -513,25 +528,20 @@ def _run_windowed(device, drive, y0, x0_left, xh, fh, cfg):
             return jnp.zeros(seg.shape + y0.shape, dtype)
         return jax.vmap(drive.segment)(jnp.minimum(seg, n_seg - 1))[..., 0]
 
-    def hermite_at(k, idx, j, fr, xbuf, fm, fp):
-        """Delayed states for steps n0 + idx from the grid interval [n + j, n + j + 1]
-        (``idx``: a count, for the contiguous steps 0 .. count - 1, or an index array)."""
-        start = j.astype(jnp.int32) + (length - 1)  # buffer index of grid point n0 + j
-        if isinstance(idx, int):
-            count = idx
-            idx = jnp.arange(count)
+    def hermite_at(k, rows, j, fr, xbuf, fm, fp):
+        """Delayed states for steps n0 + r from the grid interval [n + j, n + j + 1], for the
+        rows r = first + stride * l, l < count, given as ``rows = (first, count, stride)``
+        (``first`` may be traced). ``xbuf, fm, fp`` are the window's slabs (see ``window``)."""
+        first, count, stride = rows
+        start = first + j.astype(jnp.int32) + kk + 1  # slab index of grid n0 + first + j
 
-            def sl(b, i):
-                return jax.lax.dynamic_slice_in_dim(b, i, count, axis=0)
-        else:
-            rows = idx
+        def sl(b, i):
+            return jax.lax.dynamic_slice_in_dim(b, i, (count - 1) * stride + 1, axis=0)[::stride]
 
-            def sl(b, i):
-                return b[i + rows]
         xa, fa = sl(xbuf, start), sl(fp, start)
         xb, fb = sl(xbuf, start + 1), sl(fm, start + 1)
         # grid point 0 is read from the left there (the history's value at t0)
-        at_t0 = k * w + j.astype(jnp.int32) + 1 + idx == 0
+        at_t0 = k * w + j.astype(jnp.int32) + 1 + first + stride * jnp.arange(count) == 0
         xb = jnp.where(at_t0.reshape((-1,) + (1,) * y0.ndim), x0_left, xb)
         return _hermite(fr, xa, fa, xb, fb, h)
 
@@ -540,47 +550,80 @@ def _run_windowed(device, drive, y0, x0_left, xh, fh, cfg):
         ``track`` a time on the grid is read from the interval to its left, as in _run)."""
         s = (c * h - tau) / h
         j = jnp.minimum(jnp.ceil(s) - 1.0 if track else jnp.floor(s), -1.0)
-        return hermite_at(k, count, j, s - j, xbuf, fm, fp)
+        return hermite_at(k, (0, count, 1), j, s - j, xbuf, fm, fp)
 
-    def split_kink_steps(k, js, g0, g1, a, b, xbuf, fm, fp):
-        """The affine maps of the window's kink steps (the steps i* + l n_sub of a held drive,
-        else the step K) as two substeps [t, t + p], [t + p, t + h]."""
+    def split_kink_steps(k, js, g0, g1, b, xbuf, fm, fp):
+        """The affine maps ``x -> a x + b`` of the window's steps, with the kink steps (i* + l
+        n_sub for a held drive, i* = K mod n_sub, else the step K) taken as two substeps
+        [t, t + p], [t + p, t + h]. Slices, not gathers: a gradient stays cheap."""
         n0 = k * w
-        idx = (kk % n_sub) + n_sub * jnp.arange(m) if held else (kk - n0)[None]
-        valid = (n0 + idx >= kk) & (idx >= 0) & (idx < w)
-        idx = jnp.clip(idx, 0, w - 1)
-        jk = js[idx]
+        if held:  # one kink step per hold: column i* of the (hold, step) grid
+            first = kk % n_sub
+            rows = (first, m, n_sub)
+            valid = n0 + first + n_sub * jnp.arange(m) >= kk
+
+            def pick(v):
+                return jax.lax.dynamic_index_in_dim(v.reshape((m, n_sub) + v.shape[1:]), first,
+                                                    axis=1, keepdims=False)
+
+            def put(v, new):
+                sel = (jnp.arange(n_sub) == first)[None, :] & valid[:, None]
+                v2 = v.reshape((m, n_sub) + v.shape[1:])
+                sel = sel.reshape(sel.shape + (1,) * (v2.ndim - 2))
+                return jnp.where(sel, new[:, None], v2).reshape(v.shape)
+        else:  # one kink step in all: K, from t0
+            first = jnp.clip(kk - n0, 0, w - 1)
+            rows = (first, 1, 1)
+
+            def pick(v):
+                return jax.lax.dynamic_slice_in_dim(v, first, 1, axis=0)
+
+            def put(v, new):
+                sel = (jnp.arange(w) == kk - n0).reshape((w,) + (1,) * (v.ndim - 1))
+                return jnp.where(sel, new, v)
+
+        jk = pick(js)
 
         def g(xd):
             return nonlin(xd, jk) / response
 
         left, right = -(big_k + 1), -big_k
-        # before the kink: the interval that ends at the kink's source point t_{n-K}
-        gl_half = g(hermite_at(k, idx, left, (p / 2 - tau) / h - left, xbuf, fm, fp))
-        gl_end = g(hermite_at(k, idx, left, (p - tau) / h - left, xbuf, fm, fp))
-        # after it: from x(t_{n-K}) itself, read from the right (x may jump at t0)
-        gr_start = g(xbuf[idx - kk + (length - 1)])
-        gr_half = g(hermite_at(k, idx, right, ((p + h) / 2 - tau) / h - right, xbuf, fm, fp))
+        # the kink's source point t_{n-K} = t_n + p - tau does not move with tau: the state
+        # there is the grid value, read from the left (before the kink; the history's value at
+        # t0) and from the right (after it; y0)
+        x_src = jax.lax.dynamic_slice_in_dim(xbuf, first + 1, (rows[1] - 1) * rows[2] + 1,
+                                             axis=0)[::rows[2]]
+        at_t0 = (n0 + first + rows[2] * jnp.arange(rows[1]) == kk).reshape((-1,) + (1,) * y0.ndim)
+        gl_half = g(hermite_at(k, rows, left, (p / 2 - tau) / h - left, xbuf, fm, fp))
+        gl_end = g(jnp.where(at_t0, x0_left, x_src))
+        gr_start = g(x_src)
+        gr_half = g(hermite_at(k, rows, right, ((p + h) / 2 - tau) / h - right, xbuf, fm, fp))
         r_l, c0_l, ch_l, c1_l = weights(p)
         r_r, c0_r, ch_r, c1_r = weights(h - p)
-        a_k = jnp.broadcast_to(r_l * r_r, jk.shape)
-        b_k = (r_r * (c0_l * g0[idx] + ch_l * gl_half + c1_l * gl_end)
-               + c0_r * gr_start + ch_r * gr_half + c1_r * g1[idx])
-        at = jnp.where(valid, idx, w)  # w: out of range, dropped
-        return a.at[at].set(a_k.astype(dtype), mode="drop"), b.at[at].set(b_k.astype(dtype),
-                                                                          mode="drop")
+        b_k = (r_r * (c0_l * pick(g0) + ch_l * gl_half + c1_l * gl_end)
+               + c0_r * gr_start + ch_r * gr_half + c1_r * pick(g1))
+        a = put(jnp.broadcast_to(r, b.shape).astype(dtype),
+                jnp.broadcast_to(r_l * r_r, b_k.shape).astype(dtype))
+        return a, put(b, b_k.astype(dtype))
+
+    def slabs(xbuf, fm, fp):
+        """The grid points n0 - K - 1 .. n0 - K + w + 1 that the window's steps read (K >= w + 1,
+        see the range check above): reading the slabs, not the whole buffers, keeps the
+        gradient's scatter into the buffers to one per buffer and window."""
+        return tuple(jax.lax.dynamic_slice_in_dim(b, length - 2 - kk, w + 3, axis=0)
+                     for b in (xbuf, fm, fp))
 
     def window(carry, k):
         xbuf, fm, fp = carry
         n0 = k * w
+        sx, sm, sp = slabs(xbuf, fm, fp)
         js = j_of((n0 + jnp.arange(w + 1)) // n_sub)
-        g0 = nonlin(read(0.0, k, w + 1, xbuf, fm, fp), js) / response
-        g_half = nonlin(read(0.5, k, w, xbuf, fm, fp), js[:w]) / response
-        g1 = nonlin(read(1.0, k, w, xbuf, fm, fp), js[:w]) / response
+        g0 = nonlin(read(0.0, k, w + 1, sx, sm, sp), js) / response
+        g_half = nonlin(read(0.5, k, w, sx, sm, sp), js[:w]) / response
+        g1 = nonlin(read(1.0, k, w, sx, sm, sp), js[:w]) / response
         a, b = r, c0 * g0[:w] + c_half * g_half + c1 * g1
         if track:
-            a, b = split_kink_steps(k, js[:w], g0[:w], g1, jnp.broadcast_to(r, b.shape).astype(dtype),
-                                    b.astype(dtype), xbuf, fm, fp)
+            a, b = split_kink_steps(k, js[:w], g0[:w], g1, b.astype(dtype), sx, sm, sp)
         x = _linear_recurrence(a, b, xbuf[-1])
         x = x.astype(dtype)
         # one-sided derivatives at the new grid points: left (this step's input), right (next)
@@ -592,7 +635,7 @@ def _run_windowed(device, drive, y0, x0_left, xh, fh, cfg):
     xbuf = xh.astype(dtype).at[-1].set(y0)
     fm = fh.astype(dtype)
     # right derivative at t0 (with y0 and the first input)
-    g00 = nonlin(read(0.0, 0, 1, xbuf, fm, fm), j_of(jnp.zeros((1,), jnp.int32))) / response
+    g00 = nonlin(read(0.0, 0, 1, *slabs(xbuf, fm, fm)), j_of(jnp.zeros((1,), jnp.int32))) / response
     fp = fm.at[-1].set((lam * y0 + g00[0]).astype(dtype))
     _, ys = jax.lax.scan(window, (xbuf, fm, fp), jnp.arange(n_win))
     ys = ys.reshape((-1,) + y0.shape)
@@ -606,9 +649,7 @@ def _run_windowed(device, drive, y0, x0_left, xh, fh, cfg):
 # --------------------------------------------------------------------------------------------
 
 
-def _linear_recurrence(a, b, x_prev):
-    """x_i = a_i * x_{i-1} + b_i along axis 0 (associative scan), with x_{-1} = x_prev; ``a``
-    is one factor for all i or one per i (shaped as ``b``)."""
+def _affine_scan(a, b, x_prev):
     b = b.at[0].add((a if jnp.ndim(a) < jnp.ndim(b) else a[0]) * x_prev)
 
     def combine(left, right):
@@ -619,6 +660,25 @@ def _linear_recurrence(a, b, x_prev):
     aa = jnp.broadcast_to(a, b.shape)
     _, x = jax.lax.associative_scan(combine, (aa, b), axis=0)
     return x
+
+
+@jax.custom_jvp
+def _linear_recurrence(a, b, x_prev):
+    """x_i = a_i * x_{i-1} + b_i along axis 0 (associative scan), with x_{-1} = x_prev; ``a``
+    is one factor for all i or one per i (shaped as ``b``)."""
+    return _affine_scan(a, b, x_prev)
+
+
+@_linear_recurrence.defjvp
+def _linear_recurrence_jvp(primals, tangents):
+    # the tangent obeys the same recurrence, dx_i = a_i dx_{i-1} + (da_i x_{i-1} + db_i): one
+    # more scan, linear in the tangents, instead of differentiating the scan's products of a
+    # (which tripled the compile time of a gradient with respect to the delay)
+    a, b, x_prev = primals
+    da, db, dx_prev = tangents
+    x = _affine_scan(a, b, x_prev)
+    x_before = jnp.concatenate([jnp.broadcast_to(x_prev, x.shape[1:])[None], x[:-1]])
+    return x, _affine_scan(a, da * x_before + db, dx_prev)
 
 
 def delay_map(node, drive, *, history=0.0) -> Array:
