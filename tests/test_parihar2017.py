@@ -211,7 +211,7 @@ def test_second_stage_colours_the_rest_of_a_two_cluster_state():
     assert sorted(G.phase_cluster(a, ph)) == [0, 1, 2, 3, 4]
     cfg = dataclasses.replace(E.QUICK, restarts=1, cluster_candidates=1)  # the tightest cluster only
     design = {"coupling_pf": 3.0, "degree_exponent": 0.34, "node_pf": 108.0, "bias_v": 4.0,
-              "equalise": 0.97}  # near the co-designed design of records/parihar2017
+              "equalise": 0.97}  # near a co-designed design of an earlier record
     cols = np.array([[5.0]])
     out, runs = readout.second_stage([("K543", a)], design, cols, ph[None], np.array([3.0]),
                                jax.random.key(0), cfg)
