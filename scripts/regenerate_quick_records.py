@@ -3,11 +3,9 @@
     python scripts/regenerate_quick_records.py [NAME ...]    # default: every experiment
     python scripts/regenerate_quick_records.py --into DIR [NAME ...]   # elsewhere, to compare
 
-Each experiment runs as a user runs it (``physnn run NAME --quick --cpu-devices 1``, in a child
-process, with the compilation cache off so that nothing of an earlier build is reused) into a
-temporary folder; one CPU device, as the slow tier runs it (``tests/conftest.py``,
-``QUICK_RUN_ARGS``), because romera2018-thermal's result depends on how many devices its batches
-are split over; its ``results.json`` (metrics, configuration, commit and versions) becomes
+Each experiment runs as a user runs it (``physnn run NAME --quick``, in a child process, with
+the compilation cache off so that nothing of an earlier build is reused) into a temporary
+folder; its ``results.json`` (metrics, configuration, commit and versions) becomes
 ``records/NAME/quick/results.json``. Figures are not kept: the quick record is what the slow
 test tier compares (``tests/test_records.py``, against the quick run that the tier makes once
 per experiment), and its figures would add binary churn to every change that moves a record.
@@ -28,8 +26,6 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-#: as tests/conftest.py runs the quick configurations (QUICK_RUN_ARGS there)
-QUICK_RUN_ARGS = ("--cpu-devices", "1")
 
 
 def main(argv: list[str]) -> int:
@@ -51,7 +47,7 @@ def main(argv: list[str]) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / name
             cmd = [sys.executable, "-m", "physnn.cli", "run", name, "--quick", "--out", str(out),
-                   *QUICK_RUN_ARGS, *extra]
+                   *extra]
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
             if proc.returncode != 0:
                 print(proc.stdout[-2000:], proc.stderr[-4000:], sep="\n", file=sys.stderr)

@@ -155,15 +155,11 @@ def quick_run_folder(tmp_path_factory):
     return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "quick-runs"
 
 
-#: what scripts/regenerate_quick_records.py passes to every quick run, too
-QUICK_RUN_ARGS = ("--cpu-devices", "1")
-
-
 @pytest.fixture(scope="session")
 def quick_runs(tmp_path_factory):
-    """``get(NAME)``: ``physnn run NAME --quick --cpu-devices 1`` once per test session,
-    whichever module asks first (``quick_run`` for tests/test_<name>.py, tests/test_records.py
-    for the comparison with the committed quick record). It runs in a child process, as a user runs it and as
+    """``get(NAME)``: ``physnn run NAME --quick`` once per test session, whichever module asks
+    first (``quick_run`` for tests/test_<name>.py, tests/test_records.py for the comparison with
+    the committed quick record). It runs in a child process, as a user runs it and as
     scripts/regenerate_quick_records.py makes the records, so that nothing a test did to this
     process (JAX's device count, a configuration flag) reaches the record. The workers of
     ``pytest -n`` share it: the first to ask runs it under a file lock, the others wait and read
@@ -181,9 +177,7 @@ def quick_runs(tmp_path_factory):
         out, kept, printed = root / name, root / f"{name}.results.json", root / f"{name}.printed"
         with _locked(root / f"{name}.lock"):
             if not kept.exists():
-                # one CPU device, as the quick records are made: romera2018-thermal's result
-                # depends on how many devices its batches are split over (tests/test_records.py)
-                args = ["run", name, "--quick", "--out", str(out), *QUICK_RUN_ARGS]
+                args = ["run", name, "--quick", "--out", str(out)]
                 proc = subprocess.run([sys.executable, "-m", "physnn.cli", *args], text=True,
                                       capture_output=True, env={**os.environ, "MPLBACKEND": "Agg"})
                 assert proc.returncode == 0, (
