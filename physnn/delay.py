@@ -14,10 +14,23 @@ systems itself, by the **method of steps** on a fixed grid:
   derivative jump at $t_0$ do not spoil the order. The buffer is carried through a
   ``lax.scan``; nothing loops in Python.
 - **Differentiable in the delay.** A fractional delay $\tau/h \notin \mathbb{Z}$ is handled by
-  the same interpolation, which is $C^1$ in $\tau$, so ``jax.grad`` with respect to $\tau$ is
-  the derivative of the discrete solution (checked against finite differences in the tests).
-  The buffer length is fixed at trace time from the concrete delay, or from ``max_delay`` when
-  the delay is traced (inside ``jit``/``grad``).
+  the same interpolation, so ``jax.grad`` with respect to $\tau$ is the derivative of the
+  discrete solution (checked against finite differences in the tests). The buffer length is
+  fixed at trace time from the concrete delay, or from ``max_delay`` (or the node's
+  ``delay_bound``) when the delay is traced (inside ``jit``/``grad``).
+- **Discontinuity tracking.** Where $x'$ jumps at a grid point $t_m$ ($t_0$, and every jump of
+  a piecewise-constant input), $x(t-\tau)$ has a kink at $t_m + \tau$, which lies inside a step
+  when $\tau/h$ is fractional. RK4 across it is second-order accurate locally, with an error
+  that oscillates with the kink's position in the step, so the derivative of the discrete
+  solution with respect to $\tau$ would converge only at first order (and a delay on the grid
+  would get one side of a kink). For a delay off the grid or traced, the step holding each
+  such kink is taken as two RK4 substeps meeting there (lengths $p$ and $h - p$,
+  $p = \tau - \lfloor\tau/h\rfloor h$, smooth in $\tau$): one split step per input hold. Then
+  $\partial x/\partial\tau$ converges at second order at every position of the delay in a
+  step, on the grid included (``benchmarks/bench_delay_grad.py`` prints the table, which
+  ``BENCHMARKS.md`` keeps; ``tests/test_delay_gradient.py`` checks it against an exact
+  solution). A concrete delay on the grid meets no kink inside a step and runs the plain
+  steps.
 - **History.** A constant (the default: the device's initial state) or a function of time
   ``history(t) -> state`` for $t \le t_0$; its derivative, needed by the interpolation, is taken
   with ``jax.jvp``.

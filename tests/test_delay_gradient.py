@@ -113,8 +113,8 @@ class LinearDelay(pn.AbstractDelayDevice):
         return ((1,),)
 
 
-def masked_drive():
-    u = 0.5 * np.sin(1.7 * np.arange(int(round(T_END / (THETA * N_NODES))))) + 0.3
+def masked_drive(t_end=T_END):
+    u = 0.5 * np.sin(1.7 * np.arange(int(round(t_end / (THETA * N_NODES))))) + 0.3
     mask = np.array([1.0, -0.6, 0.3, 0.9])
     js = (u[:, None] * mask[None, :]).reshape(-1)  # the value on each node interval
     return pn.Masked(jnp.asarray(u), jnp.asarray(mask), THETA), js
@@ -145,6 +145,25 @@ def convergence(tau, driven, vectorise=None, dts=DTS):
         grad.append(abs(g - g_ref) / abs(g_ref))
     orders = np.log2(np.array(grad[:-1]) / np.array(grad[1:]))
     return np.array(fwd), np.array(grad), orders
+
+
+def worst_position(driven, vectorise=None, dts=DTS, fracs=(0.0, 0.25, 1 / 3, 0.5, 0.75)):
+    """The largest relative error of d x(T)/d tau over delays at the positions ``fracs`` of a
+    step, tau = (round(1.15 / dt) + frac) dt, at each dt, and the observed orders: the error
+    constant depends on where the delay sits in a step (it even changes sign), so the order
+    of a fixed delay seen at three dt mixes positions; the worst position does not."""
+    js = masked_drive()[1] if driven else None
+    hold = THETA if driven else None
+    worst = []
+    for dt in dts:
+        errs = []
+        for frac in fracs:
+            tau = (round(K_STEPS * DTS[0] / dt) + frac) * dt
+            g_ref = linear_dde_delay_derivative(tau, T_END, js, hold)
+            errs.append(abs(physnn_value_and_derivative(tau, dt, driven, vectorise)[1] - g_ref)
+                        / abs(g_ref))
+        worst.append(max(errs))
+    return np.array(worst), np.log2(np.array(worst[:-1]) / np.array(worst[1:]))
 
 
 def test_the_reference_is_exact(x64):
@@ -208,14 +227,16 @@ def test_a_delay_on_the_grid_has_a_two_sided_derivative(x64):
 @pytest.mark.slow
 @pytest.mark.parametrize("driven", [False, True])
 @pytest.mark.parametrize("vectorise", [None, False])
-def test_delay_derivative_convergence_everywhere_in_a_step(x64, driven, vectorise):
-    """Both integrator paths (vectorised windows, step-by-step scan), with and without a drive,
-    at four positions of the delay in a step of the coarsest grid; the two paths agree."""
-    for frac in (1 / 3, 0.3, 0.0):
-        tau = (K_STEPS + frac) * DTS[0]
-        fwd, grad, orders = convergence(tau, driven, vectorise)
-        assert np.all(orders >= 1.8), (tau, grad, orders)
-        assert np.all(fwd < 1e-8), (tau, fwd)
+def test_delay_derivative_converges_at_every_position_in_a_step(x64, driven, vectorise):
+    """Both integrator paths (vectorised windows, step-by-step scan), with and without a drive:
+    the worst error over five positions of the delay in a step falls at second order (before:
+    first order, the issue's 5.5 %, 2.6 %, 1.4 %), the forward solve stays accurate, and the
+    two paths agree."""
+    worst, orders = worst_position(driven, vectorise)
+    assert np.all(orders >= 1.8), (worst, orders)
+    assert worst[-1] < 2e-5, worst
+    fwd = convergence(1.1537, driven, vectorise)[0]
+    assert np.all(fwd < 1e-8), fwd
     _, g_vec = physnn_value_and_derivative(1.1537, DTS[0], driven, None)
     _, g_scan = physnn_value_and_derivative(1.1537, DTS[0], driven, False)
     assert abs(g_vec - g_scan) < 1e-10 * abs(g_scan)
@@ -260,12 +281,10 @@ def test_mackey_glass_node_delay_derivative_converges_at_second_order(x64):
     """A nonlinear node (the Mackey-Glass reservoir node, p = 1) under a Masked drive, against
     DOP853 between breakpoints: the order holds beyond the linear equation."""
     node0 = pn.MackeyGlassNode(eta=0.8, gamma=0.5, n_nodes=N_NODES, theta=THETA)
-    drive, js = masked_drive()
     t_end = 2.0
-    steps = int(round(t_end / THETA))
-    drive = pn.Masked(drive.u[: steps // N_NODES], drive.mask, THETA)
+    drive, js = masked_drive(t_end)
     for tau in ((K_STEPS + 1 / 3) * DTS[0], K_STEPS * DTS[0]):
-        _, g_ref = _mackey_glass_reference(tau, node0, js[:steps], t_end)
+        _, g_ref = _mackey_glass_reference(tau, node0, js, t_end)
         errs = []
         for dt in DTS:
             def final(d, dt=dt):
