@@ -61,14 +61,15 @@ ROUNDING = Tolerance(1e-6, 0.0, "bit-identical with 1 and 2 threads and with AVX
 _VOWELS = {"test_accuracy*": (0.0, 0.05), "train_accuracy*": (0.0, 0.05),
            "*_points*": (0.0, 5.0)}
 
-#: The quick runs were measured three times on one Intel Xeon host at one commit: 2 threads
-#: (native, AVX-512), 1 thread (``taskset -c 0``) and 2 threads with ``XLA_FLAGS=
-#: --xla_cpu_max_isa=AVX2`` (a narrower vector width, as on CPUs without AVX-512); romera2018
-#: and romera2018-thermal, which split batches over CPU devices, also with 1 and 2 devices
-#: (bit-identical). Each tolerance is about 10 times the largest relative difference measured there (2.5
-#: times for the discrete accuracies), and at least 3 times a difference measured between the
-#: AMD and Intel hosts on the full records, where one was (CHANGELOG, issue 33). Integers,
-#: booleans and strings are exact unless a pattern names them.
+#: The quick runs were measured three times on one Intel Xeon host at one commit (4c587be): 2
+#: threads (native, AVX-512), 1 thread and 2 threads with a narrower vector width, as on CPUs
+#: without AVX-512 (``python scripts/regenerate_quick_records.py --into DIR``, plain, under
+#: ``taskset -c 0`` and with ``XLA_FLAGS=--xla_cpu_max_isa=AVX2``); romera2018 and
+#: romera2018-thermal, which split batches over CPU devices, also with 1 and 2 devices
+#: (``-- --cpu-devices 1``: bit-identical). Each tolerance is about 10 times the largest relative
+#: difference measured there (2.5 times for the discrete accuracies), and at least 3 times a
+#: difference measured between the AMD and Intel hosts on the full records, where one was
+#: (CHANGELOG, issue 33). Integers, booleans and strings are exact unless a pattern names them.
 TOLERANCES: dict[str, Tolerance] = {
     "appeltant2011": Tolerance(2e-4, 0.0, (
         "5.3e-6 relative (NARMA10 NRMSE of the co-design with tau, AVX2 against AVX-512), "
