@@ -155,13 +155,24 @@ def quick_run_folder(tmp_path_factory):
     return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "quick-runs"
 
 
+#: ``physnn run ...`` with the run's checkpoints kept (the experiment's ``finished``, which removes
+#: them once results.json is written, is skipped), for tests that resume from them
+_KEEP_CHECKPOINTS = """
+import sys
+from physnn import cli, experiment
+experiment.load(sys.argv[2]).finished = lambda out_dir: None
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
 @pytest.fixture(scope="session")
 def quick_runs(tmp_path_factory):
     """``get(NAME)``: ``physnn run NAME --quick`` once per test session, whichever module asks
     first (``quick_run`` for tests/test_<name>.py, tests/test_records.py for the comparison with
     the committed quick record). It runs in a child process, as a user runs it and as
     scripts/regenerate_quick_records.py makes the records, so that nothing a test did to this
-    process (JAX's device count, a configuration flag) reaches the record. The workers of
+    process (JAX's device count, a configuration flag) reaches the record; its checkpoints are
+    kept (``finished`` is skipped), for tests that resume from them. The workers of
     ``pytest -n`` share it: the first to ask runs it under a file lock, the others wait and read
     it. Returns (output folder, record, what it printed); the record is the one the run wrote (a
     copy kept beside the folder), a fresh dict on each call."""
@@ -178,7 +189,7 @@ def quick_runs(tmp_path_factory):
         with _locked(root / f"{name}.lock"):
             if not kept.exists():
                 args = ["run", name, "--quick", "--out", str(out)]
-                proc = subprocess.run([sys.executable, "-m", "physnn.cli", *args], text=True,
+                proc = subprocess.run([sys.executable, "-c", _KEEP_CHECKPOINTS, *args], text=True,
                                       capture_output=True, env={**os.environ, "MPLBACKEND": "Agg"})
                 assert proc.returncode == 0, (
                     f"physnn {' '.join(args)}: exit status {proc.returncode}\n"
