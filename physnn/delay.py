@@ -270,8 +270,10 @@ def simulate_delay(
 def _run(device, drive, y0, x0_left, xb, fb_minus, fb_plus, cfg):
     """The scanned RK4 solve (jitted; ``cfg`` is static).
 
-    With ``track`` (a delay off the step grid, or traced) the kinks that the delayed feedback
-    carries into the solution are tracked: see :func:`_kinks` and ``_tracked_segment``."""
+    With ``track`` (a delay off the step grid, or traced) the steps that hold a kink of the
+    delayed state are split there (see :func:`_kinks`). Where each stage reads the history
+    buffer relative to its step (grid interval and Hermite weights) does not change from step
+    to step, so those "read plans" are computed once, outside the scan."""
     n_seg, n_sub, h, t0, save, length, held, name, unit, track = cfg
     dtype = jnp.result_type(*jtu.tree_leaves(y0))
     cap = (length - 3) * h
@@ -293,22 +295,33 @@ def _run(device, drive, y0, x0_left, xb, fb_minus, fb_plus, cfg):
     big_k, p = _kinks(tau, h)
     kk = big_k.astype(jnp.int32)
 
-    def delayed(n, off, xb, fm, fp, piece=None):
-        """State at t_n + off - tau (off <= tau) from the buffer: the Hermite cubic of the grid
+    def plan(off, piece=None):
+        """Where the state at t_n + off - tau (off <= tau) is read, for any step n: the grid
         interval [n + j, n + j + 1] holding that time (with ``track``, a time on the grid is
         read from the interval to its left, the limit of a delay a hair longer, so that the
-        delay derivative is one-sided consistently); ``piece = (use, j)`` forces j."""
+        delay derivative is one-sided consistently; ``piece = (use, j)`` forces j) and the
+        Hermite weights there."""
         s = (off - tau) / h
         j = jnp.minimum(jnp.ceil(s) - 1.0 if track else jnp.floor(s), -1.0)
         if piece is not None:
             j = jnp.where(piece[0], piece[1], j)
         fr = s - j
-        a = n + j.astype(jnp.int32)
+        fr2 = fr * fr
+        fr3 = fr2 * fr
+        return j.astype(jnp.int32), (2 * fr3 - 3 * fr2 + 1, (fr3 - 2 * fr2 + fr) * h,
+                                     -2 * fr3 + 3 * fr2, (fr3 - fr2) * h)
+
+    def read(n, pl, xb, fm, fp):
+        """The delayed state for step n by the read plan ``pl`` (cubic Hermite interpolation
+        between one-sided derivatives)."""
+        j, (w00, w10, w01, w11) = pl
+        a = n + j
         b = a + 1
         xa, fa = _take(xb, a, length), _take(fp, a, length)
         xb_, fb_ = _take(xb, b, length), _take(fm, b, length)
         xb_ = jtu.tree_map(lambda v, w: jnp.where(b == 0, w, v), xb_, x0_left)
-        return _hermite(fr, xa, fa, xb_, fb_, h)
+        return jtu.tree_map(lambda a_, da, b_, db: w00 * a_ + w10 * da + w01 * b_ + w11 * db,
+                            xa, fa, xb_, fb_)
 
     def f(t, x, xd, u):
         return device.drift(t, x, xd, u)
@@ -316,15 +329,16 @@ def _run(device, drive, y0, x0_left, xb, fb_minus, fb_plus, cfg):
     def axpy(x, a, k):
         return jtu.tree_map(lambda xx, kk_: xx + a * kk_, x, k)
 
+    pl_start = plan(0.0)  # a step's start (the right derivative after an input jump)
     # right derivative at t0
-    f0 = f(jnp.asarray(t0, dtype), y0, delayed(0, 0.0, xb, fb_minus, fb_plus), u_at(t0, 0))
+    f0 = f(jnp.asarray(t0, dtype), y0, read(0, pl_start, xb, fb_minus, fb_plus), u_at(t0, 0))
     fb_plus = _set(fb_plus, 0, f0, length)
 
-    def rk4(t, x, k1, n, off, span, seg, xb, fm, fp, piece=None):
-        """One RK4 (sub)step over [t, t + span] (t = t_n + off); returns the new state and
-        the delayed state at its end."""
-        d_half = delayed(n, off + span / 2, xb, fm, fp, piece)
-        d_end = delayed(n, off + span, xb, fm, fp, piece)
+    def rk4(t, x, k1, n, span, seg, xb, fm, fp, plans):
+        """One RK4 (sub)step over [t, t + span] whose stages read by ``plans`` (middle, end);
+        returns the new state and the delayed state at its end."""
+        d_half = read(n, plans[0], xb, fm, fp)
+        d_end = read(n, plans[1], xb, fm, fp)
         k2 = f(t + span / 2, axpy(x, span / 2, k1), d_half, u_at(t + span / 2, seg))
         k3 = f(t + span / 2, axpy(x, span / 2, k2), d_half, u_at(t + span / 2, seg))
         k4 = f(t + span, axpy(x, span, k3), d_end, u_at(t + span, seg))
@@ -332,14 +346,22 @@ def _run(device, drive, y0, x0_left, xb, fb_minus, fb_plus, cfg):
                              x, k1, k2, k3, k4)
         return x_end, d_end
 
-    def split_parts(t, x, k1, n, seg, xb, fm, fp):
-        """The step holding a kink at t + p: RK4 over [t, t + p] reading the grid interval
-        before the kink's source point t_n + p - tau = t_{n-K}, then over [t + p, t + h] reading
-        the one after it (k1 from the state there, read from the right)."""
-        x_mid, d_mid = rk4(t, x, k1, n, 0.0, p, seg, xb, fm, fp, (True, -(big_k + 1)))
-        k1_mid = f(t + p, x_mid, jtu.tree_map(lambda a, b: jnp.where(n == kk, a, b), y0, d_mid),
-                   u_at(t + p, seg))
-        return rk4(t + p, x_mid, k1_mid, n, p, h - p, seg, xb, fm, fp, (True, -big_k))
+    def pick(c, a, b):
+        """``a`` where ``c`` else ``b`` (pytrees), resolved at trace time for a static ``c``."""
+        if isinstance(c, bool):
+            return a if c else b
+        return jtu.tree_map(lambda u, v: jnp.where(c, u, v), a, b)
+
+    plain = (plan(h / 2), plan(h))
+    # the two parts of a step split at p: [t_n, t_n + p] reads the grid interval that ends at
+    # the kink's source point t_n + p - tau = t_{n-K}, [t_n + p, t_{n+1}] the one after it
+    left, right = (True, -(big_k + 1)), (True, -big_k)
+    parts = ((plan(p / 2, left), plan(p, left)), (plan((p + h) / 2, right), plan(h, right)))
+
+    def after_kink(n, d):
+        """The delayed state just past the kink, x(t_{n-K}) read from the right: ``d`` (read
+        from the left) but y0 at t0 (x jumps there when y0 differs from the history)."""
+        return pick(n == kk, y0, d)
 
     def step(carry, n, last=None):
         """One RK4 step; ``last`` (static) says whether the input jumps at its end (None:
@@ -349,11 +371,15 @@ def _run(device, drive, y0, x0_left, xb, fb_minus, fb_plus, cfg):
         seg = n // n_sub
         t = t0 + n.astype(dtype) * h
         if track and not held:
+            def split():
+                x_mid, d_mid = rk4(t, x, k1, n, p, seg, xb, fm, fp, parts[0])
+                k1_mid = f(t + p, x_mid, after_kink(n, d_mid), u_at(t + p, seg))
+                return rk4(t + p, x_mid, k1_mid, n, h - p, seg, xb, fm, fp, parts[1])
+
             x_new, d_one = jax.lax.cond(
-                n == kk, lambda: split_parts(t, x, k1, n, seg, xb, fm, fp),
-                lambda: rk4(t, x, k1, n, 0.0, h, seg, xb, fm, fp))
+                n == kk, split, lambda: rk4(t, x, k1, n, h, seg, xb, fm, fp, plain))
         else:
-            x_new, d_one = rk4(t, x, k1, n, 0.0, h, seg, xb, fm, fp)
+            x_new, d_one = rk4(t, x, k1, n, h, seg, xb, fm, fp, plain)
         u_end = u_at(t + h, seg)  # the value in force on this step (left limit at t + h)
         # one-sided derivatives at t_{n+1}: left (this step's input), right (the next step's)
         f_left = f(t + h, x_new, d_one, u_end)
@@ -362,7 +388,7 @@ def _run(device, drive, y0, x0_left, xb, fb_minus, fb_plus, cfg):
         seg_next = (n + 1) // n_sub
         if held and last is not False:
             u_next = u_seg(seg_next)
-            d_next = delayed(n + 1, 0.0, xb, fm, fp)
+            d_next = read(n + 1, pl_start, xb, fm, fp)
             if last:
                 f_right = f(t + h, x_new, d_next, u_next)
             else:
@@ -378,64 +404,58 @@ def _run(device, drive, y0, x0_left, xb, fb_minus, fb_plus, cfg):
 
     # With a piecewise-constant drive and `track`, a hold of n_sub steps is taken as n_sub + 1
     # substeps: the step i* = K mod n_sub, which holds the kink from the hold's start K steps
-    # earlier, in two parts. Holds before the first kink (k < K // n_sub) give its first part
-    # zero length. The substeps are uniform (their times, lengths and read intervals are
-    # selected, not branched), so a hold stays one straight-line block.
+    # earlier, in two parts (in the holds before the first kink too, where the split is
+    # harmless). The substeps' lengths and read plans are the same in every hold: they are
+    # set up once, and a hold stays one straight-line block.
     i_star = 0 if n_sub == 1 else kk % n_sub  # static where it can be: fewer selects
-    q = kk // n_sub
 
-    def pick(c, a, b):
-        """``a`` where ``c`` else ``b`` (pytrees), resolved at trace time for a static ``c``."""
-        if isinstance(c, bool):
-            return a if c else b
-        return jtu.tree_map(lambda u, v: jnp.where(c, u, v), a, b)
+    def substep_setup(j):
+        """Substep j (0 .. n_sub) of a hold: (first part?, index shift, offset, length,
+        plans); static where j and i* are."""
+        static = isinstance(j, int) and isinstance(i_star, int)
+        first, second = j == i_star, j == i_star + 1
+        shift = int(j > i_star) if static else (j > i_star).astype(jnp.int32)
+        off = pick(second, p, jnp.zeros_like(p))
+        span = pick(first, p, pick(second, h - p, jnp.full_like(p, h)))
+        plans = pick(first, parts[0], pick(second, parts[1], plain))
+        return first, shift, off, span, plans
 
-    def substep(carry, k, j, last):
+    def substep(carry, k, j, setup, last):
         x, k1, xb, fm, fp = carry
-        active = k >= q
-        pe = jnp.where(active, p, 0.0)
-        if isinstance(j, int) and isinstance(i_star, int):
-            first, second, after = j == i_star, j == i_star + 1, int(j > i_star)
-        else:
-            first, second, after = j == i_star, j == i_star + 1, (j > i_star).astype(jnp.int32)
-        n = k * n_sub + j - after
-        off = pick(second, pe, 0.0)
-        span = pick(first, pe, pick(second, h - pe, h))
-        plain = isinstance(first, bool) and not (first or second)
-        piece = None if plain else (active & (first | second), pick(first, -(big_k + 1), -big_k))
+        first, shift, off, span, plans = setup
+        n = k * n_sub + j - shift
         t = t0 + jnp.asarray(n).astype(dtype) * h + off
-        x_end, d_end = rk4(t, x, k1, n, off, span, k, xb, fm, fp, piece)
-        if plain:
-            f_end = k1_next = f(t + span, x_end, d_end, u_seg(k))
-        else:
-            # after the first part: the derivative just past the kink, reading x(t_{n-K}) from
-            # the right (x itself jumps at t0 when y0 differs from the history: y0 there)
-            d_next = pick(first, pick(n == kk, y0, d_end), d_end)
-            f_end = f(t + span, x_end, d_next, u_seg(k))
-            # a zero-length first part leaves the step's k1 as it was
-            k1_next = pick(first, pick(active, f_end, k1), f_end)
+        x_end, d_end = rk4(t, x, k1, n, span, k, xb, fm, fp, plans)
+        k1_next = f_end = f(t + span, x_end, pick(first, after_kink(n, d_end), d_end), u_seg(k))
         # the first part's end is no grid point: it is written to slot n + 1 and overwritten
         # by the second part (which reads only grid points <= n)
         xb = _set(xb, n + 1, x_end, length)
         fm = _set(fm, n + 1, f_end, length)
         if last is not False:  # the hold ends: the right derivative takes the next hold's input
             def f_right():
-                return f(t + span, x_end, delayed(n + 1, 0.0, xb, fm, fp), u_seg(k + 1))
+                return f(t + span, x_end, read(n + 1, pl_start, xb, fm, fp), u_seg(k + 1))
 
             k1_next = f_right() if last else jax.lax.cond(j == n_sub, f_right, lambda: k1_next)
         fp = _set(fp, n + 1, k1_next, length)
         return (x_end, k1_next, xb, fm, fp), x_end
 
+    if track and held:
+        if n_sub <= 16:
+            setups = [substep_setup(j) for j in range(n_sub + 1)]
+        else:
+            js_all = jnp.arange(n_sub + 1)
+            setups = jax.vmap(substep_setup)(js_all)
+
     def tracked_segment(carry, k):
         if n_sub <= 16:
             xs = []
             for j in range(n_sub + 1):
-                carry, x_j = substep(carry, k, j, last=(j == n_sub))
+                carry, x_j = substep(carry, k, j, setups[j], last=(j == n_sub))
                 xs.append(x_j)
             xs = jtu.tree_map(lambda *a: jnp.stack(a), *xs)
         else:
-            carry, xs = jax.lax.scan(lambda c, j: substep(c, k, j, None), carry,
-                                     jnp.arange(n_sub + 1), unroll=1)
+            carry, xs = jax.lax.scan(lambda c, js: substep(c, k, js[0], js[1], None), carry,
+                                     (js_all, setups))
         if save == "steps":  # the states at the grid points: all but the first part's end
             keep = jnp.arange(n_sub) + (jnp.arange(n_sub) >= i_star)
             return carry, jtu.tree_map(lambda a: a[keep], xs)
@@ -568,21 +588,22 @@ def _run_windowed(device, drive, y0, x0_left, xh, fh, cfg):
     def split_kink_steps(k, js, g0, g1, b, xbuf, fm, fp):
         """The affine maps ``x -> a x + b`` of the window's steps, with the kink steps (i* + l
         n_sub for a held drive, i* = K mod n_sub, else the step K) taken as two substeps
-        [t, t + p], [t + p, t + h]. Slices, not gathers: a gradient stays cheap."""
+        [t, t + p], [t + p, t + h]. Slices and selects, not gathers and scatters: a gradient
+        stays cheap."""
         n0 = k * w
-        if held:  # one kink step per hold: column i* of the (hold, step) grid
+        if held:  # one kink step per hold: column i* of the (hold, step) grid (strided
+            # reads of those rows only: cheaper than every row, in the gradient most). As in
+            # _run, the holds before the first kink are split too (harmlessly).
             first = kk % n_sub
             rows = (first, m, n_sub)
-            valid = n0 + first + n_sub * jnp.arange(m) >= kk
 
             def pick(v):
                 return jax.lax.dynamic_index_in_dim(v.reshape((m, n_sub) + v.shape[1:]), first,
                                                     axis=1, keepdims=False)
 
             def put(v, new):
-                sel = (jnp.arange(n_sub) == first)[None, :] & valid[:, None]
                 v2 = v.reshape((m, n_sub) + v.shape[1:])
-                sel = sel.reshape(sel.shape + (1,) * (v2.ndim - 2))
+                sel = (jnp.arange(n_sub) == first).reshape((1, n_sub) + (1,) * (v2.ndim - 2))
                 return jnp.where(sel, new[:, None], v2).reshape(v.shape)
         else:  # one kink step in all: K, from t0
             first = jnp.clip(kk - n0, 0, w - 1)
@@ -592,8 +613,8 @@ def _run_windowed(device, drive, y0, x0_left, xh, fh, cfg):
                 return jax.lax.dynamic_slice_in_dim(v, first, 1, axis=0)
 
             def put(v, new):
-                sel = (jnp.arange(w) == kk - n0).reshape((w,) + (1,) * (v.ndim - 1))
-                return jnp.where(sel, new, v)
+                sel = jnp.arange(w) == kk - n0
+                return jnp.where(sel.reshape((w,) + (1,) * (v.ndim - 1)), new, v)
 
         jk = pick(js)
 
