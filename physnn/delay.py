@@ -136,7 +136,8 @@ def simulate_delay(
     - `history`: the state for $t \le t_0$: ``None`` (constant, equal to ``y0``), a constant
       PyTree of arrays, or a function ``history(t) -> state``.
     - `max_delay`: an upper bound on the delay, needed only when the delay is traced (e.g. when
-      differentiating with respect to it under ``jit``); it sizes the history buffer.
+      differentiating with respect to it under ``jit``); it sizes the history buffer. Default:
+      the device's ``delay_bound`` where it has one.
     - `min_delay`: a lower bound on a traced delay. With it, low-pass nodes keep the vectorised
       method of steps (below) while the delay is trained; without it they fall back to the
       step-by-step scan. A delay below it raises an error at run time.
@@ -158,7 +159,9 @@ def simulate_delay(
     the delay every delayed value is already known, so each step is the affine map
     $x \mapsto R(h\lambda)\,x + c_n$ and the whole window is one associative scan. That turns
     hundreds of thousands of sequential steps per delay into one vectorised pass (same numbers
-    to rounding; ``vectorise=False`` forces the step-by-step scan).
+    to rounding; ``vectorise=False`` forces the step-by-step scan). A delay off the step grid,
+    or traced, has the steps that hold a kink of $x(t-\tau)$ split at the kink (module
+    docstring), so that the derivative with respect to $\tau$ converges at second order.
     """
     name = type(device).__name__
     unit = device.time_unit
