@@ -543,6 +543,7 @@ def test_constrain_bad_input_is_a_clear_error():
 
 SHIPPED = [
     lambda: pn.STONetwork(n_oscillators=3, rf_coupling=jnp.full((3, 2), 0.002)),
+    lambda: pn.STONetwork(n_oscillators=3, input="current", current_input_ma=jnp.ones(3)),
     lambda: pn.MottNetwork(n_oscillators=3),
     lambda: pn.DuffingNetwork(n_resonators=3, input_gain=jnp.ones((3, 2))),
     lambda: pn.DuffingDelayNode(n_nodes=5),
@@ -551,14 +552,19 @@ SHIPPED = [
 ]
 
 
-@pytest.mark.parametrize("make", SHIPPED, ids=lambda m: type(m()).__name__)
+@pytest.mark.parametrize("make", SHIPPED, ids=lambda m: type(m()).__name__ + getattr(
+    m(), "input", ""))
 def test_every_shipped_device_declares_what_its_fields_hold(make):
     """ensemble_params names every array parameter of a device with ensemble axes (and nothing
     else), each with as many own axes as the nominal device's array has; reciprocal names square
     matrices among them; a fabricated ensemble carries the chips axis in front of exactly those
-    axes, and its batch_shape is (n,)."""
+    axes, and its batch_shape is (n,). A declared field that is None on this instance (an
+    optional parameter it does not use, like a tone-driven oscillator's current input) has none."""
+    from physnn.devices._base import ensemble_params
+
     dev = make()
-    declared = type(dev).ensemble_params
+    assert isinstance(type(dev).ensemble_params, dict)
+    declared = ensemble_params(dev, "test")
     assert isinstance(declared, dict) and isinstance(type(dev).reciprocal, frozenset)
     arrays = {f.name for f in dataclasses.fields(dev) if not f.metadata.get("static", False)
               and eqx.is_inexact_array(getattr(dev, f.name))}

@@ -173,6 +173,8 @@ def chip(device, i):
     names, values = [], []
     for name, own in type(device).ensemble_params.items():
         a = getattr(device, name)
+        if a is None:  # an optional parameter this device does not use
+            continue
         lead = a.ndim - own
         if lead:
             names.append(name)

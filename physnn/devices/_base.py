@@ -40,7 +40,8 @@ class AbstractDevice(eqx.Module):
       these parameters and ``parallel.shard`` splits only their ensemble axes. ``None`` (the
       default) means undeclared: ``fabricate`` refuses such a device with a message saying what
       to declare, and ``parallel`` treats it as having no ensemble axes (its fields are left where
-      they are). ``{}`` declares that the device has none.
+      they are). ``{}`` declares that the device has none. A declared field that is ``None``
+      on an instance (an optional parameter this device does not use) has no axes.
     - ``reciprocal``: the names of matrix parameters (two own axes) that are symmetric because
       the elements they describe are reciprocal (a resistor, a capacitor, a spring between $i$
       and $j$). ``fabricate`` draws one factor per link for them, so they stay symmetric. Default:
@@ -165,5 +166,6 @@ def ensemble_params(device: AbstractDevice, own: str) -> dict[str, int]:
         if isinstance(n_own, bool) or not isinstance(n_own, int) or n_own < 0:
             raise ValueError(f"{own}: {kind}.ensemble_params[{name!r}]={n_own!r}; expected the "
                              "number of the parameter's own trailing axes (an integer >= 0)")
-        out[name] = n_own
+        if getattr(device, name) is not None:  # an optional parameter the device does not use
+            out[name] = n_own
     return out

@@ -29,6 +29,22 @@ to isochronous (small $N$) and still tune by several MHz/mA (Hamadeh et al., arX
 It does not depend on the power, so it enters neither $\nu$ nor the locking range nor the
 linewidth.
 
+**Current input** (``input="current"``). The drive may instead modulate the DC current, as in
+time-multiplexed reservoirs (Torrejon et al., Nature 547, 428 (2017)): the drive gives a
+dimensionless signal $J(t)$ and every $I_j$ above becomes
+
+$$I_j(t) = I_{\mathrm{dc},j} + \Delta I_j\,J_j(t),$$
+
+with $\Delta I_j$ = ``current_input_ma`` (trainable). It enters the spin-transfer gain
+$\sigma_j I_j(t)(1 - p_j)$, the Oersted shift and the dissipated power; the noise does not depend
+on it. Without coupling, a single oscillator's power then obeys the logistic equation
+$\dot p = 2p\,(a - b p)$ with $a = \sigma I - \Gamma = \Gamma(\zeta - 1)$ and $b = \sigma I + \Gamma Q$,
+solved exactly for a constant current by :meth:`STONetwork.power_after` (the response to a
+current step), and its small-signal response to a current modulation is the low-pass
+$\delta p/\delta I = 2p_0\sigma(1 - p_0)/(2\Gamma_p + i\omega)$
+(:meth:`STONetwork.current_response`): the amplitude relaxation time $1/(2\Gamma_p)$ is the
+reservoir's memory.
+
 Sources: A. Slavin & V. Tiberkevich, IEEE Trans. Magn. 45, 1875 (2009) (the model, the steady
 state, the relaxation rate and the locking range); J.-V. Kim, V. Tiberkevich & A. Slavin,
 Phys. Rev. Lett. 100, 017207 (2008) (thermal noise and the generation linewidth).
@@ -40,6 +56,8 @@ Closed-form results the tests check (with supercriticality $\zeta = I/I_{\mathrm
 - power deviations relax as $e^{-2\Gamma_p t}$ with $\Gamma_p = \Gamma(\zeta - 1)$ (Slavin's
   "amplitude relaxation rate"; the factor 2 is because $\delta p$ and $\delta|c|$ both obey
   $\dot{\delta p} = -2\Gamma_p\delta p$); below threshold $p$ decays as $e^{-2\Gamma(1-\zeta)t}$;
+- after a current step, $p(t) = p_s / (e^{-2at} + b\,p_s(1 - e^{-2at})/a)$ exactly (logistic);
+  small current modulations are low-pass filtered at the corner $2\Gamma_p$;
 - injection-locking half-range $\Delta\omega = (F A/\sqrt{p_0})\sqrt{1 + \nu^2}$ with the
   amplitude–phase coupling $\nu = N p_0 / \Gamma_p$ (weak forcing);
 - linewidth (FWHM, rad/ns) $\Delta\omega_{\mathrm{gen}} = (1 + \nu^2) D(p_0) / p_0
@@ -104,15 +122,24 @@ class STONetwork(AbstractDevice):
     - `delta_r_ohm`: resistance oscillation amplitude at $p = 1$, for the emitted voltage. Default 3.
     - `current_shift_ghz_per_ma`: $\kappa$, the linear frequency's shift per mA of DC current
       (Oersted-field tuning), GHz/mA; one value for the network, not trained. Default 0.
+    - `input`: what the drive drives. "tones" (default): RF tones through `rf_coupling`.
+      "current": the DC current, $I_j(t) = I_{\mathrm{dc},j} + \Delta I_j J_j(t)$, where $J$ is
+      the drive's value (dimensionless) and $I_{\mathrm{dc}}$ is `current_ma`.
+    - `current_input_ma`: $\Delta I_j$, the current per unit of drive with ``input="current"``,
+      mA (trainable, may be negative). Default 1 with ``input="current"``; None (no parameter,
+      so a tones device's tree of arrays is unchanged) with ``input="tones"``.
     - `frame`: "rotating" (default) or "lab".
     - `frame_ghz`: frame frequency of the rotating frame, GHz; default the mean free-running
       frequency (give it when the device is built inside ``jax.jit``/``jax.grad`` from traced
       parameters: the frame is a static number).
 
     **Shape contract** (checked by :func:`physnn.simulate`): the state is ``batch + (2, M)``
-    (``Re c``, ``Im c``); a drive gives RF tones of trailing shape ``(2, n_tones)`` (amplitude in
-    mA and phase, from :class:`~physnn.drives.Tones` or :class:`~physnn.drives.Chirps`), with
-    ``n_tones = rf_coupling.shape[-1]``; the ensemble axes are those in front of the parameters'
+    (``Re c``, ``Im c``); with ``input="tones"`` a drive gives RF tones of trailing shape
+    ``(2, n_tones)`` (amplitude in mA and phase, from :class:`~physnn.drives.Tones` or
+    :class:`~physnn.drives.Chirps`), with ``n_tones = rf_coupling.shape[-1]``; with
+    ``input="current"`` it gives $J$ of trailing shape ``(M,)`` (one signal per oscillator) or
+    ``(1,)`` (one signal sent to every oscillator, each scaled by its own $\Delta I_j$; e.g.
+    :class:`~physnn.drives.Masked`); the ensemble axes are those in front of the parameters'
     own axes.
     - `n_oscillators`: $M$, when all per-oscillator arguments are scalars. Default 1.
     """
@@ -130,16 +157,19 @@ class STONetwork(AbstractDevice):
     mode_energy_j: Float[Array, "*e m"]
     resistance_ohm: Float[Array, "*e m"]
     delta_r_ohm: Float[Array, "*e m"]
+    current_input_ma: Float[Array, "*e m"] | None
     frame: str = eqx.field(static=True)
     frame_ghz: float = eqx.field(static=True)
     current_shift_ghz_per_ma: float = eqx.field(static=True, default=0.0)
+    input: str = eqx.field(static=True, default="tones")
 
     time_unit: ClassVar[str] = "ns"
     #: per-oscillator parameters have one own axis; W, beta and F two
     ensemble_params: ClassVar[dict[str, int]] = {
         "f0_ghz": 1, "nonlinear_shift_ghz": 1, "damping": 1, "nonlinear_damping": 1,
         "threshold_ma": 1, "current_ma": 1, "coupling": 2, "coupling_phase": 2, "rf_coupling": 2,
-        "temperature_k": 1, "mode_energy_j": 1, "resistance_ohm": 1, "delta_r_ohm": 1}
+        "temperature_k": 1, "mode_energy_j": 1, "resistance_ohm": 1, "delta_r_ohm": 1,
+        "current_input_ma": 1}
 
     def __init__(
         self,
@@ -158,6 +188,8 @@ class STONetwork(AbstractDevice):
         delta_r_ohm=3.0,
         *,
         current_shift_ghz_per_ma: float = 0.0,
+        input: str = "tones",
+        current_input_ma=None,
         frame: str = "rotating",
         frame_ghz: float | None = None,
         n_oscillators: int | None = None,
@@ -168,6 +200,10 @@ class STONetwork(AbstractDevice):
             raise ValueError(f"STONetwork: current_shift_ghz_per_ma={current_shift_ghz_per_ma!r}; "
                              "expected one finite number (GHz per mA) for the network")
         self.current_shift_ghz_per_ma = float(kappa)
+        if input not in ("tones", "current"):
+            raise ValueError(f"STONetwork: input={input!r}; expected 'tones' (RF tones) or "
+                             "'current' (the drive modulates the DC current)")
+        self.input = input
         per = {
             "f0_ghz": V.positive("f0_ghz", f0_ghz, owner=own),
             "nonlinear_shift_ghz": V.as_float("nonlinear_shift_ghz", nonlinear_shift_ghz, owner=own),
@@ -181,6 +217,13 @@ class STONetwork(AbstractDevice):
             "resistance_ohm": V.positive("resistance_ohm", resistance_ohm, owner=own),
             "delta_r_ohm": V.positive("delta_r_ohm", delta_r_ohm, owner=own, allow_zero=True),
         }
+        if input == "current":
+            per["current_input_ma"] = V.as_float(
+                "current_input_ma", 1.0 if current_input_ma is None else current_input_ma, owner=own)
+        elif current_input_ma is not None:
+            raise ValueError(f"STONetwork: current_input_ma={current_input_ma!r} is the current per "
+                             "unit of drive of input='current', but input='tones'; pass "
+                             "input='current' or leave it out")
         sizes = {n: v.shape[-1] for n, v in per.items() if v.ndim > 0 and v.shape[-1] != 1}
         for name, mat in (("coupling", coupling), ("coupling_phase", coupling_phase),
                           ("rf_coupling", rf_coupling)):
@@ -199,6 +242,8 @@ class STONetwork(AbstractDevice):
         for name, v in per.items():
             v = v[None] if v.ndim == 0 else v
             setattr(self, name, jnp.broadcast_to(v, v.shape[:-1] + (m,)))
+        if input != "current":
+            self.current_input_ma = None  # no leaf: a tones device's tree is unchanged
         self.coupling = V.shape_is("coupling", V.as_float(
             "coupling", jnp.zeros((m, m)) if coupling is None else coupling, owner=own), (m, m),
             owner=own)
@@ -240,27 +285,37 @@ class STONetwork(AbstractDevice):
     def batch_shape(self) -> tuple[int, ...]:
         shapes = [getattr(self, n).shape[:-1] for n in (
             "f0_ghz", "nonlinear_shift_ghz", "damping", "nonlinear_damping", "threshold_ma",
-            "current_ma", "temperature_k", "mode_energy_j", "resistance_ohm", "delta_r_ohm")]
+            "current_ma", "temperature_k", "mode_energy_j", "resistance_ohm", "delta_r_ohm",
+            "current_input_ma") if getattr(self, n) is not None]
         shapes += [self.coupling.shape[:-2], self.coupling_phase.shape[:-2],
                    self.rf_coupling.shape[:-2]]
         return tuple(np.broadcast_shapes(*shapes))
 
     def input_shapes(self):
-        """RF tones only (:class:`~physnn.drives.Tones`, :class:`~physnn.drives.Chirps`): values of
-        trailing shape ``(2, n_tones)`` with ``n_tones = rf_coupling.shape[-1]``."""
+        """``input="tones"``: RF tones (:class:`~physnn.drives.Tones`,
+        :class:`~physnn.drives.Chirps`), values of trailing shape ``(2, n_tones)`` with
+        ``n_tones = rf_coupling.shape[-1]``. ``input="current"``: the current signal $J$, of
+        trailing shape ``(M,)`` or ``(1,)`` (the same signal for every oscillator)."""
+        if self.input == "current":
+            return ((self.n_oscillators,), (1,)) if self.n_oscillators != 1 else ((1,),)
         return ((2, self.rf_coupling.shape[-1]),)
 
     def input_hint(self):
+        if self.input == "current":
+            return (f" (input='current': the drive gives J(t), one value per oscillator (M = "
+                    f"{self.n_oscillators}) or one for all; for RF tones build the device with "
+                    "input='tones')")
         return (f" (rf_coupling has shape {tuple(self.rf_coupling.shape)}: one column per tone; "
                 "give it one column for each tone of the drive)")
 
-    def supercriticality(self) -> Array:
-        r"""$\zeta = I / I_{\mathrm{th}}$."""
-        return self.current_ma / self.threshold_ma
+    def supercriticality(self, current_ma=None) -> Array:
+        r"""$\zeta = I / I_{\mathrm{th}}$, at the DC current or at ``current_ma`` (mA)."""
+        return (self.current_ma if current_ma is None else current_ma) / self.threshold_ma
 
-    def free_running_power(self) -> Array:
-        r"""$p_0 = (\zeta - 1)/(\zeta + Q)$ above threshold, 0 below."""
-        z = self.supercriticality()
+    def free_running_power(self, current_ma=None) -> Array:
+        r"""$p_0 = (\zeta - 1)/(\zeta + Q)$ above threshold, 0 below; at the DC current or at
+        a constant current ``current_ma`` (mA)."""
+        z = self.supercriticality(current_ma)
         excess = jnp.maximum(z - 1.0, 0.0)
         above = excess > 0  # (also at I = 0 with Q = 0, where the ratio would be 0/0)
         return jnp.where(above, excess / jnp.where(above, z + self.nonlinear_damping, 1.0), 0.0)
@@ -321,9 +376,45 @@ class STONetwork(AbstractDevice):
             lo, hi = jnp.where(below, mid, lo), jnp.where(below, hi, mid)
         return 0.5 * (lo + hi)
 
-    def relaxation_rate(self) -> Array:
-        r"""$\Gamma_p = \Gamma(\zeta - 1)$, 1/ns: power deviations relax as $e^{-2\Gamma_p t}$."""
-        return self.damping * (self.supercriticality() - 1.0)
+    def relaxation_rate(self, current_ma=None) -> Array:
+        r"""$\Gamma_p = \Gamma(\zeta - 1)$, 1/ns: power deviations relax as $e^{-2\Gamma_p t}$
+        (at the DC current, or at a constant current ``current_ma`` in mA)."""
+        return self.damping * (self.supercriticality(current_ma) - 1.0)
+
+    def power_after(self, p_start, current_ma, t) -> Array:
+        r"""The power $t$ ns after the current is set to ``current_ma`` (constant), from the power
+        ``p_start``: the exact solution of $\dot p = 2p(a - bp)$,
+
+        $$p(t) = \frac{p_s}{e^{-2at} + b\,p_s\,(1 - e^{-2at})/a},\qquad
+          a = \sigma I - \Gamma,\quad b = \sigma I + \Gamma Q,\quad \sigma = \Gamma/I_{\mathrm{th}},$$
+
+        ($(1 - e^{-2at})/a \to 2t$ at $a = 0$), for an uncoupled oscillator without RF tones
+        in the noise-free model. It relaxes to $p_0(I)$ above threshold, to 0 below, and is
+        the exact one-node map of a time-multiplexed reservoir whose current is held
+        constant over each node (see ``input="current"``). Differentiable in every argument
+        and parameter; ``p_start``, ``current_ma`` and ``t`` broadcast against the
+        per-oscillator parameters as numpy does (their trailing axis is the oscillator)."""
+        sigma = self.damping / self.threshold_ma
+        a = sigma * current_ma - self.damping
+        b = sigma * current_ma + self.damping * self.nonlinear_damping
+        x = 2.0 * a * t
+        small = jnp.abs(x) < 1e-6
+        a_safe = jnp.where(small, 1.0, a)
+        # (1 - e^{-2at}) / a, with its series near a = 0 (no 0/0 in the value or the gradient)
+        h = jnp.where(small, 2.0 * t * (1.0 - 0.5 * x),
+                      -jnp.expm1(-jnp.where(small, 0.0, x)) / a_safe)
+        return p_start / (jnp.exp(-x) + b * p_start * h)
+
+    def current_response(self, f_ghz) -> Array:
+        r"""The small-signal response of the power to a current modulation at frequency
+        ``f_ghz`` (GHz), per mA, around the free-running state at the DC current (above
+        threshold, uncoupled, no tones): $\delta p/\delta I = 2p_0\sigma(1 - p_0)/(2\Gamma_p
+        + i\omega)$, complex, 1/mA. A low-pass of corner $2\Gamma_p/2\pi$; at DC it is
+        $dp_0/dI = (1 + Q)/(I_{\mathrm{th}}(\zeta + Q)^2)$."""
+        p0 = self.free_running_power()
+        sigma = self.damping / self.threshold_ma
+        omega = TWO_PI * jnp.asarray(f_ghz)
+        return 2 * p0 * sigma * (1 - p0) / (2 * self.relaxation_rate() + 1j * omega)
 
     def amplitude_phase_coupling(self) -> Array:
         r"""$\nu = N p_0 / \Gamma_p$ (dimensionless). Defined above threshold only ($\zeta > 1$):
@@ -371,12 +462,25 @@ class STONetwork(AbstractDevice):
     def _complex(self, y):
         return y[..., 0, :] + 1j * y[..., 1, :]
 
+    def current(self, t, u) -> Array:
+        r"""The current $I_j(t)$ through each junction, mA: $I_{\mathrm{dc}}$ with RF tones
+        (``input="tones"``), $I_{\mathrm{dc}} + \Delta I\,J(t)$ with ``input="current"``
+        (``u`` is the drive's value $J(t)$, or None for no drive)."""
+        if self.input != "current" or u is None:
+            return self.current_ma
+        return self.current_ma + self.current_input_ma * u
+
     def _envelope_rate(self, t, c, u):
         """dc/dt in the simulation frame, complex, without noise."""
         p = jnp.real(c) ** 2 + jnp.imag(c) ** 2
-        f_lin = self._linear_frequency_ghz()
+        current = self.current(t, u)
+        if self.input == "current":
+            f_lin = self.f0_ghz + self.current_shift_ghz_per_ma * current
+            u = None  # the drive is the current, not a tone
+        else:
+            f_lin = self._linear_frequency_ghz()
         omega = TWO_PI * (f_lin + self.nonlinear_shift_ghz * p - self.frame_ghz)
-        gain = self.damping / self.threshold_ma * self.current_ma * (1.0 - p)
+        gain = self.damping / self.threshold_ma * current * (1.0 - p)
         loss = self.damping * (1.0 + self.nonlinear_damping * p)
         dc = (-1j * omega - loss + gain) * c
         k = self.coupling * (1.0 - jnp.eye(self.n_oscillators))
@@ -420,7 +524,8 @@ class STONetwork(AbstractDevice):
     def observe(self, t, y, u):
         """``power`` $p_j$; ``frequency_ghz``, the instantaneous frequency
         $\\dot\\phi_j/2\\pi$ in the lab frame; ``voltage_mv``, the emitted microwave voltage
-        $I_j\\,\\Delta R_j\\,\\mathrm{Re}\\,c_j$ (lab frame, mV)."""
+        $I_j(t)\\,\\Delta R_j\\,\\mathrm{Re}\\,c_j$ (lab frame, mV); with ``input="current"``
+        also ``current_ma``, $I_j(t)$."""
         c = self._complex(y)
         p = jnp.real(c) ** 2 + jnp.imag(c) ** 2
         dc = self._envelope_rate(t, c, u)
@@ -429,12 +534,17 @@ class STONetwork(AbstractDevice):
         if self.frame_ghz:
             frame = phase_cycles(jnp.asarray(self.frame_ghz, y.dtype), t)
             c_lab = c * jnp.exp(-1j * TWO_PI * frame)
-        v = self.current_ma * self.delta_r_ohm * jnp.real(c_lab)
-        return {"power": p, "frequency_ghz": f, "voltage_mv": v}
+        current = self.current(t, u)
+        v = current * self.delta_r_ohm * jnp.real(c_lab)
+        out = {"power": p, "frequency_ghz": f, "voltage_mv": v}
+        if self.input == "current":
+            out["current_ma"] = jnp.broadcast_to(current, p.shape)
+        return out
 
     def power(self, t, y, u):
-        """DC power dissipated in the junctions, $\\sum_j I_j^2 R_j$, W."""
-        p = jnp.sum(self.current_ma**2 * self.resistance_ohm, axis=-1) * 1e-6
+        """Power dissipated in the junctions, $\\sum_j I_j(t)^2 R_j$, W (the DC power with RF
+        tones; with ``input="current"`` the instantaneous current's)."""
+        p = jnp.sum(self.current(t, u) ** 2 * self.resistance_ohm, axis=-1) * 1e-6
         return jnp.broadcast_to(p, y.shape[:-2])
 
 
