@@ -1,4 +1,4 @@
-r"""Spoken digits: the Free Spoken Digit Dataset (FSDD), MFCC / mel front ends and splits.
+r"""Spoken digits: the Free Spoken Digit Dataset (FSDD), MFCC / mel / cochlear front ends and splits.
 
 Why FSDD
 --------
@@ -30,9 +30,11 @@ Front ends
 :func:`mfcc`: pre-emphasis, 25 ms Hamming frames every 10 ms, power spectrum, triangular mel
 filterbank (HTK mel scale), log, DCT-II (orthonormal), the first ``n_mfcc`` coefficients
 (Davis & Mermelstein, IEEE TASSP 28, 357 (1980); the HTK book). :func:`melspec`: the log mel
-energies before the DCT, a cochleagram-like time-frequency map (the Lyon cochleagram of
-Appeltant 2011 is not reproduced). :func:`fsdd_features` computes either for all 3000
-utterances at once (cached in memory; about a second for the MFCC of the whole set).
+energies before the DCT, a cochleagram-like time-frequency map.
+:func:`physnn.tasks.cochlear.lyon_cochleagram`: Lyon's passive cochlear model (the front end of
+Appeltant 2011 and Torrejon 2017; 64 channels every 10 ms at 8 kHz). :func:`fsdd_features`
+computes any of them for all 3000 utterances at once (cached in memory; about a second for the
+MFCC of the whole set, about 8 s for the cochleagrams).
 
 Splits
 ------
@@ -507,7 +509,20 @@ def _cepstrum_post(func, fe: _FrontEnd, n_mfcc, lifter):
     return post
 
 
-_KINDS = ("mfcc", "melspec")
+_KINDS = ("mfcc", "melspec", "lyon")
+_LYON_OPTIONS = ("decimation", "ear_q", "step_factor", "differ", "agc", "tau_factor")
+
+
+def _lyon_many(waves, sr: int, kw: dict, func: str) -> tuple[np.ndarray, ...]:
+    from .cochlear import lyon_cochleagram
+
+    unknown = sorted(set(kw) - set(_LYON_OPTIONS))
+    if unknown:
+        raise TypeError(f"{func}: unknown keyword argument(s) {unknown} for kind='lyon'")
+    feats = tuple(lyon_cochleagram(w, sr, **kw) for w in waves)
+    for f in feats:
+        f.setflags(write=False)
+    return feats
 
 
 @functools.lru_cache(maxsize=8)
@@ -515,6 +530,8 @@ def _fsdd_features_cached(kind: str, options: tuple) -> tuple[np.ndarray, ...]:
     kw = dict(options)
     data = load_fsdd()
     func = "fsdd_features"
+    if kind == "lyon":
+        return _lyon_many(data.waves, data.sample_rate, kw, func)
     common = {k: kw.pop(k) for k in ("frame_ms", "hop_ms", "n_fft", "fmin", "fmax", "preemphasis") if k in kw}
     if kind == "mfcc":
         n_mfcc, n_mels, lifter = kw.pop("n_mfcc", 13), kw.pop("n_mels", 26), kw.pop("lifter", 0.0)
@@ -544,16 +561,20 @@ def fsdd_features(kind: str = "mfcc", *, n_frames: int | None = None, mode: str 
     """Front-end features of all 3000 FSDD utterances (cached in memory per set of options).
 
     Args:
-        kind: ``"mfcc"`` (:func:`mfcc`) or ``"melspec"`` (:func:`melspec`).
+        kind: ``"mfcc"`` (:func:`mfcc`), ``"melspec"`` (:func:`melspec`) or ``"lyon"``
+            (:func:`physnn.tasks.cochlear.lyon_cochleagram`: 64 channels every 10 ms by default).
         n_frames: ``None`` for variable-length sequences; an integer to bring every utterance to
             that many frames with :func:`fixed_frames` (``mode``).
         mode: ``"resample"`` or ``"pad"``, see :func:`fixed_frames`.
         **options: front-end options of :func:`mfcc` / :func:`melspec` (``n_mfcc``, ``n_mels``,
-            ``frame_ms``, ``hop_ms``, ``n_fft``, ``fmin``, ``fmax``, ``preemphasis``, ``lifter``).
+            ``frame_ms``, ``hop_ms``, ``n_fft``, ``fmin``, ``fmax``, ``preemphasis``, ``lifter``)
+            or of :func:`~physnn.tasks.cochlear.lyon_cochleagram` (``decimation``, ``ear_q``,
+            ``step_factor``, ``differ``, ``agc``, ``tau_factor``).
 
     Returns:
-        ``n_frames=None``: a list of 3000 read-only float64 arrays ``(n_frames_i, n_features)``,
-        in the order of :func:`load_fsdd`. Otherwise a float64 array ``(3000, n_frames, n_features)``.
+        ``n_frames=None``: a list of 3000 read-only arrays ``(n_frames_i, n_features)``, float64
+        (float32 for ``"lyon"``), in the order of :func:`load_fsdd`. Otherwise a float64 array
+        ``(3000, n_frames, n_features)``.
     """
     if kind not in _KINDS:
         raise ValueError(f"fsdd_features: kind={kind!r} is not a front end; valid options: {list(_KINDS)}")
@@ -673,28 +694,54 @@ FSDD_N_DIGITS = 10
 """Number of classes of the spoken-digit task (digits 0-9)."""
 
 
-def fsdd_frames(n_frames: int, n_mfcc: int = 13, max_rep: int = 50):
-    """MFCC frames of the FSDD utterances with repetition index below ``max_rep``.
+_FRONT_ENDS = ("mfcc", "lyon")
 
-    Each utterance's MFCC sequence (:func:`fsdd_features`) is resampled to ``n_frames`` frames;
-    nothing is standardised (see :func:`standardise_frames`).
+
+@functools.lru_cache(maxsize=4)
+def _fsdd_lyon_subset(max_rep: int) -> tuple[np.ndarray, ...]:
+    # Default cochleagrams of repetitions < max_rep only (a quick run need not pay for all
+    # 3000); each utterance's cochleagram does not depend on the others, so these equal the
+    # matching rows of fsdd_features("lyon").
+    data = load_fsdd()
+    keep = np.flatnonzero(np.asarray(data.indices) < max_rep)
+    return _lyon_many([data.waves[i] for i in keep], data.sample_rate, {}, "fsdd_frames")
+
+
+def fsdd_frames(n_frames: int, n_mfcc: int = 13, max_rep: int = 50, *, front_end: str = "mfcc"):
+    """Front-end frames of the FSDD utterances with repetition index below ``max_rep``.
+
+    Each utterance's feature sequence (:func:`fsdd_features`: MFCC, or Lyon's cochleagram with
+    its default options) is resampled to ``n_frames`` frames; nothing is standardised (see
+    :func:`standardise_frames`).
 
     **Arguments:**
 
     - `n_frames`: frames per utterance (each one input sample of a reservoir).
-    - `n_mfcc`: MFCC coefficients per frame.
+    - `n_mfcc`: MFCC coefficients per frame; ignored for ``front_end="lyon"``, whose channel
+      count is set by the cochlear model (64 at 8 kHz).
     - `max_rep`: keep repetitions ``0 .. max_rep - 1`` of every speaker and digit (1-50).
+    - `front_end`: ``"mfcc"`` or ``"lyon"`` (:func:`physnn.tasks.cochlear.lyon_cochleagram`,
+      default options: 10 ms frames, 64 channels from 3811 Hz down to 79 Hz).
 
     **Returns:**
 
-    ``(frames, digits, speakers, reps, keep)``: frames ``(n_utt, n_frames, n_mfcc)`` float64, the
-    digit, the speaker index into :data:`FSDD_SPEAKERS`, the repetition index of each utterance,
-    and the indices of the kept utterances in :func:`load_fsdd`'s order.
+    ``(frames, digits, speakers, reps, keep)``: frames ``(n_utt, n_frames, n_features)`` float64
+    (``n_features`` = ``n_mfcc`` or 64), the digit, the speaker index into
+    :data:`FSDD_SPEAKERS`, the repetition index of each utterance, and the indices of the kept
+    utterances in :func:`load_fsdd`'s order.
     """
+    if front_end not in _FRONT_ENDS:
+        raise ValueError(
+            f"fsdd_frames: front_end={front_end!r} is not a front end; valid options: {list(_FRONT_ENDS)}"
+        )
     max_rep = _check_int("max_rep", max_rep, 1, "fsdd_frames", hi=50)
     data = load_fsdd()
     keep = np.flatnonzero(np.asarray(data.indices) < max_rep)
-    x = fsdd_features("mfcc", n_frames=n_frames, n_mfcc=n_mfcc)[keep]
+    if front_end == "lyon":
+        seqs = fsdd_features("lyon") if max_rep == 50 else _fsdd_lyon_subset(max_rep)
+        x = fixed_frames(seqs, n_frames)
+    else:
+        x = fsdd_features("mfcc", n_frames=n_frames, n_mfcc=n_mfcc)[keep]
     reps = np.asarray(data.indices)[keep]
     speakers = np.searchsorted(np.asarray(FSDD_SPEAKERS), np.asarray(data.speakers)[keep])
     return x, np.asarray(data.digits)[keep], speakers, reps, keep
@@ -719,10 +766,10 @@ def standardise_frames(frames, train) -> np.ndarray:
     return ((frames - frames[train].mean((0, 1))) / frames[train].std((0, 1))).astype(np.float32)
 
 
-def fsdd_inputs(n_frames: int, n_mfcc: int = 13, max_rep: int = 50):
+def fsdd_inputs(n_frames: int, n_mfcc: int = 13, max_rep: int = 50, *, front_end: str = "mfcc"):
     """:func:`fsdd_frames` standardised for the official split (statistics of its training set,
     repetitions 5-49): ``(inputs float32, digits, speakers, reps, keep)``."""
-    frames, digits, speakers, reps, keep = fsdd_frames(n_frames, n_mfcc, max_rep)
+    frames, digits, speakers, reps, keep = fsdd_frames(n_frames, n_mfcc, max_rep, front_end=front_end)
     return standardise_frames(frames, reps >= 5), digits, speakers, reps, keep
 
 
