@@ -198,6 +198,13 @@ def test_shape_contract_and_bad_arguments_of_the_current_input():
         pn.STONetwork(current_input_ma=2.0)
     with pytest.raises(ValueError, match="number of oscillators"):
         pn.STONetwork(input="current", current_ma=jnp.ones(2) * 7, current_input_ma=jnp.ones(3))
+    # built inside jit from traced currents, with the frame given as a number (the docstring's
+    # advice; the frame's check used to stage it into the trace and fail)
+    built = jax.jit(lambda i: pn.STONetwork(input="current", current_ma=i, frame_ghz=0.3)
+                    .free_running_power())
+    assert float(built(7.5)[0]) == pytest.approx((1.5 - 1) / (1.5 + 1.5), rel=1e-6)
+    with pytest.raises(ValueError, match="frame_ghz=-1.0"):
+        pn.STONetwork(frame_ghz=-1.0)
     # a tone device carries no extra parameter: its tree of arrays (saved models) is unchanged
     assert pn.STONetwork().current_input_ma is None
     assert len(jax.tree_util.tree_leaves(pn.STONetwork())) == 13

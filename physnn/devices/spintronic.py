@@ -274,7 +274,12 @@ class STONetwork(AbstractDevice):
                     "replace the traced parameter with equinox.tree_at")
             self.frame_ghz = float(np.mean(f_free))
         else:
-            self.frame_ghz = float(V.positive("frame_ghz", frame_ghz, owner=own))
+            # checked on the concrete number: as_float would stage it into a jit trace
+            f = V.concrete(frame_ghz)
+            if f is None or np.ndim(f) != 0 or not np.isfinite(f) or f <= 0:
+                raise ValueError(f"STONetwork: frame_ghz={frame_ghz!r}; expected one positive "
+                                 "number (GHz), not a traced or array value: the frame is static")
+            self.frame_ghz = float(f)
 
     # ---------------------------------------------------------------- closed-form results
     @property
