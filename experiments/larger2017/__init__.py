@@ -63,9 +63,16 @@ import jax.numpy as jnp
 import numpy as np
 
 import physnn as pn
-from physnn.tasks.fsdd import FSDD_SPEAKERS, fsdd_frames, fsdd_groups, fsdd_problem_inputs, fsdd_problems
+from physnn.tasks.fsdd import (
+    FSDD_SPEAKERS,
+    fsdd_frames,
+    fsdd_groups,
+    fsdd_problem_inputs,
+    fsdd_problems,
+    speaker_mean,
+)
 
-from .evaluation import continuous_check, scan, speaker_mean
+from .evaluation import continuous_check, scan
 from .figures import figures
 from .reservoirs import ikeda_node, make_mask, mg_node, reservoir_states
 

@@ -5,44 +5,18 @@ and the check of the exact map against the continuous integrator."""
 from __future__ import annotations
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from physnn.readout import blas_threads, group_stats, wta_predict, wta_ridge
-from physnn.tasks.fsdd import FSDD_N_DIGITS, wta_choose, wta_evaluate
+from physnn.readout import group_stats, wta_predict, wta_ridge
+from physnn.tasks.fsdd import FSDD_N_DIGITS, wta_scan
 from physnn.tasks.metrics import word_error_rate
 
 from .reservoirs import continuous_states, ikeda_node, reservoir_states
 
 
 def scan(name, points, make_feats, inputs, labels, groups, n_groups, problems, config):
-    """Validation and test WERs of every point for every problem; ``make_feats(point, x)`` gives
-    the features of all utterances from the inputs ``x``, which are ``inputs[problem]`` (each
-    problem's own standardisation: the states are computed once per distinct input array).
-
-    Returns ``(summary, results)``: per problem the point and alpha chosen on validation
-    (``wta_choose``) with its validation and test WER, and the raw results per point."""
-    by_inputs = {}  # id of an input array -> (the array, the problems standardised with it)
-    for prob in problems:
-        by_inputs.setdefault(id(inputs[prob]), (inputs[prob], {}))[1][prob] = problems[prob]
-    results = []
-    for pt in tqdm(points, desc=f"larger2017: {name} grid", leave=False):
-        res = {}
-        for x, probs in by_inputs.values():
-            feats = make_feats(pt, x)
-            with blas_threads(1):
-                res.update(wta_evaluate(feats, labels, groups, n_groups, probs, config.rel_alphas))
-        results.append(res)
-    summary = {}
-    for prob in problems:
-        gi, ai = wta_choose(results, prob)
-        summary[prob] = {"point": points[gi], "rel_alpha": config.rel_alphas[ai],
-                         "val_wer": results[gi][prob]["val"][ai], "test_wer": results[gi][prob]["test"][ai]}
-    return summary, results
-
-
-def speaker_mean(summary) -> float:
-    """Mean test WER over the leave-one-speaker-out folds of a scan's summary."""
-    return float(np.mean([v["test_wer"] for k, v in summary.items() if k.startswith("speaker_")]))
+    """:func:`physnn.tasks.fsdd.wta_scan` over ``points`` with the config's penalties."""
+    return wta_scan(points, make_feats, inputs, labels, groups, n_groups, problems,
+                    config.rel_alphas, desc=f"larger2017: {name} grid")
 
 
 def continuous_check(config, x, digits, groups, n_groups, problems, mask, point):

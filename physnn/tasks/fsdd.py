@@ -87,6 +87,8 @@ __all__ = [
     "fsdd_split",
     "fsdd_speaker_folds",
     "FSDD_N_DIGITS",
+    "wta_scan",
+    "speaker_mean",
     "fsdd_frames",
     "standardise_frames",
     "fsdd_inputs",
@@ -902,3 +904,52 @@ def wta_choose(grid_results, problem: str) -> tuple[int, int]:
     if best is None:
         raise ValueError(f"wta_choose: no validation result for problem={problem!r}")
     return best[1], best[2]
+
+
+def wta_scan(points, make_feats, inputs, labels, groups, n_groups: int, problems, rel_alphas,
+             *, desc: str = "grid") -> tuple[dict, list]:
+    """Validation and test word error rates of every operating point for every problem, with
+    the winner-take-all ridge readout (:func:`wta_evaluate`), and the choice made on validation.
+
+    **Arguments:**
+
+    - `points`: the operating points (any objects; returned as chosen).
+    - `make_feats(point, x)`: the features ``(n_utt, n_frames, n_features)`` of all utterances
+      from the inputs ``x``, which are ``inputs[problem]``: each problem's own standardisation
+      (:func:`fsdd_problem_inputs`); the features are computed once per distinct input array.
+    - `labels`, `groups`, `n_groups`, `problems`, `rel_alphas`: as for :func:`wta_evaluate`.
+    - `desc`: the progress bar's label.
+
+    **Returns:**
+
+    ``(summary, results)``: per problem the point and penalty chosen on validation
+    (:func:`wta_choose`) with its validation and test WER, and the raw results per point.
+    """
+    from tqdm.auto import tqdm
+
+    from ..readout import blas_threads
+
+    by_inputs = {}  # id of an input array -> (the array, the problems standardised with it)
+    for prob in problems:
+        by_inputs.setdefault(id(inputs[prob]), (inputs[prob], {}))[1][prob] = problems[prob]
+    results = []
+    for pt in tqdm(points, desc=desc, leave=False):
+        res = {}
+        for x, probs in by_inputs.values():
+            feats = make_feats(pt, x)
+            with blas_threads(1):
+                res.update(wta_evaluate(feats, labels, groups, n_groups, probs, rel_alphas))
+        results.append(res)
+    summary = {}
+    for prob in problems:
+        gi, ai = wta_choose(results, prob)
+        summary[prob] = {"point": points[gi], "rel_alpha": rel_alphas[ai],
+                         "val_wer": results[gi][prob]["val"][ai],
+                         "test_wer": results[gi][prob]["test"][ai]}
+    return summary, results
+
+
+def speaker_mean(summary) -> float:
+    """Mean test WER over the leave-one-speaker-out problems (``speaker_*``) of a
+    :func:`wta_scan` summary."""
+    return float(np.mean([v["test_wer"] for k, v in summary.items() if k.startswith("speaker_")]))
