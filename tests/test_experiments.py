@@ -16,7 +16,7 @@ from physnn.checkpoint import config_dict
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = ["sto-locking", "sto-codesign", "romera2018", "romera2018-chips", "romera2018-glide",
          "romera2018-thermal", "appeltant2011", "larger2017", "kumar2017", "parihar2017",
-         "mott-memory", "coulombe2017", "dion2018"]
+         "mott-memory", "coulombe2017", "dion2018", "torrejon2017"]
 
 
 def test_list_names_every_experiment(capsys):
