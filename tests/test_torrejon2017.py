@@ -131,5 +131,6 @@ def test_interrupted_run_resumes_to_the_same_record(quick, interrupted_run_resum
     the loop goes on from step 2, and the record is the uninterrupted one."""
     interrupted_run_resumes("torrejon2017", quick[1], stop_at=2, resumed=[
         "lyon_front_end", "lyon_sequence", "lyon_oscillator", "lyon_seed1", "mfcc_front_end",
-        "mfcc_sequence", "mfcc_oscillator", "mfcc_seed1", "check", "map"],
+        "mfcc_sequence", "mfcc_oscillator", "mfcc_seed1", "wide_seed0", "wide_seed1", "check",
+        "map"],
         owner="torrejon2017 co-design")
