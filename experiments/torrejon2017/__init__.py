@@ -74,10 +74,11 @@ class Config:
     penalties relative to the mean eigenvalue); seeds (masks) at the chosen point; the map:
     map_currents_ma x map_temperatures_k on map_nodes x map_frames, sde_substeps Heun steps per
     node; wide_nodes: the first front end's official split again at the chosen point with
-    this many nodes, for every seed (0: not run); check_n utterances for the map-vs-simulate check (check_substeps Tsit5 steps per
-    node); co-design: codesign_problems, steps, batch, learning rates, rel_alpha, from
-    (current_ma, input_ma). The oscillator: f0_ghz, nonlinear_shift_ghz, damping (1/ns),
-    nonlinear_damping Q, threshold_ma, mode_energy_j, resistance_ohm."""
+    this many nodes, for every seed (0: not run); check_n utterances for the map-vs-simulate
+    check (check_substeps Tsit5 steps per node); co-design: codesign_problems, steps, batch,
+    learning rates, rel_alpha, from (current_ma, input_ma). The oscillator: f0_ghz,
+    nonlinear_shift_ghz, damping (1/ns), nonlinear_damping Q, threshold_ma, mode_energy_j,
+    resistance_ohm."""
 
     n_nodes: int
     n_frames: int
