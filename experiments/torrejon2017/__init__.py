@@ -120,8 +120,8 @@ QUICK = Config(n_nodes=100, n_frames=20, max_rep=15, currents_ma=(6.0, 7.5), inp
                codesign_batch=100, check_n=5, wide_nodes=200)
 FULL = Config(n_nodes=400, n_frames=40, max_rep=50, currents_ma=(5.5, 6.0, 7.5),
               inputs_ma=(0.5, 1.0, 2.0), seeds=(0, 1, 2, 3, 4),
-              map_currents_ma=(4.5, 5.25, 6.0, 7.5, 10.0), map_temperatures_k=(0.0, 300.0, 3000.0,
-                                                                                30000.0),
+              map_currents_ma=(4.5, 5.25, 6.0, 7.5, 10.0),
+              map_temperatures_k=(0.0, 300.0, 1000.0, 3000.0),
               map_nodes=100, map_frames=20,
               codesign_problems=("official", "speaker_george", "speaker_jackson"),
               codesign_steps=60, wide_nodes=1600)
