@@ -123,8 +123,7 @@ FULL = Config(n_nodes=400, n_frames=40, max_rep=50, currents_ma=(5.5, 6.0, 7.5),
               map_currents_ma=(4.5, 5.25, 6.0, 7.5, 10.0),
               map_temperatures_k=(0.0, 300.0, 1000.0, 3000.0),
               map_nodes=100, map_frames=20,
-              codesign_problems=("official", "speaker_george", "speaker_jackson"),
-              codesign_steps=60, wide_nodes=1600)
+              codesign_problems=("official",), codesign_steps=30, wide_nodes=1600)
 
 REFERENCE = {
     "accuracy_official_oscillator_lyon": "0.996 (TI-46, cochlear front end; FSDD here)",
